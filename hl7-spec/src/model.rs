@@ -32,8 +32,32 @@ pub struct MessageProfile {
     pub doc: Doc,
     /// Segments and groups of the message, in order.
     pub children: Vec<Node>,
+    /// Value sets the profile defines itself (site tables); base tables come from the base version.
+    pub value_sets: Vec<ValueSet>,
     /// Where the static definition starts.
     pub span: Span,
+}
+
+/// A value set (a table of codes) defined by a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueSet {
+    /// Id elements bind to with `Table`, e.g. `0001` or `ACME_SEX`.
+    pub id: String,
+    /// Descriptive name.
+    pub name: Option<String>,
+    /// The allowed codes.
+    pub values: Vec<Code>,
+    /// Where the value set is declared.
+    pub span: Span,
+}
+
+/// One code of a value set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Code {
+    /// The code as sent, e.g. `F`.
+    pub code: String,
+    /// What it means, e.g. `Female`.
+    pub description: Option<String>,
 }
 
 /// Profile metadata (`MetaData` element).
