@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod model;
+pub mod profile;
 pub mod source;
 
 pub use error::{LoadError, SpecError};
