@@ -14,8 +14,8 @@ pub(crate) const USAGE_CODES: &str = "R, RE, O, C, CE, X, B, W";
 pub(crate) struct Diag<'a> {
     /// The file being read.
     pub(crate) file: &'a SourceFile,
-    /// Errors so far.
-    pub(crate) errors: Vec<LoadError>,
+    /// Errors so far, with the line and column each points at.
+    errors: Vec<((u32, u32), LoadError)>,
 }
 
 impl<'a> Diag<'a> {
@@ -34,7 +34,8 @@ impl<'a> Diag<'a> {
 
     /// Records an error.
     pub(crate) fn push(&mut self, error: SpecError) {
-        self.errors.push(error.into());
+        let key = (error.span.line, error.span.col);
+        self.errors.push((key, error.into()));
     }
 
     /// Records an error at `offset`.
@@ -43,9 +44,15 @@ impl<'a> Diag<'a> {
         self.push(error);
     }
 
-    /// `value` if no error was recorded, else all errors.
-    pub(crate) fn finish<T>(self, value: T) -> Result<T, LoadError> {
-        match LoadError::from_all(self.errors) {
+    /// True when an error was recorded.
+    pub(crate) fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// `value` if no error was recorded, else all errors in the order of the file.
+    pub(crate) fn finish<T>(mut self, value: T) -> Result<T, LoadError> {
+        self.errors.sort_by_key(|(key, _)| *key);
+        match LoadError::from_all(self.errors.into_iter().map(|(_, e)| e).collect()) {
             None => Ok(value),
             Some(errors) => Err(errors),
         }
