@@ -9,6 +9,7 @@
 //!
 //! Every load error says what is wrong and where, as `file:line:col`.
 
+pub mod base;
 pub mod error;
 pub mod model;
 pub mod profile;
