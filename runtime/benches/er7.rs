@@ -1,0 +1,2 @@
+//! ER7 benchmark (placeholder).
+fn main() {}
