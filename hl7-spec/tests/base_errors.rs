@@ -51,7 +51,10 @@ fn write_base(name: &str, replace: &[(&str, &str)]) -> PathBuf {
         ("events.xml", EVENTS),
         ("tables.xml", TABLES),
     ] {
-        let text = replace.iter().find(|(f, _)| *f == file).map_or(text, |(_, t)| t);
+        let text = replace
+            .iter()
+            .find(|(f, _)| *f == file)
+            .map_or(text, |(_, t)| t);
         std::fs::write(dir.join(file), text).unwrap();
     }
     dir
@@ -70,10 +73,18 @@ fn a_small_valid_base_loads() {
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(b.structure_for("ZZZ", "Z02").unwrap().id, "ZZZ_Z01");
     let profile = b.to_profile("ZZZ_Z01").unwrap();
-    assert_eq!((profile.msg_type.as_str(), profile.event_type.as_str()), ("ZZZ", "Z01"));
-    let hl7_spec::Node::Group(group) = &profile.children[1] else { panic!("group") };
+    assert_eq!(
+        (profile.msg_type.as_str(), profile.event_type.as_str()),
+        ("ZZZ", "Z01")
+    );
+    let hl7_spec::Node::Group(group) = &profile.children[1] else {
+        panic!("group")
+    };
     // The alternatives of a choice become optional.
-    assert!(group.children.iter().all(|n| n.cardinality().min == 0 && *n.usage() == hl7_spec::Usage::O));
+    assert!(group
+        .children
+        .iter()
+        .all(|n| n.cardinality().min == 0 && *n.usage() == hl7_spec::Usage::O));
     assert_eq!(group.children[1].name(), "Hxx");
 }
 
@@ -95,10 +106,16 @@ fn bad_values_and_references_are_all_reported_with_locations() {
   </Segment>
 </Segments>
 "#;
-    let structures = STRUCTURES.replace(r#"<Segment Ref="ZZ1" Usage="R" Min="1" Max="1"/>
-    <Group"#, r#"<Segment Ref="ZZ9" Usage="R" Min="1" Max="1" Colour="red"/>
-    <Group"#);
-    let dir = write_base("references", &[("segments.xml", segments), ("structures.xml", &structures)]);
+    let structures = STRUCTURES.replace(
+        r#"<Segment Ref="ZZ1" Usage="R" Min="1" Max="1"/>
+    <Group"#,
+        r#"<Segment Ref="ZZ9" Usage="R" Min="1" Max="1" Colour="red"/>
+    <Group"#,
+    );
+    let dir = write_base(
+        "references",
+        &[("segments.xml", segments), ("structures.xml", &structures)],
+    );
     let error = error_of(&dir);
     for expected in [
         "unknown usage `Q`",
@@ -110,7 +127,10 @@ fn bad_values_and_references_are_all_reported_with_locations() {
         "unknown segment `ZZ9`",
         "structures.xml:3:5",
     ] {
-        assert!(error.contains(expected), "missing `{expected}` in:\n{error}");
+        assert!(
+            error.contains(expected),
+            "missing `{expected}` in:\n{error}"
+        );
     }
 }
 
@@ -118,9 +138,15 @@ fn bad_values_and_references_are_all_reported_with_locations() {
 fn wrong_version_and_unknown_structure_in_events() {
     let events = "<Events Version=\"9.9\">\n  <Event Type=\"ZZZ\" Event=\"Z03\" Structure=\"ZZZ_Z09\"/>\n</Events>\n";
     let tables = TABLES.replace("9.9", "2.5");
-    let dir = write_base("version", &[("events.xml", events), ("tables.xml", &tables)]);
+    let dir = write_base(
+        "version",
+        &[("events.xml", events), ("tables.xml", &tables)],
+    );
     let error = error_of(&dir);
-    assert!(error.contains("file is for HL7 2.5, expected 9.9"), "{error}");
+    assert!(
+        error.contains("file is for HL7 2.5, expected 9.9"),
+        "{error}"
+    );
     assert!(error.contains("tables.xml:1:9"), "{error}");
 }
 
@@ -129,7 +155,10 @@ fn events_referring_to_missing_structures() {
     let events = "<Events Version=\"9.9\">\n  <Event Type=\"ZZZ\" Event=\"Z03\" Structure=\"ZZZ_Z09\"/>\n</Events>\n";
     let dir = write_base("events", &[("events.xml", events)]);
     let error = error_of(&dir);
-    assert!(error.contains("unknown message structure `ZZZ_Z09`"), "{error}");
+    assert!(
+        error.contains("unknown message structure `ZZZ_Z09`"),
+        "{error}"
+    );
     assert!(error.contains("events.xml:2:33"), "{error}");
 }
 

@@ -34,7 +34,8 @@ static CACHE: [OnceLock<BaseVersion>; VERSIONS.len()] = [const { OnceLock::new()
 
 /// The parsed bundled version, parsed on first use.
 pub(crate) fn load(version: &str) -> Result<&'static BaseVersion, LoadError> {
-    let (Some(index), Some(texts)) = (VERSIONS.iter().position(|v| *v == version), texts(version)) else {
+    let (Some(index), Some(texts)) = (VERSIONS.iter().position(|v| *v == version), texts(version))
+    else {
         let message = format!("no bundled HL7 base version `{version}`");
         return Err(SpecError::at_span(Span::synthetic(), message)
             .with_help(format!("bundled versions: {}", VERSIONS.join(", ")))
@@ -44,7 +45,10 @@ pub(crate) fn load(version: &str) -> Result<&'static BaseVersion, LoadError> {
         return Ok(base);
     }
     let files = std::array::from_fn(|i| {
-        SourceFile::new(format!("hl7-spec/spec/{version}/{}", FILE_NAMES[i]), texts[i])
+        SourceFile::new(
+            format!("hl7-spec/spec/{version}/{}", FILE_NAMES[i]),
+            texts[i],
+        )
     });
     let base = read_version(version, &files)?;
     Ok(CACHE[index].get_or_init(|| base))

@@ -4,7 +4,9 @@
 
 use super::model::{BaseVersion, ComponentDef, FieldDef, SegmentDef, StructureNode, ANY_SEGMENT};
 use crate::error::{LoadError, SpecError};
-use crate::model::{Cardinality, Doc, Element, Group, MessageProfile, MetaData, Node, Segment, Usage};
+use crate::model::{
+    Cardinality, Doc, Element, Group, MessageProfile, MetaData, Node, Segment, Usage,
+};
 use crate::source::Span;
 
 impl BaseVersion {
@@ -20,23 +22,35 @@ impl BaseVersion {
     pub fn to_profile(&self, structure_id: &str) -> Result<MessageProfile, LoadError> {
         let Some(structure) = self.structures.get(structure_id) else {
             let prefix = structure_id.get(..3).unwrap_or(structure_id);
-            let similar: Vec<&str> =
-                self.structures.keys().filter(|id| id.starts_with(prefix)).map(String::as_str).collect();
+            let similar: Vec<&str> = self
+                .structures
+                .keys()
+                .filter(|id| id.starts_with(prefix))
+                .map(String::as_str)
+                .collect();
             let error = SpecError::at_span(
                 Span::synthetic(),
-                format!("no message structure `{structure_id}` in the HL7 {} base", self.version),
+                format!(
+                    "no message structure `{structure_id}` in the HL7 {} base",
+                    self.version
+                ),
             );
             return Err(if similar.is_empty() {
                 error.into()
             } else {
-                error.with_help(format!("structures of that type: {}", similar.join(", "))).into()
+                error
+                    .with_help(format!("structures of that type: {}", similar.join(", ")))
+                    .into()
             });
         };
         let (msg_type, event_type) = self.type_and_event(structure_id);
         Ok(MessageProfile {
             hl7_version: self.version.clone(),
             profile_type: Some("HL7".to_owned()),
-            meta: MetaData { name: Some(structure_id.to_owned()), ..MetaData::default() },
+            meta: MetaData {
+                name: Some(structure_id.to_owned()),
+                ..MetaData::default()
+            },
             msg_type,
             event_type,
             structure_id: structure_id.to_owned(),
@@ -69,7 +83,10 @@ impl BaseVersion {
     }
 
     fn nodes(&self, nodes: &[StructureNode], in_choice: bool) -> Vec<Node> {
-        nodes.iter().map(|node| self.node(node, in_choice)).collect()
+        nodes
+            .iter()
+            .map(|node| self.node(node, in_choice))
+            .collect()
     }
 
     fn node(&self, node: &StructureNode, in_choice: bool) -> Node {
@@ -81,14 +98,26 @@ impl BaseVersion {
             }
         };
         match node {
-            StructureNode::Segment { name, usage, cardinality, span } => {
+            StructureNode::Segment {
+                name,
+                usage,
+                cardinality,
+                span,
+            } => {
                 let (usage, cardinality) = relax(usage, *cardinality);
                 Node::Segment(match self.segments.get(name) {
                     Some(def) => self.segment(def, usage, cardinality, span.clone()),
                     None => any_segment(name, usage, cardinality, span.clone()),
                 })
             }
-            StructureNode::Group { name, usage, cardinality, choice, children, span } => {
+            StructureNode::Group {
+                name,
+                usage,
+                cardinality,
+                choice,
+                children,
+                span,
+            } => {
                 let (usage, cardinality) = relax(usage, *cardinality);
                 Node::Group(Group {
                     name: name.clone(),
@@ -103,7 +132,13 @@ impl BaseVersion {
         }
     }
 
-    fn segment(&self, def: &SegmentDef, usage: Usage, cardinality: Cardinality, span: Span) -> Segment {
+    fn segment(
+        &self,
+        def: &SegmentDef,
+        usage: Usage,
+        cardinality: Cardinality,
+        span: Span,
+    ) -> Segment {
         Segment {
             name: def.name.clone(),
             long_name: def.long_name.clone(),
@@ -135,12 +170,21 @@ impl BaseVersion {
 
     /// The components of a data type; with `deeper`, each with its own subcomponents.
     fn components(&self, datatype: &str, deeper: bool) -> Vec<Element> {
-        let Some(def) = self.datatypes.get(datatype) else { return Vec::new() };
-        def.components.iter().map(|c| self.component(c, deeper)).collect()
+        let Some(def) = self.datatypes.get(datatype) else {
+            return Vec::new();
+        };
+        def.components
+            .iter()
+            .map(|c| self.component(c, deeper))
+            .collect()
     }
 
     fn component(&self, c: &ComponentDef, deeper: bool) -> Element {
-        let cardinality = if c.usage.is_required() { Cardinality::ONE } else { Cardinality::OPTIONAL };
+        let cardinality = if c.usage.is_required() {
+            Cardinality::ONE
+        } else {
+            Cardinality::OPTIONAL
+        };
         Element {
             position: c.position,
             name: c.name.clone(),
@@ -153,7 +197,11 @@ impl BaseVersion {
             item_no: None,
             example_values: Vec::new(),
             doc: Doc::default(),
-            children: if deeper { self.components(&c.datatype, false) } else { Vec::new() },
+            children: if deeper {
+                self.components(&c.datatype, false)
+            } else {
+                Vec::new()
+            },
             span: c.span.clone(),
         }
     }

@@ -158,9 +158,8 @@ impl StructureNode {
     /// Cardinality of the segment or group.
     pub fn cardinality(&self) -> Cardinality {
         match self {
-            StructureNode::Segment { cardinality, .. } | StructureNode::Group { cardinality, .. } => {
-                *cardinality
-            }
+            StructureNode::Segment { cardinality, .. }
+            | StructureNode::Group { cardinality, .. } => *cardinality,
         }
     }
 }

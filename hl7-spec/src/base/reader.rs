@@ -14,11 +14,19 @@ use crate::model::{Cardinality, Condition, Length, Usage};
 use crate::source::SourceFile;
 
 /// The spec files of one version, in the order [`FILE_NAMES`] gives.
-pub(crate) const FILE_NAMES: [&str; 5] =
-    ["datatypes.xml", "segments.xml", "structures.xml", "events.xml", "tables.xml"];
+pub(crate) const FILE_NAMES: [&str; 5] = [
+    "datatypes.xml",
+    "segments.xml",
+    "structures.xml",
+    "events.xml",
+    "tables.xml",
+];
 
 /// Parses and checks one version's files (given in [`FILE_NAMES`] order).
-pub(crate) fn read_version(version: &str, files: &[SourceFile; 5]) -> Result<BaseVersion, LoadError> {
+pub(crate) fn read_version(
+    version: &str,
+    files: &[SourceFile; 5],
+) -> Result<BaseVersion, LoadError> {
     let mut errors = Vec::new();
     let mut roots = Vec::new();
     let roots_spec = ["DataTypes", "Segments", "Structures", "Events", "Tables"];
@@ -31,7 +39,10 @@ pub(crate) fn read_version(version: &str, files: &[SourceFile; 5]) -> Result<Bas
     if !errors.is_empty() {
         return Err(into_load_error(errors));
     }
-    let mut r = Reader { errors, base: empty(version) };
+    let mut r = Reader {
+        errors,
+        base: empty(version),
+    };
     r.datatypes(&files[0], &roots[0]);
     r.segments(&files[1], &roots[1]);
     r.structures(&files[2], &roots[2]);
@@ -67,7 +78,11 @@ fn check_root(file: &SourceFile, root: Elem, name: &str, version: &str) -> Resul
     }
     let found = root.req(file, "Version")?;
     if found != version {
-        return Err(root.error_at(file, "Version", format!("file is for HL7 {found}, expected {version}")));
+        return Err(root.error_at(
+            file,
+            "Version",
+            format!("file is for HL7 {found}, expected {version}"),
+        ));
     }
     Ok(root)
 }
@@ -93,14 +108,23 @@ impl Attrs<'_> {
     }
 
     fn number<T: std::str::FromStr>(&self, key: &str, text: &str) -> Result<T, SpecError> {
-        text.parse()
-            .map_err(|_| self.elem.error_at(self.file, key, format!("`{key}` must be a number, found `{text}`")))
+        text.parse().map_err(|_| {
+            self.elem.error_at(
+                self.file,
+                key,
+                format!("`{key}` must be a number, found `{text}`"),
+            )
+        })
     }
 
     fn seq(&self, expected: usize) -> Result<u16, SpecError> {
         let seq: u16 = self.number("Seq", self.elem.req(self.file, "Seq")?)?;
         if usize::from(seq) != expected {
-            return Err(self.elem.error_at(self.file, "Seq", format!("`Seq` is {seq}, expected {expected}")));
+            return Err(self.elem.error_at(
+                self.file,
+                "Seq",
+                format!("`Seq` is {seq}, expected {expected}"),
+            ));
         }
         Ok(seq)
     }
@@ -131,16 +155,24 @@ impl Attrs<'_> {
             text => Some(self.number::<u32>("Max", text)?),
         };
         if max.is_some_and(|max| max < min) {
-            return Err(self.elem.error_at(self.file, "Max", "`Max` is less than `Min`"));
+            return Err(self
+                .elem
+                .error_at(self.file, "Max", "`Max` is less than `Min`"));
         }
         Ok(Cardinality { min, max })
     }
 
     fn length(&self) -> Result<Option<Length>, SpecError> {
-        let Some(text) = self.elem.get("Length") else { return Ok(None) };
+        let Some(text) = self.elem.get("Length") else {
+            return Ok(None);
+        };
         let (min, max) = text.split_once("..").unwrap_or(("0", text));
         let min = self.number("Length", min)?;
-        let max = if max == "*" { None } else { Some(self.number("Length", max)?) };
+        let max = if max == "*" {
+            None
+        } else {
+            Some(self.number("Length", max)?)
+        };
         Ok(Some(Length { min, max }))
     }
 }
@@ -157,15 +189,28 @@ impl Reader {
             if child.name == name {
                 out.push(child);
             } else {
-                self.errors.push(child.unexpected(file, &format!("`<{name}>`")));
+                self.errors
+                    .push(child.unexpected(file, &format!("`<{name}>`")));
             }
         }
         out
     }
 
-    fn insert<T>(&mut self, file: &SourceFile, elem: &Elem, key_attr: &str, map_key: String, value: T, map: fn(&mut BaseVersion) -> &mut BTreeMap<String, T>) {
+    fn insert<T>(
+        &mut self,
+        file: &SourceFile,
+        elem: &Elem,
+        key_attr: &str,
+        map_key: String,
+        value: T,
+        map: fn(&mut BaseVersion) -> &mut BTreeMap<String, T>,
+    ) {
         if map(&mut self.base).insert(map_key.clone(), value).is_some() {
-            self.errors.push(elem.error_at(file, key_attr, format!("`{map_key}` is defined twice")));
+            self.errors.push(elem.error_at(
+                file,
+                key_attr,
+                format!("`{map_key}` is defined twice"),
+            ));
         }
     }
 
@@ -173,10 +218,16 @@ impl Reader {
         for dt in self.children(file, root, "DataType") {
             dt.check_attrs(file, &["Name", "LongName"], &mut self.errors);
             let a = Attrs { file, elem: dt };
-            let Some(name) = self.run(a.req("Name")) else { continue };
+            let Some(name) = self.run(a.req("Name")) else {
+                continue;
+            };
             let mut components = Vec::new();
             for (i, c) in self.children(file, dt, "Component").into_iter().enumerate() {
-                c.check_attrs(file, &["Seq", "Name", "Datatype", "Usage", "Length", "Table"], &mut self.errors);
+                c.check_attrs(
+                    file,
+                    &["Seq", "Name", "Datatype", "Usage", "Length", "Table"],
+                    &mut self.errors,
+                );
                 let a = Attrs { file, elem: c };
                 let parsed = (|| {
                     Ok(ComponentDef {
@@ -191,7 +242,12 @@ impl Reader {
                 })();
                 components.extend(self.run(parsed));
             }
-            let def = DataTypeDef { name: name.clone(), long_name: a.opt("LongName"), components, span: dt.span(file) };
+            let def = DataTypeDef {
+                name: name.clone(),
+                long_name: a.opt("LongName"),
+                components,
+                span: dt.span(file),
+            };
             self.insert(file, dt, "Name", name, def, |b| &mut b.datatypes);
         }
     }
@@ -200,12 +256,17 @@ impl Reader {
         for seg in self.children(file, root, "Segment") {
             seg.check_attrs(file, &["Name", "LongName"], &mut self.errors);
             let a = Attrs { file, elem: seg };
-            let Some(name) = self.run(a.req("Name")) else { continue };
+            let Some(name) = self.run(a.req("Name")) else {
+                continue;
+            };
             let mut fields = Vec::new();
             for (i, f) in self.children(file, seg, "Field").into_iter().enumerate() {
                 f.check_attrs(
                     file,
-                    &["Seq", "Name", "Datatype", "Usage", "Min", "Max", "Length", "Table", "ItemNo"],
+                    &[
+                        "Seq", "Name", "Datatype", "Usage", "Min", "Max", "Length", "Table",
+                        "ItemNo",
+                    ],
                     &mut self.errors,
                 );
                 let a = Attrs { file, elem: f };
@@ -224,7 +285,12 @@ impl Reader {
                 })();
                 fields.extend(self.run(parsed));
             }
-            let def = SegmentDef { name: name.clone(), long_name: a.opt("LongName"), fields, span: seg.span(file) };
+            let def = SegmentDef {
+                name: name.clone(),
+                long_name: a.opt("LongName"),
+                fields,
+                span: seg.span(file),
+            };
             self.insert(file, seg, "Name", name, def, |b| &mut b.segments);
         }
     }
@@ -233,9 +299,16 @@ impl Reader {
         for st in self.children(file, root, "Structure") {
             st.check_attrs(file, &["Id", "Description", "Source"], &mut self.errors);
             let a = Attrs { file, elem: st };
-            let Some(id) = self.run(a.req("Id")) else { continue };
+            let Some(id) = self.run(a.req("Id")) else {
+                continue;
+            };
             let children = self.nodes(file, st);
-            let def = StructureDef { id: id.clone(), description: a.opt("Description"), children, span: st.span(file) };
+            let def = StructureDef {
+                id: id.clone(),
+                description: a.opt("Description"),
+                children,
+                span: st.span(file),
+            };
             self.insert(file, st, "Id", id, def, |b| &mut b.structures);
         }
     }
@@ -258,7 +331,11 @@ impl Reader {
                     self.run(parsed)
                 }
                 "Group" => {
-                    child.check_attrs(file, &["Name", "Usage", "Min", "Max", "Choice"], &mut self.errors);
+                    child.check_attrs(
+                        file,
+                        &["Name", "Usage", "Min", "Max", "Choice"],
+                        &mut self.errors,
+                    );
                     let children = self.nodes(file, child);
                     let parsed = (|| {
                         Ok(StructureNode::Group {
@@ -269,7 +346,11 @@ impl Reader {
                                 None | Some("false") => false,
                                 Some("true") => true,
                                 Some(other) => {
-                                    return Err(child.error_at(file, "Choice", format!("`Choice` must be true or false, found `{other}`")))
+                                    return Err(child.error_at(
+                                        file,
+                                        "Choice",
+                                        format!("`Choice` must be true or false, found `{other}`"),
+                                    ))
                                 }
                             },
                             children,
@@ -279,7 +360,8 @@ impl Reader {
                     self.run(parsed)
                 }
                 _ => {
-                    self.errors.push(child.unexpected(file, "`<Segment>` or `<Group>`"));
+                    self.errors
+                        .push(child.unexpected(file, "`<Segment>` or `<Group>`"));
                     None
                 }
             };
@@ -292,14 +374,24 @@ impl Reader {
         for ev in self.children(file, root, "Event") {
             ev.check_attrs(file, &["Type", "Event", "Structure"], &mut self.errors);
             let a = Attrs { file, elem: ev };
-            let Some((key, structure)) = self.run((|| Ok(((a.req("Type")?, a.req("Event")?), a.req("Structure")?)))()) else {
+            let Some((key, structure)) = self.run((|| {
+                Ok(((a.req("Type")?, a.req("Event")?), a.req("Structure")?))
+            })()) else {
                 continue;
             };
             if !self.base.structures.contains_key(&structure) {
-                self.errors.push(ev.error_at(file, "Structure", format!("unknown message structure `{structure}`")));
+                self.errors.push(ev.error_at(
+                    file,
+                    "Structure",
+                    format!("unknown message structure `{structure}`"),
+                ));
             }
             if self.base.events.insert(key.clone(), structure).is_some() {
-                self.errors.push(ev.error_at(file, "Event", format!("event `{}^{}` is listed twice", key.0, key.1)));
+                self.errors.push(ev.error_at(
+                    file,
+                    "Event",
+                    format!("event `{}^{}` is listed twice", key.0, key.1),
+                ));
             }
         }
     }
@@ -308,13 +400,18 @@ impl Reader {
         for t in self.children(file, root, "Table") {
             t.check_attrs(file, &["Id", "Name", "Type", "Source"], &mut self.errors);
             let a = Attrs { file, elem: t };
-            let Some(id) = self.run(a.req("Id")) else { continue };
+            let Some(id) = self.run(a.req("Id")) else {
+                continue;
+            };
             let kind = match t.get("Type") {
                 None => TableKind::Unspecified,
                 Some("HL7") => TableKind::Hl7,
                 Some("User") => TableKind::User,
                 Some(other) => {
-                    self.errors.push(t.error_at(file, "Type", format!("unknown table type `{other}`")).with_help("expected HL7 or User"));
+                    self.errors.push(
+                        t.error_at(file, "Type", format!("unknown table type `{other}`"))
+                            .with_help("expected HL7 or User"),
+                    );
                     TableKind::Unspecified
                 }
             };
@@ -322,9 +419,19 @@ impl Reader {
             for v in self.children(file, t, "Value") {
                 v.check_attrs(file, &["Code", "Description"], &mut self.errors);
                 let a = Attrs { file, elem: v };
-                values.extend(self.run(a.req("Code")).map(|code| TableValue { code, description: a.opt("Description") }));
+                values.extend(self.run(a.req("Code")).map(|code| TableValue {
+                    code,
+                    description: a.opt("Description"),
+                }));
             }
-            let def = TableDef { id: id.clone(), name: a.opt("Name"), kind, source: a.opt("Source"), values, span: t.span(file) };
+            let def = TableDef {
+                id: id.clone(),
+                name: a.opt("Name"),
+                kind,
+                source: a.opt("Source"),
+                values,
+                span: t.span(file),
+            };
             self.insert(file, t, "Id", id, def, |b| &mut b.tables);
         }
     }
@@ -348,7 +455,12 @@ impl Reader {
         };
         for dt in b.datatypes.values() {
             for c in &dt.components {
-                check(&c.span, "data type", &c.datatype, b.datatypes.contains_key(&c.datatype));
+                check(
+                    &c.span,
+                    "data type",
+                    &c.datatype,
+                    b.datatypes.contains_key(&c.datatype),
+                );
                 if let Some(t) = &c.table {
                     check(&c.span, "table", t, b.tables.contains_key(t));
                 }
@@ -356,13 +468,19 @@ impl Reader {
         }
         for seg in b.segments.values() {
             for f in &seg.fields {
-                check(&f.span, "data type", &f.datatype, b.datatypes.contains_key(&f.datatype));
+                check(
+                    &f.span,
+                    "data type",
+                    &f.datatype,
+                    b.datatypes.contains_key(&f.datatype),
+                );
                 if let Some(t) = &f.table {
                     check(&f.span, "table", t, b.tables.contains_key(t));
                 }
             }
         }
-        let mut stack: Vec<&StructureNode> = b.structures.values().flat_map(|s| &s.children).collect();
+        let mut stack: Vec<&StructureNode> =
+            b.structures.values().flat_map(|s| &s.children).collect();
         while let Some(node) = stack.pop() {
             match node {
                 StructureNode::Segment { name, span, .. } => {

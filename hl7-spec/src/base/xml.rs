@@ -25,7 +25,11 @@ pub(crate) fn parse(file: &SourceFile) -> Result<Elem, SpecError> {
     loop {
         let offset = reader.buffer_position() as usize;
         let event = reader.read_event().map_err(|e| {
-            SpecError::at(file, reader.error_position() as usize, format!("malformed XML: {e}"))
+            SpecError::at(
+                file,
+                reader.error_position() as usize,
+                format!("malformed XML: {e}"),
+            )
         })?;
         match event {
             Event::Start(start) => stack.push(element(file, &start, offset)?),
@@ -51,7 +55,11 @@ pub(crate) fn parse(file: &SourceFile) -> Result<Elem, SpecError> {
         }
     }
     if let Some(open) = stack.last() {
-        return Err(SpecError::at(file, open.offset, format!("`<{}>` is never closed", open.name)));
+        return Err(SpecError::at(
+            file,
+            open.offset,
+            format!("`<{}>` is never closed", open.name),
+        ));
     }
     root.ok_or_else(|| SpecError::at(file, 0, "no root element"))
 }
@@ -76,26 +84,39 @@ fn element(file: &SourceFile, start: &BytesStart<'_>, offset: usize) -> Result<E
     let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
     let mut attrs = Vec::new();
     for attr in start.attributes() {
-        let attr = attr.map_err(|e| SpecError::at(file, offset, format!("malformed attribute: {e}")))?;
+        let attr =
+            attr.map_err(|e| SpecError::at(file, offset, format!("malformed attribute: {e}")))?;
         let key = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
         let value = attr
             .unescape_value()
             .map_err(|e| SpecError::at(file, offset, format!("bad escape in `{key}`: {e}")))?;
         attrs.push((key, value.into_owned()));
     }
-    Ok(Elem { name, attrs, children: Vec::new(), offset })
+    Ok(Elem {
+        name,
+        attrs,
+        children: Vec::new(),
+        offset,
+    })
 }
 
 impl Elem {
     /// The value of an attribute.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of a required attribute.
     pub(crate) fn req(&self, file: &SourceFile, key: &str) -> Result<&str, SpecError> {
         self.get(key).ok_or_else(|| {
-            SpecError::at(file, self.offset, format!("`<{}>` lacks the `{key}` attribute", self.name))
+            SpecError::at(
+                file,
+                self.offset,
+                format!("`<{}>` lacks the `{key}` attribute", self.name),
+            )
         })
     }
 
@@ -105,21 +126,37 @@ impl Elem {
     }
 
     /// An error at an attribute of this element (at its name when found, else at the element).
-    pub(crate) fn error_at(&self, file: &SourceFile, key: &str, message: impl Into<String>) -> SpecError {
+    pub(crate) fn error_at(
+        &self,
+        file: &SourceFile,
+        key: &str,
+        message: impl Into<String>,
+    ) -> SpecError {
         let text = &file.text()[self.offset..];
         let tag_end = text.find('>').unwrap_or(text.len());
         let needle = format!(" {key}=");
-        let at = text[..tag_end].find(&needle).map_or(self.offset, |i| self.offset + i + 1);
+        let at = text[..tag_end]
+            .find(&needle)
+            .map_or(self.offset, |i| self.offset + i + 1);
         SpecError::at(file, at, message)
     }
 
     /// Errors for attributes that are not in `allowed`.
-    pub(crate) fn check_attrs(&self, file: &SourceFile, allowed: &[&str], errors: &mut Vec<SpecError>) {
+    pub(crate) fn check_attrs(
+        &self,
+        file: &SourceFile,
+        allowed: &[&str],
+        errors: &mut Vec<SpecError>,
+    ) {
         for (key, _) in &self.attrs {
             if !allowed.contains(&key.as_str()) {
                 errors.push(
-                    self.error_at(file, key, format!("unknown attribute `{key}` on `<{}>`", self.name))
-                        .with_help(format!("expected one of: {}", allowed.join(", "))),
+                    self.error_at(
+                        file,
+                        key,
+                        format!("unknown attribute `{key}` on `<{}>`", self.name),
+                    )
+                    .with_help(format!("expected one of: {}", allowed.join(", "))),
                 );
             }
         }
@@ -127,7 +164,11 @@ impl Elem {
 
     /// An error saying this element is not expected where it is.
     pub(crate) fn unexpected(&self, file: &SourceFile, expected: &str) -> SpecError {
-        SpecError::at(file, self.offset, format!("unexpected element `<{}>`", self.name))
-            .with_help(format!("expected {expected}"))
+        SpecError::at(
+            file,
+            self.offset,
+            format!("unexpected element `<{}>`", self.name),
+        )
+        .with_help(format!("expected {expected}"))
     }
 }
