@@ -97,7 +97,7 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Decoded<'_>, ParseError> {
         });
     }
     let declared = match find_msh(bytes, start) {
-        Some((msh_start, msh)) => read_msh18(msh, msh_start)?,
+        Some((msh_start, msh)) => read_msh18(bytes, msh, msh_start)?,
         None => None,
     };
     let charset = declared.unwrap_or_else(|| {
@@ -197,7 +197,7 @@ fn find_msh(bytes: &[u8], mut from: usize) -> Option<(usize, &[u8])> {
 }
 
 /// Reads MSH-18 (first repetition, first component) of an MSH line.
-fn read_msh18(line: &[u8], line_start: usize) -> Result<Option<Charset>, ParseError> {
+fn read_msh18(whole: &[u8], line: &[u8], line_start: usize) -> Result<Option<Charset>, ParseError> {
     let (d, msh2_end) = Delimiters::from_header(line).map_err(|e| e.shifted(line_start, 0))?;
     let mut pos = msh2_end;
     for _ in 0..15 {
@@ -221,12 +221,9 @@ fn read_msh18(line: &[u8], line_start: usize) -> Result<Option<Charset>, ParseEr
         .unwrap_or(field.len());
     let value = String::from_utf8_lossy(&field[..end]).into_owned();
     let location = Location {
-        segment_index: 0,
-        segment_id: "MSH".into(),
         field: Some(18),
         repetition: Some(1),
-        byte_offset: line_start + pos + 1,
-        ..Location::default()
+        ..locate(whole, line_start + pos + 1)
     };
     Charset::from_code(&value).map_err(|e| match e {
         CharsetCodeError::Unknown => ParseError::UnknownCharset {
