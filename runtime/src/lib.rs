@@ -1,1 +1,29 @@
-//! placeholder
+//! What generated code and engines link against.
+//!
+//! - [`er7`]: the zero-copy generic view of any ER7 message, escapes, charsets, batches, paths,
+//!   and the encoder.
+//! - [`rules`] and [`validate`]: a profile as static rules, and the one validator that checks
+//!   typed and generic messages alike.
+//! - [`types`] and [`typed`]: the primitive values and traits of generated message types.
+//! - [`codegen`]: the hub generated code names everything through.
+
+pub mod codegen;
+pub mod er7;
+pub mod rules;
+pub mod typed;
+pub mod types;
+pub mod validate;
+
+/// Includes the code generated for a site by `hl7_codegen::Config` in `build.rs`.
+///
+/// ```ignore
+/// pub mod acme {
+///     hl7_runtime::include_site!("acme");
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_site {
+    ($site:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/hl7/", $site, ".rs"));
+    };
+}

@@ -1,0 +1,316 @@
+//! A profile as static rules: what the validator checks.
+//!
+//! Generated code describes its profile with these (as `const` data written by the derives), and
+//! a profile loaded at run time is turned into the same shape, so one validator serves both.
+//! Every slice and string is `'static`: generated rules live in the binary, run-time rules are
+//! built once per loaded profile and leaked (see [`leak`]).
+
+/// How an element is used (HL7 v2 conformance usage codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Usage {
+    /// Required.
+    R,
+    /// Required, may be empty.
+    RE,
+    /// Optional.
+    O,
+    /// Conditional.
+    C,
+    /// Conditional, may be empty.
+    CE,
+    /// Not supported: must not be sent.
+    X,
+    /// Backward compatible.
+    B,
+    /// Withdrawn.
+    W,
+}
+
+impl Usage {
+    /// Parses a usage code as written in profiles.
+    pub fn from_code(code: &str) -> Option<Usage> {
+        Some(match code {
+            "R" => Usage::R,
+            "RE" => Usage::RE,
+            "O" => Usage::O,
+            "C" => Usage::C,
+            "CE" => Usage::CE,
+            "X" => Usage::X,
+            "B" => Usage::B,
+            "W" => Usage::W,
+            _ => return None,
+        })
+    }
+
+    /// The code as written in profiles.
+    pub fn code(self) -> &'static str {
+        match self {
+            Usage::R => "R",
+            Usage::RE => "RE",
+            Usage::O => "O",
+            Usage::C => "C",
+            Usage::CE => "CE",
+            Usage::X => "X",
+            Usage::B => "B",
+            Usage::W => "W",
+        }
+    }
+
+    /// True for `X` and `W`: the element must not be sent.
+    pub fn is_excluded(self) -> bool {
+        matches!(self, Usage::X | Usage::W)
+    }
+}
+
+/// What a primitive value must look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Primitive {
+    /// Free text and codes (ST, TX, FT, ID, IS, ...): no format.
+    Text,
+    /// NM: an optional sign, digits, an optional decimal point.
+    Number,
+    /// SI: a non-negative integer.
+    SequenceId,
+    /// DT: `YYYY[MM[DD]]`.
+    Date,
+    /// TM: `HH[MM[SS[.S[S[S[S]]]]]][+/-ZZZZ]`.
+    Time,
+    /// DTM (and a primitive TS): `YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]`.
+    DateTime,
+    /// `varies` (OBX-5): typed by another field; kept as written.
+    Varies,
+    /// A composite: checked through its children.
+    Composite,
+}
+
+impl Primitive {
+    /// The check for a datatype name; flavours (`CE_IZ`, `HD_IZ_0361`) use their base type.
+    ///
+    /// A `const fn`, so derived rules compute it at compile time.
+    pub const fn for_datatype(datatype: &str) -> Primitive {
+        let bytes = datatype.as_bytes();
+        let mut end = 0;
+        while end < bytes.len() && bytes[end] != b'_' {
+            end += 1;
+        }
+        let (b, n) = (bytes, end);
+        if eq_ignore_case(b, n, b"NM") {
+            Primitive::Number
+        } else if eq_ignore_case(b, n, b"SI") {
+            Primitive::SequenceId
+        } else if eq_ignore_case(b, n, b"DT") {
+            Primitive::Date
+        } else if eq_ignore_case(b, n, b"TM") {
+            Primitive::Time
+        } else if eq_ignore_case(b, n, b"DTM") || eq_ignore_case(b, n, b"TS") {
+            Primitive::DateTime
+        } else if eq_ignore_case(b, n, b"VARIES") {
+            Primitive::Varies
+        } else {
+            Primitive::Text
+        }
+    }
+}
+
+const fn eq_ignore_case(bytes: &[u8], len: usize, name: &[u8]) -> bool {
+    if len != name.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < len {
+        if bytes[i].to_ascii_uppercase() != name[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Who owns a table's codes, which decides how strictly they are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TableKind {
+    /// Defined by HL7 (used by `ID`): a value outside is an error.
+    Hl7,
+    /// User-defined (used by `IS`, `CWE`): the base codes are suggestions; outside is a warning.
+    User,
+    /// Defined by the site profile: a value outside is an error.
+    Site,
+}
+
+/// A table or value set an element is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableRule {
+    /// Table id as the profile writes it, e.g. `0001`.
+    pub id: &'static str,
+    /// Table name.
+    pub name: &'static str,
+    /// Who owns the codes.
+    pub kind: TableKind,
+    /// Codes with their descriptions, sorted by code.
+    pub codes: &'static [(&'static str, &'static str)],
+}
+
+impl TableRule {
+    /// True when `code` is in the table.
+    pub fn contains(&self, code: &str) -> bool {
+        self.codes.binary_search_by(|(c, _)| (*c).cmp(code)).is_ok()
+    }
+
+    /// The description of a code.
+    pub fn describe(&self, code: &str) -> Option<&'static str> {
+        let i = self.codes.binary_search_by(|(c, _)| (*c).cmp(code)).ok()?;
+        Some(self.codes[i].1)
+    }
+}
+
+/// A field, component or subcomponent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElementRule {
+    /// 1-based position.
+    pub position: u16,
+    /// Descriptive name, e.g. `Patient Identifier List`.
+    pub name: &'static str,
+    /// Usage.
+    pub usage: Usage,
+    /// Minimum repetitions (fields); 0 or 1 for components.
+    pub min: u32,
+    /// Maximum repetitions; `u32::MAX` is unbounded.
+    pub max: u32,
+    /// Datatype as the profile states it.
+    pub datatype: &'static str,
+    /// Format check of a primitive value.
+    pub primitive: Primitive,
+    /// Minimum length in characters, 0 when not stated.
+    pub min_length: u32,
+    /// Maximum length in characters, when stated.
+    pub max_length: Option<u32>,
+    /// Bound table, when its codes are known.
+    pub table: Option<&'static TableRule>,
+    /// Bound table id as stated, also when its codes are unknown.
+    pub table_id: Option<&'static str>,
+    /// The value the element must have.
+    pub constant: Option<&'static str>,
+    /// The predicate of a `C`/`CE` usage, as text.
+    pub condition: Option<&'static str>,
+    /// Components or subcomponents; empty for a primitive.
+    pub children: &'static [ElementRule],
+}
+
+impl ElementRule {
+    /// A rule with every constraint open: for building rules field by field.
+    pub const OPEN: ElementRule = ElementRule {
+        position: 0,
+        name: "",
+        usage: Usage::O,
+        min: 0,
+        max: 1,
+        datatype: "ST",
+        primitive: Primitive::Text,
+        min_length: 0,
+        max_length: None,
+        table: None,
+        table_id: None,
+        constant: None,
+        condition: None,
+        children: &[],
+    };
+
+    /// True when the element may repeat.
+    pub fn repeats(&self) -> bool {
+        self.max > 1
+    }
+}
+
+/// A segment as the profile constrains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentRule {
+    /// Segment id, e.g. `PID`.
+    pub id: &'static str,
+    /// Descriptive name.
+    pub name: &'static str,
+    /// Fields sorted by position, excluded (`X`) ones included so their presence is reported.
+    pub fields: &'static [ElementRule],
+}
+
+impl SegmentRule {
+    /// The rule of field `position`.
+    pub fn field(&self, position: usize) -> Option<&'static ElementRule> {
+        self.fields.iter().find(|f| usize::from(f.position) == position)
+    }
+}
+
+/// A segment or group at its place in a message or group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeRule {
+    /// The segment or group.
+    pub kind: NodeKind,
+    /// Usage at this place.
+    pub usage: Usage,
+    /// Minimum occurrences.
+    pub min: u32,
+    /// Maximum occurrences; `u32::MAX` is unbounded.
+    pub max: u32,
+}
+
+/// What a [`NodeRule`] places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A segment.
+    Segment(&'static SegmentRule),
+    /// A group.
+    Group(&'static GroupRule),
+}
+
+impl NodeRule {
+    /// Segment id or group name.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            NodeKind::Segment(rule) => rule.id,
+            NodeKind::Group(rule) => rule.name,
+        }
+    }
+}
+
+/// A group of segments and groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupRule {
+    /// Group name, e.g. `PATIENT_RESULT`.
+    pub name: &'static str,
+    /// Children in order.
+    pub children: &'static [NodeRule],
+}
+
+/// A message structure as one profile constrains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRule {
+    /// Profile or site name.
+    pub profile: &'static str,
+    /// HL7 version, e.g. `2.5.1`.
+    pub version: &'static str,
+    /// MSH-9.1.
+    pub msg_type: &'static str,
+    /// MSH-9.2.
+    pub event: &'static str,
+    /// MSH-9.3.
+    pub structure: &'static str,
+    /// Top-level segments and groups.
+    pub children: &'static [NodeRule],
+}
+
+/// Moves a value built at run time into `'static` storage.
+///
+/// Run-time profiles are loaded once per process (a validator command, an engine's start-up), so
+/// leaking them is the cost of sharing one rule type with generated code.
+pub fn leak<T>(value: T) -> &'static T {
+    Box::leak(Box::new(value))
+}
+
+/// Moves a vector built at run time into a `'static` slice (see [`leak`]).
+pub fn leak_slice<T>(values: Vec<T>) -> &'static [T] {
+    Box::leak(values.into_boxed_slice())
+}
+
+/// Moves a string built at run time into `'static` storage (see [`leak`]).
+pub fn leak_str(value: impl Into<String>) -> &'static str {
+    Box::leak(value.into().into_boxed_str())
+}

@@ -1,0 +1,113 @@
+//! Decoding context and the translation of escaped text between delimiter sets.
+
+use std::borrow::Cow;
+
+use crate::er7::Delimiters;
+use crate::types::Text;
+
+/// What decoding needs to know about the message being read.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeContext {
+    /// The delimiters of the message being read.
+    pub delimiters: Delimiters,
+}
+
+impl DecodeContext {
+    /// A context for a message written with `delimiters`.
+    pub fn new(delimiters: Delimiters) -> DecodeContext {
+        DecodeContext { delimiters }
+    }
+
+    /// The typed text of a raw value: kept as it is for the standard delimiters (the common
+    /// case, no copy of meaning), translated to them otherwise.
+    pub fn text(&self, raw: &str) -> Text {
+        if self.delimiters == Delimiters::DEFAULT {
+            Text::from_raw(raw)
+        } else {
+            Text::from_raw(translate(raw, &self.delimiters, &Delimiters::DEFAULT).into_owned())
+        }
+    }
+}
+
+/// Rewrites text escaped for the delimiters `from` so it means the same under `to`.
+///
+/// Separators of `from` become the matching separators of `to`; escape sequences keep their
+/// names (`\F\` means "field separator" under any delimiters) with the escape character
+/// replaced; a literal character that is a delimiter of `to` is escaped.
+pub fn translate<'a>(raw: &'a str, from: &Delimiters, to: &Delimiters) -> Cow<'a, str> {
+    if from == to {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len() + 8);
+    let mut in_escape = false;
+    for c in raw.chars() {
+        let byte = u8::try_from(c).ok();
+        if byte.is_some() && byte == from.escape {
+            in_escape = !in_escape;
+            push_delimiter(&mut out, to.escape, b'\\');
+            continue;
+        }
+        if in_escape {
+            out.push(c);
+            continue;
+        }
+        match byte {
+            Some(b) if b == from.field => push_delimiter(&mut out, Some(to.field), b'|'),
+            Some(b) if b == from.component => push_delimiter(&mut out, Some(to.component), b'^'),
+            Some(b) if b == from.repetition => push_delimiter(&mut out, Some(to.repetition), b'~'),
+            Some(b) if Some(b) == from.subcomponent => {
+                push_delimiter(&mut out, to.subcomponent, b'&')
+            }
+            Some(b) => match escape_name(b, to) {
+                Some(name) => {
+                    let esc = to.escape.unwrap_or(b'\\') as char;
+                    out.push(esc);
+                    out.push(name);
+                    out.push(esc);
+                }
+                None => out.push(c),
+            },
+            None => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn push_delimiter(out: &mut String, delimiter: Option<u8>, fallback: u8) {
+    out.push(delimiter.unwrap_or(fallback) as char);
+}
+
+fn escape_name(byte: u8, d: &Delimiters) -> Option<char> {
+    if byte == d.field {
+        Some('F')
+    } else if byte == d.component {
+        Some('S')
+    } else if byte == d.repetition {
+        Some('R')
+    } else if Some(byte) == d.subcomponent {
+        Some('T')
+    } else if Some(byte) == d.escape {
+        Some('E')
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translation_keeps_meaning() {
+        let odd = Delimiters {
+            field: b'$',
+            component: b'%',
+            repetition: b'~',
+            escape: Some(b'\\'),
+            subcomponent: Some(b'&'),
+            truncation: None,
+        };
+        assert_eq!(translate("a%b\\F\\c|d^e", &odd, &Delimiters::DEFAULT), "a^b\\F\\c\\F\\d\\S\\e");
+        assert_eq!(translate("a^b", &Delimiters::DEFAULT, &Delimiters::DEFAULT), "a^b");
+    }
+}

@@ -1,0 +1,252 @@
+//! Values below the segment: primitives, composites, and the slots that hold them in a struct.
+
+use crate::er7::{Delimiters, Writer};
+use crate::rules::ElementRule;
+use crate::typed::context::{translate, DecodeContext};
+use crate::types::{Date, DateTime, Number, SequenceId, Text, Time, Varies};
+
+/// Where a value sits, which decides the separator between its children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// A field (one repetition of it): children are components.
+    Field,
+    /// A component: children are subcomponents.
+    Component,
+    /// A subcomponent: no children.
+    Subcomponent,
+}
+
+impl Level {
+    /// The level of this level's children.
+    pub fn child(self) -> Level {
+        match self {
+            Level::Field => Level::Component,
+            Level::Component | Level::Subcomponent => Level::Subcomponent,
+        }
+    }
+
+    /// The separator between this level's children, if it has any.
+    pub fn child_separator(self, delimiters: &Delimiters) -> Option<u8> {
+        match self {
+            Level::Field => Some(delimiters.component),
+            Level::Component => delimiters.subcomponent,
+            Level::Subcomponent => None,
+        }
+    }
+
+    /// Writes the separator between two children of a value at this level.
+    pub fn write_child_separator(self, w: &mut Writer) {
+        match self {
+            Level::Field => w.component_separator(),
+            Level::Component | Level::Subcomponent => w.subcomponent_separator(),
+        }
+    }
+}
+
+/// A value of the typed model: a primitive or a composite datatype.
+///
+/// Composites are written by `#[derive(Composite)]`; primitives are in [`crate::types`].
+pub trait Element: Default {
+    /// Rules of the components (of a composite); empty for a primitive.
+    const CHILDREN: &'static [ElementRule];
+
+    /// Reads the value from its raw text at `level`.
+    fn decode(raw: &str, level: Level, ctx: &DecodeContext) -> Self;
+
+    /// Writes the value at `level`.
+    fn encode(&self, w: &mut Writer, level: Level);
+
+    /// True when nothing would be written.
+    fn is_empty(&self) -> bool;
+}
+
+fn write_text(text: &Text, w: &mut Writer) {
+    if w.delimiters() == Delimiters::DEFAULT {
+        w.raw(text.as_raw());
+    } else {
+        let target = w.delimiters();
+        w.raw(&translate(text.as_raw(), &Delimiters::DEFAULT, &target));
+    }
+}
+
+impl Element for Text {
+    const CHILDREN: &'static [ElementRule] = &[];
+
+    fn decode(raw: &str, _level: Level, ctx: &DecodeContext) -> Self {
+        ctx.text(raw)
+    }
+
+    fn encode(&self, w: &mut Writer, _level: Level) {
+        write_text(self, w);
+    }
+
+    fn is_empty(&self) -> bool {
+        Text::is_empty(self)
+    }
+}
+
+macro_rules! text_element {
+    ($($ty:ty),*) => {$(
+        impl Element for $ty {
+            const CHILDREN: &'static [ElementRule] = &[];
+
+            fn decode(raw: &str, _level: Level, ctx: &DecodeContext) -> Self {
+                Self(ctx.text(raw))
+            }
+
+            fn encode(&self, w: &mut Writer, _level: Level) {
+                write_text(&self.0, w);
+            }
+
+            fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+        }
+    )*};
+}
+
+text_element!(Number, SequenceId, Date, Time, DateTime, Varies);
+
+impl<T: Element> Element for Box<T> {
+    const CHILDREN: &'static [ElementRule] = T::CHILDREN;
+
+    fn decode(raw: &str, level: Level, ctx: &DecodeContext) -> Self {
+        Box::new(T::decode(raw, level, ctx))
+    }
+
+    fn encode(&self, w: &mut Writer, level: Level) {
+        (**self).encode(w, level);
+    }
+
+    fn is_empty(&self) -> bool {
+        (**self).is_empty()
+    }
+}
+
+/// How a struct holds an element: `T` (required), `Option<T>`, or `Vec<T>` (repeating).
+pub trait Slot {
+    /// The element inside.
+    type Item: Element;
+
+    /// Reads the slot from the raw text of a field (all repetitions) or of a component.
+    fn decode_slot(raw: &str, level: Level, ctx: &DecodeContext) -> Self;
+
+    /// Writes the slot (repetitions separated) at `level`.
+    fn encode_slot(&self, w: &mut Writer, level: Level);
+
+    /// True when nothing would be written.
+    fn is_empty_slot(&self) -> bool;
+}
+
+fn first_repetition<'a>(raw: &'a str, level: Level, ctx: &DecodeContext) -> &'a str {
+    match level {
+        Level::Field => split(raw, ctx.delimiters.repetition).next().unwrap_or(raw),
+        Level::Component | Level::Subcomponent => raw,
+    }
+}
+
+impl<T: Element> Slot for T {
+    type Item = T;
+
+    fn decode_slot(raw: &str, level: Level, ctx: &DecodeContext) -> Self {
+        T::decode(first_repetition(raw, level, ctx), level, ctx)
+    }
+
+    fn encode_slot(&self, w: &mut Writer, level: Level) {
+        self.encode(w, level);
+    }
+
+    fn is_empty_slot(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<T: Element> Slot for Option<T> {
+    type Item = T;
+
+    fn decode_slot(raw: &str, level: Level, ctx: &DecodeContext) -> Self {
+        let first = first_repetition(raw, level, ctx);
+        (!first.is_empty()).then(|| T::decode(first, level, ctx))
+    }
+
+    fn encode_slot(&self, w: &mut Writer, level: Level) {
+        if let Some(value) = self {
+            value.encode(w, level);
+        }
+    }
+
+    fn is_empty_slot(&self) -> bool {
+        self.as_ref().is_none_or(T::is_empty)
+    }
+}
+
+impl<T: Element> Slot for Vec<T> {
+    type Item = T;
+
+    fn decode_slot(raw: &str, level: Level, ctx: &DecodeContext) -> Self {
+        if raw.is_empty() {
+            return Vec::new();
+        }
+        match level {
+            Level::Field => split(raw, ctx.delimiters.repetition)
+                .map(|rep| T::decode(rep, level, ctx))
+                .collect(),
+            Level::Component | Level::Subcomponent => vec![T::decode(raw, level, ctx)],
+        }
+    }
+
+    fn encode_slot(&self, w: &mut Writer, level: Level) {
+        // Empty trailing repetitions carry no meaning; empty inner ones keep their place.
+        let used = self.iter().rposition(|v| !v.is_empty()).map_or(0, |i| i + 1);
+        for (i, value) in self[..used].iter().enumerate() {
+            if i > 0 {
+                w.repetition_separator();
+            }
+            value.encode(w, level);
+        }
+    }
+
+    fn is_empty_slot(&self) -> bool {
+        self.iter().all(T::is_empty)
+    }
+}
+
+/// Splits `raw` at every `separator` byte (ASCII, so the split is on char boundaries).
+pub fn split(raw: &str, separator: u8) -> impl Iterator<Item = &str> + '_ {
+    let sep = separator as char;
+    raw.split(sep)
+}
+
+/// Writes the children of a composite in position order, with separators only where a later
+/// child is valued: trailing empty components are not written.
+pub struct ChildWriter<'w> {
+    w: &'w mut Writer,
+    level: Level,
+    cursor: u16,
+}
+
+impl<'w> ChildWriter<'w> {
+    /// Starts writing the children of a value at `level`.
+    pub fn new(w: &'w mut Writer, level: Level) -> ChildWriter<'w> {
+        ChildWriter { w, level, cursor: 1 }
+    }
+
+    /// Writes the child at `position` (1-based, increasing) if it is valued.
+    pub fn child<S: Slot>(&mut self, position: u16, slot: &S) {
+        if slot.is_empty_slot() {
+            return;
+        }
+        if self.level == Level::Subcomponent {
+            // No deeper level exists: only the first child can be written.
+            if position == 1 {
+                slot.encode_slot(self.w, self.level);
+            }
+            return;
+        }
+        while self.cursor < position {
+            self.level.write_child_separator(self.w);
+            self.cursor += 1;
+        }
+        slot.encode_slot(self.w, self.level.child());
+    }
+}

@@ -1,0 +1,144 @@
+//! Segments, groups and messages of the typed model, and the slots that hold them.
+
+use crate::er7::{Message, Segment, Writer};
+use crate::rules::{GroupRule, MessageRule, NodeKind, SegmentRule};
+use crate::typed::context::DecodeContext;
+use crate::validate::{Matched, MatchedGroup};
+
+/// A typed segment, written by `#[derive(Segment)]`.
+pub trait SegmentType: Default {
+    /// The segment's rules (fields sorted by position, excluded ones included).
+    const RULE: SegmentRule;
+
+    /// Reads the segment from its generic view.
+    fn decode(segment: &Segment<'_>, ctx: &DecodeContext) -> Self;
+
+    /// Writes the segment, its terminator included.
+    fn encode(&self, w: &mut Writer);
+}
+
+/// A typed group, written by `#[derive(Group)]`.
+pub trait GroupType: Default {
+    /// The group's rules.
+    const RULE: GroupRule;
+
+    /// Reads the group from where the validator placed its segments.
+    fn decode(matched: &MatchedGroup, message: &Message<'_>, ctx: &DecodeContext) -> Self;
+
+    /// Writes the group's segments.
+    fn encode(&self, w: &mut Writer);
+}
+
+/// A typed message, written by `#[derive(Message)]`.
+pub trait MessageType: Default {
+    /// The message's rules: its profile.
+    const RULE: MessageRule;
+
+    /// Reads the message from where the validator placed its segments.
+    fn decode(matched: &MatchedGroup, message: &Message<'_>, ctx: &DecodeContext) -> Self;
+
+    /// Writes the message's segments.
+    fn encode(&self, w: &mut Writer);
+}
+
+/// A segment or group as a child of a message or group.
+pub trait Node: Default {
+    /// The segment's or group's rules.
+    const NODE: NodeKind;
+
+    /// Reads one occurrence.
+    fn decode_node(matched: &Matched, message: &Message<'_>, ctx: &DecodeContext) -> Self;
+
+    /// Writes one occurrence.
+    fn encode_node(&self, w: &mut Writer);
+}
+
+impl<T: Node> Node for Box<T> {
+    const NODE: NodeKind = T::NODE;
+
+    fn decode_node(matched: &Matched, message: &Message<'_>, ctx: &DecodeContext) -> Self {
+        Box::new(T::decode_node(matched, message, ctx))
+    }
+
+    fn encode_node(&self, w: &mut Writer) {
+        (**self).encode_node(w);
+    }
+}
+
+/// Decodes a segment occurrence (used by `#[derive(Segment)]`).
+pub fn decode_segment_node<T: SegmentType>(
+    matched: &Matched,
+    message: &Message<'_>,
+    ctx: &DecodeContext,
+) -> T {
+    match matched {
+        Matched::Segment(index) => {
+            message.segment_at(*index).map(|s| T::decode(&s, ctx)).unwrap_or_default()
+        }
+        Matched::Group(_) => T::default(),
+    }
+}
+
+/// Decodes a group occurrence (used by `#[derive(Group)]`).
+pub fn decode_group_node<T: GroupType>(
+    matched: &Matched,
+    message: &Message<'_>,
+    ctx: &DecodeContext,
+) -> T {
+    match matched {
+        Matched::Group(group) => T::decode(group, message, ctx),
+        Matched::Segment(_) => T::default(),
+    }
+}
+
+/// How a message or group holds a child: `T` (required), `Option<Box<T>>`, or `Vec<T>`.
+pub trait NodeSlot {
+    /// The segment or group inside.
+    type Item: Node;
+
+    /// Reads the slot from the occurrences the validator placed.
+    fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self;
+
+    /// Writes every occurrence.
+    fn encode_slot(&self, w: &mut Writer);
+}
+
+impl<T: Node> NodeSlot for T {
+    type Item = T;
+
+    fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
+        occurrences.first().map(|m| T::decode_node(m, message, ctx)).unwrap_or_default()
+    }
+
+    fn encode_slot(&self, w: &mut Writer) {
+        self.encode_node(w);
+    }
+}
+
+impl<T: Node> NodeSlot for Option<T> {
+    type Item = T;
+
+    fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
+        occurrences.first().map(|m| T::decode_node(m, message, ctx))
+    }
+
+    fn encode_slot(&self, w: &mut Writer) {
+        if let Some(node) = self {
+            node.encode_node(w);
+        }
+    }
+}
+
+impl<T: Node> NodeSlot for Vec<T> {
+    type Item = T;
+
+    fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
+        occurrences.iter().map(|m| T::decode_node(m, message, ctx)).collect()
+    }
+
+    fn encode_slot(&self, w: &mut Writer) {
+        for node in self {
+            node.encode_node(w);
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Checks of one segment's fields, components and subcomponents against their rules.
+
+use crate::er7::{escape, Delimiters, Location, Segment};
+use crate::rules::{ElementRule, Primitive, SegmentRule, TableKind};
+use crate::typed::Level;
+use crate::validate::format;
+use crate::validate::problem::{Problem, ProblemKind, Severity};
+
+/// Checks the fields of `segment` against `rule`.
+pub(crate) fn check_segment(
+    segment: &Segment<'_>,
+    rule: &SegmentRule,
+    message_text: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let delimiters = segment.delimiters();
+    let header = matches!(segment.id(), "MSH" | "FHS" | "BHS");
+    let mut checker = Checker { delimiters, text: message_text, problems };
+    for field_rule in rule.fields {
+        let position = usize::from(field_rule.position);
+        let field = segment.field(position);
+        let raw = field.map_or("", |f| f.raw());
+        let location = Location { field: Some(position), ..segment.location() };
+        let location = Location { byte_offset: field.map_or(segment.offset(), |f| f.offset()), ..location };
+        if field_rule.usage.is_excluded() {
+            if !raw.is_empty() {
+                checker.report(Severity::Error, location, ProblemKind::Excluded {
+                    what: describe("field", segment.id(), field_rule),
+                });
+            }
+            continue;
+        }
+        if raw.is_empty() {
+            if field_rule.min > 0 && field_rule.usage == crate::rules::Usage::R {
+                checker.report(Severity::Error, location, ProblemKind::MissingRequired {
+                    what: describe("field", segment.id(), field_rule),
+                });
+            }
+            continue;
+        }
+        if header && position <= 2 {
+            // MSH-1 and MSH-2 hold the delimiters themselves: never split them.
+            checker.check_value(raw, field_rule, Level::Subcomponent, &location);
+            continue;
+        }
+        let mut count = 0u32;
+        for (r, rep) in raw.split(delimiters.repetition as char).enumerate() {
+            count += 1;
+            if rep.is_empty() {
+                continue;
+            }
+            let location = Location {
+                repetition: Some(r + 1),
+                byte_offset: checker.offset(rep),
+                ..location.clone()
+            };
+            checker.check_value(rep, field_rule, Level::Field, &location);
+        }
+        if count > field_rule.max {
+            checker.report(Severity::Error, location, ProblemKind::TooMany {
+                what: describe("field", segment.id(), field_rule),
+                max: field_rule.max,
+                found: count,
+            });
+        }
+    }
+    let last_rule = rule.fields.last().map_or(0, |f| usize::from(f.position));
+    if let Some(extra) = segment.fields().skip(last_rule).find(|f| !f.is_empty()) {
+        let location =
+            Location { field: Some(extra.number()), byte_offset: extra.offset(), ..segment.location() };
+        checker.report(Severity::Warning, location, ProblemKind::UnexpectedElement {
+            what: format!("field {}-{}", segment.id(), extra.number()),
+        });
+    }
+}
+
+fn describe(level: &str, segment: &str, rule: &ElementRule) -> String {
+    if rule.name.is_empty() {
+        format!("{level} {segment}-{}", rule.position)
+    } else {
+        format!("{level} {segment}-{} ({})", rule.position, rule.name)
+    }
+}
+
+struct Checker<'s, 'p> {
+    delimiters: Delimiters,
+    text: &'s str,
+    problems: &'p mut Vec<Problem>,
+}
+
+impl Checker<'_, '_> {
+    fn report(&mut self, severity: Severity, location: Location, kind: ProblemKind) {
+        self.problems.push(Problem { severity, kind, location });
+    }
+
+    /// Byte offset of `part` (a slice of the message text) in the message.
+    fn offset(&self, part: &str) -> usize {
+        (part.as_ptr() as usize).saturating_sub(self.text.as_ptr() as usize)
+    }
+
+    /// Checks one valued repetition, component or subcomponent.
+    fn check_value(&mut self, raw: &str, rule: &ElementRule, level: Level, location: &Location) {
+        if raw == "\"\"" {
+            return; // the HL7 null value is valid for any element
+        }
+        self.check_length(raw, rule, location);
+        if let Some(constant) = rule.constant {
+            let value = escape::decode(raw, &self.delimiters);
+            if value != constant {
+                self.report(Severity::Error, location.clone(), ProblemKind::ConstantMismatch {
+                    expected: constant.to_owned(),
+                    found: value.into_owned(),
+                });
+            }
+        }
+        if rule.children.is_empty() || level == Level::Subcomponent {
+            self.check_primitive(raw, rule, location);
+            return;
+        }
+        let Some(separator) = level.child_separator(&self.delimiters) else {
+            return;
+        };
+        let mut parts = raw.split(separator as char);
+        for child in rule.children {
+            let part = parts.next().unwrap_or("");
+            let mut location = location.clone();
+            match level {
+                Level::Field => location.component = Some(usize::from(child.position)),
+                _ => location.subcomponent = Some(usize::from(child.position)),
+            }
+            if !part.is_empty() {
+                location.byte_offset = self.offset(part);
+            }
+            let what = || format!("{} {}", kind_of(level), child_name(child));
+            if child.usage.is_excluded() {
+                if !part.is_empty() {
+                    self.report(Severity::Error, location, ProblemKind::Excluded { what: what() });
+                }
+                continue;
+            }
+            if part.is_empty() {
+                if child.usage == crate::rules::Usage::R {
+                    self.report(Severity::Error, location, ProblemKind::MissingRequired { what: what() });
+                }
+                continue;
+            }
+            self.check_value(part, child, level.child(), &location);
+        }
+        if let Some(extra) = parts.find(|p| !p.is_empty()) {
+            let mut location = location.clone();
+            location.byte_offset = self.offset(extra);
+            self.report(Severity::Warning, location, ProblemKind::UnexpectedElement {
+                what: format!("a {} after the {} defined for {}", kind_of(level), rule.children.len(), rule.datatype),
+            });
+        }
+        self.check_coded(raw, rule, separator, location);
+    }
+
+    fn check_length(&mut self, raw: &str, rule: &ElementRule, location: &Location) {
+        let (min, max) = (rule.min_length, rule.max_length);
+        // Bytes bound characters from above: count characters only when it can matter.
+        let fits_max = max.is_none_or(|max| raw.len() <= max as usize);
+        if fits_max && raw.len() >= min as usize && min == 0 {
+            return;
+        }
+        let found = escape::decode(raw, &self.delimiters).chars().count() as u32;
+        if let Some(max) = max.filter(|&max| found > max) {
+            self.report(Severity::Error, location.clone(), ProblemKind::TooLong { max, found });
+        }
+        if found < min {
+            self.report(Severity::Error, location.clone(), ProblemKind::TooShort { min, found });
+        }
+    }
+
+    fn check_primitive(&mut self, raw: &str, rule: &ElementRule, location: &Location) {
+        let ok = match rule.primitive {
+            Primitive::Number => format::is_number(raw),
+            Primitive::SequenceId => format::is_sequence_id(raw),
+            Primitive::Date => format::is_date(raw),
+            Primitive::Time => format::is_time(raw),
+            Primitive::DateTime => format::is_datetime(raw),
+            Primitive::Text | Primitive::Varies | Primitive::Composite => true,
+        };
+        if !ok {
+            self.report(Severity::Error, location.clone(), ProblemKind::Malformed {
+                datatype: rule.datatype.to_owned(),
+                value: raw.to_owned(),
+            });
+        }
+        if let Some(table) = rule.table {
+            let code = escape::decode(raw, &self.delimiters);
+            if !table.contains(&code) {
+                self.report(table_severity(table.kind), location.clone(), ProblemKind::NotInTable {
+                    table: table.id.to_owned(),
+                    value: code.into_owned(),
+                });
+            }
+        }
+    }
+
+    /// A coded composite (CE, CWE, CNE) bound to a table: its identifier must be in the table
+    /// unless the coding system names another one.
+    fn check_coded(&mut self, raw: &str, rule: &ElementRule, separator: u8, location: &Location) {
+        let Some(table) = rule.table else { return };
+        let base = rule.datatype.split('_').next().unwrap_or(rule.datatype);
+        if !matches!(base, "CE" | "CWE" | "CNE") {
+            return;
+        }
+        let mut parts = raw.split(separator as char);
+        let code = parts.next().unwrap_or("");
+        let system = parts.nth(1).unwrap_or("");
+        let own_system = system.is_empty()
+            || system.strip_prefix("HL7").is_some_and(|id| id.trim_start_matches('0') == table.id.trim_start_matches('0'));
+        if code.is_empty() || !own_system {
+            return;
+        }
+        let code = escape::decode(code, &self.delimiters);
+        if !table.contains(&code) {
+            let location = Location { component: Some(1), ..location.clone() };
+            self.report(table_severity(table.kind), location, ProblemKind::NotInTable {
+                table: table.id.to_owned(),
+                value: code.into_owned(),
+            });
+        }
+    }
+}
+
+fn table_severity(kind: TableKind) -> Severity {
+    match kind {
+        TableKind::Hl7 | TableKind::Site => Severity::Error,
+        TableKind::User => Severity::Warning,
+    }
+}
+
+fn kind_of(level: Level) -> &'static str {
+    match level {
+        Level::Field => "component",
+        Level::Component | Level::Subcomponent => "subcomponent",
+    }
+}
+
+fn child_name(rule: &ElementRule) -> String {
+    if rule.name.is_empty() {
+        format!("{}", rule.position)
+    } else {
+        format!("{} ({})", rule.position, rule.name)
+    }
+}
+
