@@ -212,20 +212,25 @@ def build_datatypes(version, dd, apy, report):
             comps.append({"name": sub["desc"], "datatype": dt, "usage": OPT_USAGE[sub["opt"]],
                           "length": sub.get("len") or None, "table": table})
         if apy_struct is not None and entry.get("subfields") and len(apy_struct) != len(comps):
-            report.add("component count differs", f"{name}: hl7-dictionary {len(comps)}, hl7apy {len(apy_struct)}")
+            report.add("component count differs (extra hl7apy components taken, no length)",
+                       f"{name}: hl7-dictionary {len(comps)}, hl7apy {len(apy_struct)}")
+            comps.extend(apy_component(leaves, e) for e in apy_struct[len(comps):])
         out[datatype_name(name)] = {"long_name": entry.get("desc") or None, "components": comps}
     for name, struct in structs.items():
         if name in out and out[name]["components"]:
             continue
-        comps = []
-        for key, _ref, (min_, _max), _kind in struct:
-            leaf = leaves[key]
-            comps.append({"name": title(leaf[3]), "datatype": datatype_name(leaf[2]),
-                          "usage": "R" if min_ >= 1 else "O", "length": None, "table": table_id(leaf[4])})
+        comps = [apy_component(leaves, e) for e in struct]
         report.add("data type taken from hl7apy (no lengths)", f"{name} ({len(comps)} components)")
         long_name = out.get(name, {}).get("long_name")
         out[name] = {"long_name": long_name, "components": comps}
     return out
+
+
+def apy_component(leaves, entry):
+    key, _ref, (min_, _max), _kind = entry
+    leaf = leaves[key]
+    return {"name": title(leaf[3]), "datatype": datatype_name(leaf[2]),
+            "usage": "R" if min_ >= 1 else "O", "length": None, "table": table_id(leaf[4])}
 
 
 def build_segments(version, dd, apy, report):

@@ -272,6 +272,7 @@ fn full_load_of_2_5_1_is_fast() {
     let start = std::time::Instant::now();
     let b = base::load_dir(&dir, "2.5.1").unwrap();
     let elapsed = start.elapsed();
+    println!("load_dir 2.5.1: {elapsed:?}");
     assert_eq!(
         b.segments.len(),
         base::load("2.5.1").unwrap().segments.len()
