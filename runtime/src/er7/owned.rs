@@ -9,6 +9,12 @@ use super::segment::is_header_id;
 /// Encoding writes every piece that is there (trailing empty fields, repetitions, components
 /// and subcomponents included), so parsing the encoded text gives the same tree back, up to
 /// [`MessageTree::canonical`].
+///
+/// Formatting escape sequences (`\.br\`, `\H\`, ...) are kept as written in decoded text
+/// (see [`escape::decode`](super::escape::decode)); as text they are escaped again on encode
+/// (`\E\.br\E\`), so a parsed message with such sequences re-encodes to other bytes, which
+/// parse back to the same tree. Use [`Message::encode`](super::Message::encode) for an exact
+/// pass-through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageTree {
     /// Delimiters used to encode (and, for a parsed message, those it had).
