@@ -90,11 +90,11 @@ fn a_small_valid_base_loads() {
 
 #[test]
 fn malformed_xml_is_located() {
-    let broken = "<Segments Version=\"9.9\">\n  <Segment Name=\"ZZ1\">\n    <Field Seq=\"1\"\n  </Segment>\n</Segments>\n";
+    let broken = "<Segments Version=\"9.9\">\n  <Segment Name=\"ZZ1\">\n  </Segmnt>\n</Segments>\n";
     let dir = write_base("malformed", &[("segments.xml", broken)]);
     let error = error_of(&dir);
-    assert!(error.contains("malformed attribute"), "{error}");
-    assert!(error.contains("segments.xml:3:5"), "{error}");
+    assert!(error.contains("XML is not well-formed"), "{error}");
+    assert!(error.contains("segments.xml:3:3"), "{error}");
 }
 
 #[test]

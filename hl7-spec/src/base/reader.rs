@@ -8,7 +8,7 @@ use super::model::{
     BaseVersion, ComponentDef, DataTypeDef, FieldDef, SegmentDef, StructureDef, StructureNode,
     TableDef, TableKind, TableValue, ANY_SEGMENT,
 };
-use super::xml::{self, Elem};
+use super::xml::{self, Elem, ElemExt};
 use crate::error::{LoadError, SpecError};
 use crate::model::{Cardinality, Condition, Length, Usage};
 use crate::source::SourceFile;
@@ -31,16 +31,19 @@ pub(crate) fn read_version(
     let mut roots = Vec::new();
     let roots_spec = ["DataTypes", "Segments", "Structures", "Events", "Tables"];
     for (file, root_name) in files.iter().zip(roots_spec) {
-        match xml::parse(file).and_then(|root| check_root(file, root, root_name, version)) {
-            Ok(root) => roots.push(root),
+        match xml::parse(file) {
+            Ok(root) => match check_root(file, root, root_name, version) {
+                Ok(root) => roots.push(root),
+                Err(e) => errors.push(e.into()),
+            },
             Err(e) => errors.push(e),
         }
     }
-    if !errors.is_empty() {
-        return Err(into_load_error(errors));
+    if let Some(error) = LoadError::from_all(errors) {
+        return Err(error);
     }
     let mut r = Reader {
-        errors,
+        errors: Vec::new(),
         base: empty(version),
     };
     r.datatypes(&files[0], &roots[0]);
@@ -52,13 +55,9 @@ pub(crate) fn read_version(
     if r.errors.is_empty() {
         Ok(r.base)
     } else {
-        Err(into_load_error(r.errors))
+        let all = r.errors.into_iter().map(LoadError::from).collect();
+        Err(LoadError::from_all(all).unwrap_or_else(|| LoadError::Many(Vec::new())))
     }
-}
-
-fn into_load_error(errors: Vec<SpecError>) -> LoadError {
-    let all = errors.into_iter().map(LoadError::from).collect();
-    LoadError::from_all(all).unwrap_or_else(|| LoadError::Many(Vec::new()))
 }
 
 fn empty(version: &str) -> BaseVersion {
