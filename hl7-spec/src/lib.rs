@@ -13,6 +13,7 @@ pub mod base;
 pub mod error;
 pub mod model;
 pub mod profile;
+pub mod site;
 pub mod source;
 
 pub use error::{LoadError, SpecError};

@@ -9,8 +9,9 @@
 //!
 //! Positions are numbered by order: the n-th `Field` of a segment is field n, likewise for
 //! components and subcomponents. Components without `Min`/`Max` get `1..1` when their usage is
-//! `R`, else `0..1`. Text (`Predicate`, `ImpNote`, names, `EventDesc`) is trimmed and its runs of
-//! whitespace collapsed, so output is stable.
+//! `R`, else `0..1`. Element text (`Predicate`, `ImpNote`, `Description`, `Reference`) is
+//! trimmed and its runs of whitespace collapsed, so output is stable; attribute values get the
+//! XML attribute-value normalisation (line ends and tabs become spaces) and names are trimmed.
 //!
 //! Every problem is reported with its place, rustc-style, and the reader collects as many as it
 //! can before failing:
@@ -30,12 +31,12 @@ pub(crate) mod xml;
 
 use std::path::Path;
 
-use crate::error::LoadError;
+use crate::error::{LoadError, SpecError};
 use crate::model::MessageProfile;
 use crate::source::SourceFile;
 
 pub use compare::{clear_condition_exprs, clear_spans, for_each_element, for_each_node};
-pub(crate) use reader::{empty_profile, read_doc, read_meta, read_value_set};
+pub(crate) use reader::{empty_profile, read_doc, read_meta, read_usage_attr, read_value_set};
 
 /// Reads a `HL7v2xConformanceProfile` file; errors name the file by `path` as given.
 pub fn read_profile(path: &Path) -> Result<MessageProfile, LoadError> {
@@ -57,6 +58,27 @@ pub fn parse_profile(file: &SourceFile) -> Result<MessageProfile, LoadError> {
 /// elements after the static definition, an extension this reader understands.
 pub fn write_profile(profile: &MessageProfile) -> String {
     writer::write(profile)
+}
+
+/// Reads a profile in either format, chosen by the root element: `HL7v2xConformanceProfile`
+/// (the standard format) or `SiteProfile` (the concise site form, resolved against its base).
+pub fn load_profile(path: &Path) -> Result<MessageProfile, LoadError> {
+    let file = read_source(path)?;
+    let root = xml::parse_document(&file)?;
+    match root.name.as_str() {
+        "SiteProfile" => crate::site::parse_site_root(&file, &root),
+        reader::ROOT => reader::read_root_of(&file, &root),
+        other => Err(SpecError::at(
+            &file,
+            root.offset,
+            format!(
+                "expected root element `{}` or `SiteProfile`, found `{other}`",
+                reader::ROOT
+            ),
+        )
+        .with_help("a profile is a `HL7v2xConformanceProfile` file or a concise `SiteProfile`")
+        .into()),
+    }
 }
 
 /// Reads the file at `path` into a [`SourceFile`] named as `path` is written.

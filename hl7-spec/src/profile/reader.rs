@@ -11,7 +11,7 @@ use crate::source::SourceFile;
 
 use super::predicate::read_predicate;
 use super::values::{component_cardinality, is_segment_name, parse_usage, Diag, USAGE_CODES};
-use super::xml::{normalize, parse_document, XmlElement};
+use super::xml::{normalize, parse_document, trimmed, XmlElement};
 
 /// The root element of the standard format.
 pub(crate) const ROOT: &str = "HL7v2xConformanceProfile";
@@ -207,11 +207,11 @@ pub(crate) fn read_value_set(d: &mut Diag<'_>, el: &XmlElement) -> ValueSet {
         }
         values.push(Code {
             code: code.value.clone(),
-            description: child.attr("Description").and_then(|a| normalize(&a.value)),
+            description: child.attr("Description").and_then(|a| trimmed(&a.value)),
         });
     }
     ValueSet {
-        name: el.attr("Name").and_then(|a| normalize(&a.value)),
+        name: el.attr("Name").and_then(|a| trimmed(&a.value)),
         id,
         values,
         span: d.file.span(el.offset),
@@ -249,10 +249,19 @@ pub(crate) fn read_doc(d: &mut Diag<'_>, el: &XmlElement) -> Doc {
 
 /// Reads the usage of `el`, with the predicate of C/CE.
 fn read_usage(d: &mut Diag<'_>, el: &XmlElement) -> Usage {
-    let usage = d
-        .required(el, "Usage")
-        .and_then(|a| d.usage(a))
-        .unwrap_or(Usage::O);
+    read_usage_attr(d, el, true).unwrap_or(Usage::O)
+}
+
+/// Reads `Usage` (required or not), with the `Predicate` child and NIST's
+/// `PredicateTrueUsage`/`PredicateFalseUsage` of C/CE; a predicate on another usage (or with no
+/// usage) is an error. `None` when `Usage` is absent or wrong.
+pub(crate) fn read_usage_attr(d: &mut Diag<'_>, el: &XmlElement, required: bool) -> Option<Usage> {
+    let attr = if required {
+        d.required(el, "Usage")
+    } else {
+        el.attr("Usage")
+    };
+    let usage = attr.and_then(|a| d.usage(a));
     let predicates: Vec<&XmlElement> = el
         .children
         .iter()
@@ -285,15 +294,17 @@ fn read_usage(d: &mut Diag<'_>, el: &XmlElement) -> Usage {
         *slot = Some(code.to_owned());
     }
     match usage {
-        Usage::C(_) => Usage::C(condition),
-        Usage::CE(_) => Usage::CE(condition),
+        Some(Usage::C(_)) => Some(Usage::C(condition)),
+        Some(Usage::CE(_)) => Some(Usage::CE(condition)),
         other => {
             if let Some((offset, what)) = stray {
+                let message = match &other {
+                    Some(usage) => format!("`{what}` on an element with usage `{usage}`"),
+                    None if attr.is_none() => format!("`{what}` on an element without `Usage`"),
+                    None => return other,
+                };
                 let error = d
-                    .at(
-                        offset,
-                        format!("`{what}` on an element with usage `{other}`"),
-                    )
+                    .at(offset, message)
                     .with_help("predicates apply only to usage `C` and `CE`");
                 d.push(error);
             }
@@ -350,7 +361,7 @@ fn read_group(d: &mut Diag<'_>, el: &XmlElement) -> Group {
         d.push(error);
     }
     Group {
-        long_name: el.attr("LongName").and_then(|a| normalize(&a.value)),
+        long_name: el.attr("LongName").and_then(|a| trimmed(&a.value)),
         name,
         usage,
         cardinality,
@@ -401,7 +412,7 @@ fn read_segment(d: &mut Diag<'_>, el: &XmlElement) -> Segment {
         }
     }
     Segment {
-        long_name: el.attr("LongName").and_then(|a| normalize(&a.value)),
+        long_name: el.attr("LongName").and_then(|a| trimmed(&a.value)),
         name,
         usage,
         cardinality,
@@ -422,7 +433,7 @@ enum Level {
 fn read_element(d: &mut Diag<'_>, el: &XmlElement, level: Level, position: usize) -> Element {
     let name = d
         .required(el, "Name")
-        .and_then(|a| normalize(&a.value))
+        .and_then(|a| trimmed(&a.value))
         .unwrap_or_default();
     let usage = read_usage(d, el);
     let datatype = text_attr(d, el, "Datatype").unwrap_or_default();

@@ -44,11 +44,6 @@ impl<'a> Diag<'a> {
         self.push(error);
     }
 
-    /// True when an error was recorded.
-    pub(crate) fn has_errors(&self) -> bool {
-        !self.errors.is_empty()
-    }
-
     /// `value` if no error was recorded, else all errors in the order of the file.
     pub(crate) fn finish<T>(mut self, value: T) -> Result<T, LoadError> {
         self.errors.sort_by_key(|(key, _)| *key);

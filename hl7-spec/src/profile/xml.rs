@@ -43,11 +43,6 @@ impl XmlElement {
     pub(crate) fn attr(&self, name: &str) -> Option<&XmlAttr> {
         self.attrs.iter().find(|a| a.name == name)
     }
-
-    /// True when the element contains non-whitespace text.
-    pub(crate) fn has_text(&self) -> bool {
-        !self.text.trim().is_empty()
-    }
 }
 
 /// Parses a whole document and returns its root element.
@@ -207,8 +202,11 @@ fn parse_tag(
             .into());
         };
         i = value_start + len + 1;
-        let raw = &tag[value_start..value_start + len];
-        let value = quick_xml::escape::unescape(raw).map_err(|e| {
+        // XML attribute-value normalisation: literal line ends and tabs become spaces.
+        let raw = tag[value_start..value_start + len]
+            .replace("\r\n", " ")
+            .replace(['\t', '\n', '\r'], " ");
+        let value = quick_xml::escape::unescape(&raw).map_err(|e| {
             LoadError::from(SpecError::at(
                 file,
                 value_start,
@@ -237,6 +235,12 @@ fn parse_tag(
         children: Vec::new(),
         text: String::new(),
     })
+}
+
+/// Trims an attribute value; `None` when empty. Inner spaces stay as written.
+pub(crate) fn trimmed(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 /// Trims text and collapses every run of whitespace into one space; `None` when empty.
