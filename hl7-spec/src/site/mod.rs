@@ -147,7 +147,7 @@ pub(crate) fn parse_site_root(
 fn set_offset(root: &XmlElement, id: &str) -> usize {
     root.children
         .iter()
-        .filter(|c| c.name == "ValueSet" && c.attr("Id").is_some_and(|a| a.value.trim() == id))
-        .last()
+        .rev()
+        .find(|c| c.name == "ValueSet" && c.attr("Id").is_some_and(|a| a.value.trim() == id))
         .map_or(root.offset, |c| c.offset)
 }

@@ -254,14 +254,18 @@ pub(crate) fn apply_field_rule(
     let mut indices = Vec::new();
     let mut label = segment.name.clone();
     let mut list: &[Element] = &segment.fields;
+    let mut datatype = String::new();
     for (depth, position) in positions.iter().enumerate() {
         let Some(i) = list.iter().position(|e| e.position == *position) else {
             let message = if depth == 0 {
-                format!("`{text}`: field {position} is beyond `{label}`, which has {} fields in HL7 {version}", list.len())
+                format!(
+                    "`{text}`: field {position} is beyond `{label}`, which has {} fields in HL7 {version}",
+                    list.len()
+                )
             } else {
                 let what = ["field", "component", "subcomponent"][depth];
                 format!(
-                    "`{text}`: {what} {position} is beyond `{label}`, which has {} parts",
+                    "`{text}`: {what} {position} is beyond `{label}`, whose data type `{datatype}` has {} components",
                     list.len()
                 )
             };
@@ -286,6 +290,7 @@ pub(crate) fn apply_field_rule(
                 .with_help(format!("constrain `{label}` itself"));
             return d.push(error);
         }
+        datatype.clone_from(&found.datatype);
         list = &found.children;
     }
     if !seen.claim(
