@@ -1,1 +1,213 @@
-//! placeholder
+//! The build-time generator: conformance profiles in, typed Rust out.
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     hl7_codegen::Config::new()
+//!         .site("acme")
+//!         .profile("profiles/acme/oru_r01.xml")
+//!         .compile()?;
+//!     Ok(())
+//! }
+//! // src/lib.rs: pub mod acme { hl7_runtime::include_site!("acme"); }
+//! ```
+//!
+//! Each site becomes one file, `$OUT_DIR/hl7/<site>.rs`: one module per profile (named after its
+//! message structure, `ORU_R01` -> `OruR01` in `oru_r01`), holding the message, its groups,
+//! segments and composites as data plus `#[hl7(...)]` attributes; the derives of `hl7-macros`
+//! write the impls. Output is formatted with prettyplease, deterministic, and written only when
+//! it changed.
+
+mod constraints;
+mod docs;
+pub mod dynamic;
+mod error;
+mod generate;
+mod ident;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub use error::Error;
+use hl7_spec::MessageProfile;
+
+/// One site: its profiles and renames.
+#[derive(Debug, Clone, Default)]
+struct Site {
+    name: String,
+    profiles: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+    base_structures: Vec<(String, String)>,
+    renames: BTreeMap<PathBuf, String>,
+}
+
+/// Configuration of the generator, used from `build.rs` (prost-build style).
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    sites: Vec<Site>,
+    out_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// An empty configuration.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// Starts a site: the profiles named after it belong to it, and `include_site!(name)`
+    /// includes its code.
+    pub fn site(&mut self, name: &str) -> &mut Self {
+        self.sites.push(Site { name: name.to_owned(), ..Site::default() });
+        self
+    }
+
+    /// Adds a profile file (an `HL7v2xConformanceProfile` or a concise `SiteProfile`) to the
+    /// current site.
+    pub fn profile(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.current().profiles.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Adds every `*.xml` profile of a folder (sorted by name) to the current site.
+    pub fn profiles_in(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.current().dirs.push(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Adds a message structure of a bundled HL7 base version, unconstrained (usage and
+    /// cardinality as the standard gives them), e.g. `("2.5.1", "ORU_R01")`.
+    pub fn base_structure(&mut self, version: &str, structure: &str) -> &mut Self {
+        self.current().base_structures.push((version.to_owned(), structure.to_owned()));
+        self
+    }
+
+    /// Names the message type of one profile, when two profiles of a site share a structure.
+    pub fn rename(&mut self, profile: impl AsRef<Path>, type_name: &str) -> &mut Self {
+        self.current().renames.insert(profile.as_ref().to_owned(), type_name.to_owned());
+        self
+    }
+
+    /// Where the code goes; default `$OUT_DIR/hl7`.
+    pub fn out_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.out_dir = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    fn current(&mut self) -> &mut Site {
+        if self.sites.is_empty() {
+            self.sites.push(Site { name: "site".to_owned(), ..Site::default() });
+        }
+        let last = self.sites.len() - 1;
+        &mut self.sites[last]
+    }
+
+    /// Generates every site and writes `<out_dir>/<site>.rs` where it changed; announces every
+    /// file read with `cargo:rerun-if-changed`.
+    pub fn compile(&mut self) -> Result<(), Error> {
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or_else(|| {
+                Error::Config("OUT_DIR is not set: call compile() from build.rs, or set out_dir()".into())
+            })?)
+            .join("hl7"),
+        };
+        fs::create_dir_all(&out_dir).map_err(|source| Error::Io { action: "create", path: out_dir.clone(), source })?;
+        for site in &self.sites {
+            let (code, read) = generate_site(site)?;
+            for path in &read {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+            let path = out_dir.join(format!("{}.rs", site.name));
+            if fs::read_to_string(&path).ok().as_deref() != Some(code.as_str()) {
+                fs::write(&path, code).map_err(|source| Error::Io { action: "write", path, source })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The code of the configured sites, as `compile` would write it (for snapshot tests).
+    pub fn generate_to_string(&self) -> Result<String, Error> {
+        if self.sites.is_empty() {
+            return Err(Error::Config("no site configured: call .site(name) first".into()));
+        }
+        let mut out = String::new();
+        for site in &self.sites {
+            out.push_str(&generate_site(site)?.0);
+        }
+        Ok(out)
+    }
+}
+
+/// Generates one site; returns its code and the files and folders read.
+fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>), Error> {
+    let mut paths = site.profiles.clone();
+    let mut read = site.profiles.clone();
+    for dir in &site.dirs {
+        read.push(dir.clone());
+        let mut found = Vec::new();
+        let entries = fs::read_dir(dir).map_err(|source| Error::Io { action: "read", path: dir.clone(), source })?;
+        for entry in entries {
+            let path = entry.map_err(|source| Error::Io { action: "read", path: dir.clone(), source })?.path();
+            if path.extension().is_some_and(|e| e == "xml") {
+                found.push(path);
+            }
+        }
+        found.sort();
+        read.extend(found.iter().cloned());
+        paths.extend(found);
+    }
+    if paths.is_empty() && site.base_structures.is_empty() {
+        return Err(Error::Config(format!("site `{}` has no profiles", site.name)));
+    }
+    let mut errors = Vec::new();
+    let mut profiles: Vec<(PathBuf, MessageProfile)> = Vec::new();
+    for (version, structure) in &site.base_structures {
+        let profile = hl7_spec::base::load(version).and_then(|base| base.to_profile(structure));
+        match profile {
+            Ok(profile) => profiles.push((PathBuf::from(format!("hl7-spec/spec/{version}#{structure}")), profile)),
+            Err(error) => errors.push(error),
+        }
+    }
+    for path in &paths {
+        match hl7_spec::profile::load_profile(path) {
+            Ok(profile) => profiles.push((path.clone(), profile)),
+            Err(error) => errors.push(error),
+        }
+    }
+    if let Some(error) = hl7_spec::LoadError::from_all(errors) {
+        return Err(error.into());
+    }
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut inputs = Vec::new();
+    for (path, profile) in &profiles {
+        let source = display_path(path);
+        let type_name = site
+            .renames
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| ident::camel(&profile.structure_id, "Message"));
+        if let Some(first) = names.insert(type_name.clone(), source.clone()) {
+            return Err(Error::NameCollision { site: site.name.clone(), name: type_name, first, second: source });
+        }
+        inputs.push(generate::Input { profile, type_name, source });
+    }
+    let tokens = generate::site(&inputs);
+    let file: syn::File = syn::parse2(tokens).map_err(|e| Error::Config(format!("generated code does not parse: {e}")))?;
+    let sources: Vec<&str> = inputs.iter().map(|i| i.source.as_str()).collect();
+    let header = format!(
+        "// @generated by hl7-codegen for site `{}` from {}. Do not edit.\n\n",
+        site.name,
+        sources.join(", ")
+    );
+    Ok((header + &prettyplease::unparse(&file), read))
+}
+
+/// A path as the user gave it, made relative to the crate when it is absolute under it, so
+/// output never depends on where the checkout lives.
+fn display_path(path: &Path) -> String {
+    let relative = std::env::var_os("CARGO_MANIFEST_DIR")
+        .and_then(|dir| path.strip_prefix(Path::new(&dir)).ok().map(Path::to_owned))
+        .unwrap_or_else(|| path.to_owned());
+    relative.to_string_lossy().replace('\\', "/")
+}

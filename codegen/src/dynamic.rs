@@ -1,0 +1,93 @@
+//! Run-time rules from a profile loaded at run time: the same rules generated code carries,
+//! so `hl7 validate` and a typed parse report the same problems.
+
+use hl7_runtime::rules::{
+    leak, leak_slice, leak_str, ElementRule, GroupRule, MessageRule, NodeKind, NodeRule, Primitive,
+    SegmentRule, TableRule, Usage,
+};
+use hl7_spec::{Element, MessageProfile, Node};
+
+use crate::constraints::{self, Tables};
+
+/// Builds the validator's rules for `profile`. The rules are leaked: build them once per profile.
+pub fn rules_for(profile: &MessageProfile) -> &'static MessageRule {
+    let mut tables = Tables::default();
+    let children = nodes(profile, &profile.children, &mut tables);
+    leak(MessageRule {
+        profile: leak_str(profile.meta.name.clone().unwrap_or_default()),
+        version: leak_str(profile.hl7_version.clone()),
+        msg_type: leak_str(profile.msg_type.clone()),
+        event: leak_str(profile.event_type.clone()),
+        structure: leak_str(profile.structure_id.clone()),
+        children,
+    })
+}
+
+fn usage(usage: &hl7_spec::Usage) -> Usage {
+    Usage::from_code(constraints::usage_code(usage)).unwrap_or(Usage::O)
+}
+
+fn nodes(profile: &MessageProfile, nodes: &[Node], tables: &mut Tables) -> &'static [NodeRule] {
+    let rules = nodes
+        .iter()
+        .filter(|n| !n.usage().is_excluded())
+        .map(|node| {
+            let kind = match node {
+                Node::Segment(segment) => NodeKind::Segment(leak(SegmentRule {
+                    id: leak_str(segment.name.clone()),
+                    name: leak_str(segment.long_name.clone().unwrap_or_default()),
+                    fields: elements(profile, &segment.fields, tables),
+                })),
+                Node::Group(group) => NodeKind::Group(leak(GroupRule {
+                    name: leak_str(group.name.clone()),
+                    children: self::nodes(profile, &group.children, tables),
+                })),
+            };
+            let cardinality = node.cardinality();
+            NodeRule {
+                kind,
+                usage: usage(node.usage()),
+                min: cardinality.min,
+                max: constraints::max_value(cardinality.max),
+            }
+        })
+        .collect();
+    leak_slice(rules)
+}
+
+fn elements(profile: &MessageProfile, elements: &[Element], tables: &mut Tables) -> &'static [ElementRule] {
+    let rules = elements
+        .iter()
+        .map(|e| {
+            let table = e.table.as_ref().filter(|_| constraints::table_checked(e)).and_then(|id| {
+                let t = tables.resolve(profile, id)?;
+                Some(&*leak(TableRule {
+                    id: leak_str(t.id.clone()),
+                    name: leak_str(t.name.clone()),
+                    kind: t.kind,
+                    codes: leak_slice(
+                        t.codes.iter().map(|(c, d)| (leak_str(c.clone()), leak_str(d.clone()))).collect(),
+                    ),
+                }))
+            });
+            let children = self::elements(profile, &e.children, tables);
+            ElementRule {
+                position: e.position,
+                name: leak_str(e.name.clone()),
+                usage: usage(&e.usage),
+                min: e.cardinality.min,
+                max: constraints::max_value(e.cardinality.max),
+                datatype: leak_str(e.datatype.clone()),
+                primitive: if children.is_empty() { Primitive::for_datatype(&e.datatype) } else { Primitive::Composite },
+                min_length: e.length.map_or(0, |l| l.min),
+                max_length: e.length.and_then(|l| l.max),
+                table,
+                table_id: e.table.clone().map(leak_str),
+                constant: e.constant.clone().map(leak_str),
+                condition: constraints::condition_text(&e.usage).map(leak_str),
+                children,
+            }
+        })
+        .collect();
+    leak_slice(rules)
+}

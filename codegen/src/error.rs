@@ -1,0 +1,40 @@
+//! Errors of the generator.
+
+use std::path::PathBuf;
+
+/// Why code generation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A profile (or its base) could not be loaded; the error is located.
+    #[error(transparent)]
+    Load(#[from] hl7_spec::LoadError),
+    /// Reading a profile folder or writing the output failed.
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Two profiles of one site would generate the same type name.
+    #[error(
+        "two profiles of site `{site}` generate the message type `{name}`:\n  --> {first}\n  --> {second}\n  = help: give one a name of its own: `.rename(\"{second}\", \"{name}Other\")`"
+    )]
+    NameCollision {
+        /// The site.
+        site: String,
+        /// The colliding type name.
+        name: String,
+        /// The first profile.
+        first: String,
+        /// The second profile.
+        second: String,
+    },
+    /// The configuration cannot work (no site, no profiles, no output folder).
+    #[error("{0}")]
+    Config(String),
+}

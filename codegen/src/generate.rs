@@ -1,0 +1,372 @@
+//! From resolved profiles to Rust items: data plus `#[hl7(...)]` attributes; the derives of
+//! `hl7-macros` write the impls.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use hl7_spec::{Element, Group, MessageProfile, Node, Segment};
+
+use crate::constraints::{self, Tables};
+use crate::docs;
+use crate::ident::{camel, snake, Scope};
+
+/// One profile to generate, with the message type name it gets.
+pub(crate) struct Input<'a> {
+    pub(crate) profile: &'a MessageProfile,
+    pub(crate) type_name: String,
+    pub(crate) source: String,
+}
+
+/// Generates the code of one site.
+pub(crate) fn site(inputs: &[Input<'_>]) -> TokenStream {
+    let mut tables = Tables::default();
+    let mut modules = Vec::new();
+    let mut reexports = Vec::new();
+    for input in inputs {
+        let module = format_ident!("{}", snake(&input.type_name, "message"));
+        let ty = format_ident!("{}", input.type_name);
+        let items = MessageGen::new(input, &mut tables).run();
+        let doc = format!(
+            "Types of the `{}` profile (`{}^{}`, HL7 {}): segments, groups and composites.",
+            input.profile.structure_id,
+            input.profile.msg_type,
+            input.profile.event_type,
+            input.profile.hl7_version
+        );
+        modules.push(quote! {
+            #[doc = #doc]
+            pub mod #module {
+                #(#items)*
+            }
+        });
+        reexports.push(quote!(pub use self::#module::#ty;));
+    }
+    let tables = tables_module(&tables);
+    quote! {
+        #(#reexports)*
+        #tables
+        #(#modules)*
+    }
+}
+
+fn tables_module(tables: &Tables) -> TokenStream {
+    let items = tables.all().map(|t| {
+        let ident = table_ident(&t.id);
+        let id = &t.id;
+        let name = &t.name;
+        let kind = match t.kind {
+            hl7_runtime::rules::TableKind::Hl7 => quote!(Hl7),
+            hl7_runtime::rules::TableKind::User => quote!(User),
+            hl7_runtime::rules::TableKind::Site => quote!(Site),
+        };
+        let codes = t.codes.iter().map(|(code, description)| quote!((#code, #description)));
+        let doc = format!("Table {id}{}: {} codes.", if name.is_empty() { String::new() } else { format!(" ({name})") }, t.codes.len());
+        quote! {
+            #[doc = #doc]
+            pub static #ident: ::hl7_runtime::codegen::TableRule = ::hl7_runtime::codegen::TableRule {
+                id: #id,
+                name: #name,
+                kind: ::hl7_runtime::codegen::TableKind::#kind,
+                codes: &[#(#codes),*],
+            };
+        }
+    });
+    quote! {
+        /// Tables and value sets the site's profiles bind, with their codes.
+        pub mod tables {
+            #(#items)*
+        }
+    }
+}
+
+pub(crate) fn table_ident(id: &str) -> Ident {
+    format_ident!("TABLE_{}", snake(id, "unnamed").trim_start_matches("r#").trim_start_matches("f_").to_ascii_uppercase())
+}
+
+struct MessageGen<'a, 't> {
+    input: &'a Input<'a>,
+    tables: &'t mut Tables,
+    scope: Scope,
+    items: Vec<TokenStream>,
+    /// Shape of a composite -> its type name.
+    composites: BTreeMap<String, String>,
+    /// Shape of a segment -> its type name.
+    segments: BTreeMap<String, String>,
+}
+
+impl<'a, 't> MessageGen<'a, 't> {
+    fn new(input: &'a Input<'a>, tables: &'t mut Tables) -> Self {
+        let mut scope = Scope::default();
+        scope.claim(&input.type_name, "");
+        MessageGen { input, tables, scope, items: Vec::new(), composites: BTreeMap::new(), segments: BTreeMap::new() }
+    }
+
+    fn run(mut self) -> Vec<TokenStream> {
+        let profile = self.input.profile;
+        let fields = self.nodes(&profile.children, "");
+        let ident = format_ident!("{}", self.input.type_name);
+        let doc = docs::message(profile, &self.input.source);
+        let structure = &profile.structure_id;
+        let msg_type = &profile.msg_type;
+        let event = &profile.event_type;
+        let version = &profile.hl7_version;
+        let name = profile.meta.name.clone().unwrap_or_default();
+        self.items.insert(
+            0,
+            quote! {
+                #[doc = #doc]
+                #[derive(Debug, Clone, Default, PartialEq, ::hl7_runtime::codegen::Message)]
+                #[hl7(structure = #structure, msg_type = #msg_type, event = #event, version = #version, profile = #name)]
+                pub struct #ident {
+                    #(#fields)*
+                }
+            },
+        );
+        self.items
+    }
+
+    /// Fields of a message or group struct for its children; excluded children have none.
+    fn nodes(&mut self, nodes: &[Node], parent: &str) -> Vec<TokenStream> {
+        let mut names = Scope::default();
+        let mut fields = Vec::new();
+        for node in nodes {
+            if node.usage().is_excluded() {
+                continue;
+            }
+            let (ty, doc) = match node {
+                Node::Segment(segment) => (self.segment(segment, parent), docs::segment(segment)),
+                Node::Group(group) => (self.group(group), docs::group(group)),
+            };
+            let ty = format_ident!("{ty}");
+            let cardinality = node.cardinality();
+            let wrapped = if cardinality.repeats() {
+                quote!(::hl7_runtime::codegen::Vec<#ty>)
+            } else if node.usage().is_required() {
+                quote!(#ty)
+            } else {
+                quote!(::hl7_runtime::codegen::Option<::hl7_runtime::codegen::Box<#ty>>)
+            };
+            let field = field_ident(&names.claim(&snake(node.name(), "segment"), "_group"));
+            let usage = constraints::usage_code(node.usage());
+            let min = cardinality.min;
+            let max = max_tokens(cardinality.max);
+            fields.push(quote! {
+                #[doc = #doc]
+                #[hl7(usage = #usage, min = #min, max = #max)]
+                pub #field: #wrapped,
+            });
+        }
+        fields
+    }
+
+    fn group(&mut self, group: &Group) -> String {
+        let fields = self.nodes(&group.children, &group.name);
+        let name = self.scope.claim(&camel(&group.name, "Group"), "Group");
+        let ident = format_ident!("{name}");
+        let doc = docs::group(group);
+        let group_name = &group.name;
+        self.items.push(quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, Default, PartialEq, ::hl7_runtime::codegen::Group)]
+            #[hl7(group = #group_name)]
+            pub struct #ident {
+                #(#fields)*
+            }
+        });
+        name
+    }
+
+    fn segment(&mut self, segment: &Segment, parent: &str) -> String {
+        let shape = format!("{}|{:?}", segment.name, shape_of_all(&segment.fields));
+        if let Some(name) = self.segments.get(&shape) {
+            return name.clone();
+        }
+        let name = self.scope.claim(&camel(&segment.name, "Segment"), &camel(parent, ""));
+        self.segments.insert(shape, name.clone());
+        let mut names = Scope::default();
+        let mut fields = Vec::new();
+        let mut excluded = Vec::new();
+        for field in &segment.fields {
+            let label = format!("{}-{}", segment.name, field.position);
+            if field.usage.is_excluded() {
+                excluded.push(exclude_attr(field));
+                continue;
+            }
+            let item = self.element_type(field, &label);
+            let wrapped = if field.cardinality.repeats() {
+                quote!(::hl7_runtime::codegen::Vec<#item>)
+            } else if field.usage.is_required() {
+                item
+            } else if field.is_composite() {
+                quote!(::hl7_runtime::codegen::Option<::hl7_runtime::codegen::Box<#item>>)
+            } else {
+                quote!(::hl7_runtime::codegen::Option<#item>)
+            };
+            let ident = field_ident(&names.claim(&snake(&field.name, &format!("field_{}", field.position)), &format!("_{}", field.position)));
+            let attr = self.element_attr(field, true);
+            let doc = docs::element(&label, field, true);
+            fields.push(quote! {
+                #[doc = #doc]
+                #attr
+                pub #ident: #wrapped,
+            });
+        }
+        let ident = format_ident!("{name}");
+        let id = &segment.name;
+        let long_name = segment.long_name.clone().unwrap_or_default();
+        let doc = docs::segment(segment);
+        self.items.push(quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, Default, PartialEq, ::hl7_runtime::codegen::Segment)]
+            #[hl7(id = #id, name = #long_name)]
+            #(#excluded)*
+            pub struct #ident {
+                #(#fields)*
+            }
+        });
+        name
+    }
+
+    /// The type of one value of `element` (a field repetition, a component, a subcomponent).
+    fn element_type(&mut self, element: &Element, label: &str) -> TokenStream {
+        if !element.is_composite() {
+            let ty = format_ident!("{}", constraints::primitive_type(&element.datatype));
+            return quote!(::hl7_runtime::codegen::#ty);
+        }
+        let name = self.composite(element, label);
+        let ident = format_ident!("{name}");
+        quote!(#ident)
+    }
+
+    fn composite(&mut self, element: &Element, label: &str) -> String {
+        let shape = format!("{}|{:?}", element.datatype, shape_of_all(&element.children));
+        if let Some(name) = self.composites.get(&shape) {
+            return name.clone();
+        }
+        let site_suffix = camel(label, "");
+        let name = self.scope.claim(&camel(&element.datatype, "Composite"), &site_suffix);
+        self.composites.insert(shape, name.clone());
+        let mut names = Scope::default();
+        let mut fields = Vec::new();
+        let mut excluded = Vec::new();
+        for child in &element.children {
+            let child_label = format!("{label}.{}", child.position);
+            if child.usage.is_excluded() {
+                excluded.push(exclude_attr(child));
+                continue;
+            }
+            let item = self.element_type(child, &child_label);
+            let wrapped = if child.usage.is_required() {
+                item
+            } else {
+                quote!(::hl7_runtime::codegen::Option<#item>)
+            };
+            let ident = field_ident(&names.claim(&snake(&child.name, &format!("component_{}", child.position)), &format!("_{}", child.position)));
+            let attr = self.element_attr(child, false);
+            let doc = docs::element(&child_label, child, false);
+            fields.push(quote! {
+                #[doc = #doc]
+                #attr
+                pub #ident: #wrapped,
+            });
+        }
+        let ident = format_ident!("{name}");
+        let datatype = &element.datatype;
+        let doc = docs::composite(element, label);
+        self.items.push(quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, Default, PartialEq, ::hl7_runtime::codegen::Composite)]
+            #[hl7(datatype = #datatype)]
+            #(#excluded)*
+            pub struct #ident {
+                #(#fields)*
+            }
+        });
+        name
+    }
+
+    fn element_attr(&mut self, element: &Element, is_field: bool) -> TokenStream {
+        let position = element.position;
+        let name = &element.name;
+        let usage = constraints::usage_code(&element.usage);
+        let datatype = &element.datatype;
+        let mut parts = vec![quote!(position = #position), quote!(name = #name), quote!(usage = #usage)];
+        if is_field {
+            let min = element.cardinality.min;
+            let max = max_tokens(element.cardinality.max);
+            parts.push(quote!(min = #min));
+            parts.push(quote!(max = #max));
+        }
+        parts.push(quote!(datatype = #datatype));
+        if let Some(length) = element.length {
+            if let Some(max) = length.max {
+                parts.push(quote!(len = #max));
+            }
+            if length.min > 0 {
+                let min = length.min;
+                parts.push(quote!(min_len = #min));
+            }
+        }
+        if let Some(table) = &element.table {
+            parts.push(quote!(table = #table));
+            if constraints::table_checked(element)
+                && self.tables.resolve(self.input.profile, table).is_some()
+            {
+                let ident = table_ident(table);
+                parts.push(quote!(table_rule = super::tables::#ident));
+            }
+        }
+        if let Some(constant) = &element.constant {
+            parts.push(quote!(constant = #constant));
+        }
+        if let Some(condition) = constraints::condition_text(&element.usage) {
+            parts.push(quote!(condition = #condition));
+        }
+        quote!(#[hl7(#(#parts),*)])
+    }
+}
+
+fn exclude_attr(element: &Element) -> TokenStream {
+    let position = element.position;
+    let name = &element.name;
+    let datatype = &element.datatype;
+    quote!(#[hl7(exclude(position = #position, name = #name, datatype = #datatype))])
+}
+
+fn max_tokens(max: Option<u32>) -> TokenStream {
+    match max {
+        Some(max) => quote!(#max),
+        None => quote!("*"),
+    }
+}
+
+fn field_ident(name: &str) -> Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(name, Span::call_site()),
+    }
+}
+
+/// What makes two elements generate the same type: everything but spans and docs.
+fn shape_of_all(elements: &[Element]) -> Vec<String> {
+    elements
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}:{}:{}:{:?}:{:?}:{:?}:{:?}:{:?}:{:?}",
+                e.position,
+                e.name,
+                e.usage.code(),
+                e.datatype,
+                e.cardinality,
+                e.length,
+                e.table,
+                e.constant,
+                constraints::condition_text(&e.usage),
+                shape_of_all(&e.children)
+            )
+        })
+        .collect()
+}
