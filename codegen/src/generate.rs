@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use hl7_spec::{Element, Group, MessageProfile, Node, Segment};
@@ -28,15 +28,15 @@ pub(crate) fn site(inputs: &[Input<'_>]) -> TokenStream {
         let module = format_ident!("{}", snake(&input.type_name, "message"));
         let ty = format_ident!("{}", input.type_name);
         let items = MessageGen::new(input, &mut tables).run();
-        let doc = format!(
+        let doc = doc_attrs(&format!(
             "Types of the `{}` profile (`{}^{}`, HL7 {}): segments, groups and composites.",
             input.profile.structure_id,
             input.profile.msg_type,
             input.profile.event_type,
             input.profile.hl7_version
-        );
+        ));
         modules.push(quote! {
-            #[doc = #doc]
+            #doc
             pub mod #module {
                 #(#items)*
             }
@@ -62,9 +62,13 @@ fn tables_module(tables: &Tables) -> TokenStream {
             hl7_runtime::rules::TableKind::Site => quote!(Site),
         };
         let codes = t.codes.iter().map(|(code, description)| quote!((#code, #description)));
-        let doc = format!("Table {id}{}: {} codes.", if name.is_empty() { String::new() } else { format!(" ({name})") }, t.codes.len());
+        let doc = doc_attrs(&format!(
+            "Table {id}{}: {} codes.",
+            if name.is_empty() { String::new() } else { format!(" ({name})") },
+            t.codes.len()
+        ));
         quote! {
-            #[doc = #doc]
+            #doc
             pub static #ident: ::hl7_runtime::codegen::TableRule = ::hl7_runtime::codegen::TableRule {
                 id: #id,
                 name: #name,
@@ -107,7 +111,7 @@ impl<'a, 't> MessageGen<'a, 't> {
         let profile = self.input.profile;
         let fields = self.nodes(&profile.children, "");
         let ident = format_ident!("{}", self.input.type_name);
-        let doc = docs::message(profile, &self.input.source);
+        let doc = doc_attrs(&docs::message(profile, &self.input.source));
         let structure = &profile.structure_id;
         let msg_type = &profile.msg_type;
         let event = &profile.event_type;
@@ -116,7 +120,7 @@ impl<'a, 't> MessageGen<'a, 't> {
         self.items.insert(
             0,
             quote! {
-                #[doc = #doc]
+                #doc
                 #[derive(Debug, Clone, Default, PartialEq, ::hl7_runtime::codegen::Message)]
                 #[hl7(structure = #structure, msg_type = #msg_type, event = #event, version = #version, profile = #name)]
                 pub struct #ident {
@@ -139,6 +143,7 @@ impl<'a, 't> MessageGen<'a, 't> {
                 Node::Segment(segment) => (self.segment(segment, parent), docs::segment(segment)),
                 Node::Group(group) => (self.group(group), docs::group(group)),
             };
+            let doc = doc_attrs(&doc);
             let ty = format_ident!("{ty}");
             let cardinality = node.cardinality();
             let wrapped = if cardinality.repeats() {
@@ -150,10 +155,10 @@ impl<'a, 't> MessageGen<'a, 't> {
             };
             let field = field_ident(&names.claim(&snake(node.name(), "segment"), "_group"));
             let usage = constraints::usage_code(node.usage());
-            let min = cardinality.min;
+            let min = unsuffixed(cardinality.min);
             let max = max_tokens(cardinality.max);
             fields.push(quote! {
-                #[doc = #doc]
+                #doc
                 #[hl7(usage = #usage, min = #min, max = #max)]
                 pub #field: #wrapped,
             });
@@ -165,10 +170,10 @@ impl<'a, 't> MessageGen<'a, 't> {
         let fields = self.nodes(&group.children, &group.name);
         let name = self.scope.claim(&camel(&group.name, "Group"), "Group");
         let ident = format_ident!("{name}");
-        let doc = docs::group(group);
+        let doc = doc_attrs(&docs::group(group));
         let group_name = &group.name;
         self.items.push(quote! {
-            #[doc = #doc]
+            #doc
             #[derive(Debug, Clone, Default, PartialEq, ::hl7_runtime::codegen::Group)]
             #[hl7(group = #group_name)]
             pub struct #ident {
@@ -206,9 +211,9 @@ impl<'a, 't> MessageGen<'a, 't> {
             };
             let ident = field_ident(&names.claim(&snake(&field.name, &format!("field_{}", field.position)), &format!("_{}", field.position)));
             let attr = self.element_attr(field, true);
-            let doc = docs::element(&label, field, true);
+            let doc = doc_attrs(&docs::element(&label, field, true));
             fields.push(quote! {
-                #[doc = #doc]
+                #doc
                 #attr
                 pub #ident: #wrapped,
             });
@@ -216,9 +221,9 @@ impl<'a, 't> MessageGen<'a, 't> {
         let ident = format_ident!("{name}");
         let id = &segment.name;
         let long_name = segment.long_name.clone().unwrap_or_default();
-        let doc = docs::segment(segment);
+        let doc = doc_attrs(&docs::segment(segment));
         self.items.push(quote! {
-            #[doc = #doc]
+            #doc
             #[derive(Debug, Clone, Default, PartialEq, ::hl7_runtime::codegen::Segment)]
             #[hl7(id = #id, name = #long_name)]
             #(#excluded)*
@@ -265,18 +270,18 @@ impl<'a, 't> MessageGen<'a, 't> {
             };
             let ident = field_ident(&names.claim(&snake(&child.name, &format!("component_{}", child.position)), &format!("_{}", child.position)));
             let attr = self.element_attr(child, false);
-            let doc = docs::element(&child_label, child, false);
+            let doc = doc_attrs(&docs::element(&child_label, child, false));
             fields.push(quote! {
-                #[doc = #doc]
+                #doc
                 #attr
                 pub #ident: #wrapped,
             });
         }
         let ident = format_ident!("{name}");
         let datatype = &element.datatype;
-        let doc = docs::composite(element, label);
+        let doc = doc_attrs(&docs::composite(element, label));
         self.items.push(quote! {
-            #[doc = #doc]
+            #doc
             #[derive(Debug, Clone, Default, PartialEq, ::hl7_runtime::codegen::Composite)]
             #[hl7(datatype = #datatype)]
             #(#excluded)*
@@ -288,13 +293,13 @@ impl<'a, 't> MessageGen<'a, 't> {
     }
 
     fn element_attr(&mut self, element: &Element, is_field: bool) -> TokenStream {
-        let position = element.position;
+        let position = unsuffixed(u32::from(element.position));
         let name = &element.name;
         let usage = constraints::usage_code(&element.usage);
         let datatype = &element.datatype;
         let mut parts = vec![quote!(position = #position), quote!(name = #name), quote!(usage = #usage)];
         if is_field {
-            let min = element.cardinality.min;
+            let min = unsuffixed(element.cardinality.min);
             let max = max_tokens(element.cardinality.max);
             parts.push(quote!(min = #min));
             parts.push(quote!(max = #max));
@@ -302,10 +307,11 @@ impl<'a, 't> MessageGen<'a, 't> {
         parts.push(quote!(datatype = #datatype));
         if let Some(length) = element.length {
             if let Some(max) = length.max {
+                let max = unsuffixed(max);
                 parts.push(quote!(len = #max));
             }
             if length.min > 0 {
-                let min = length.min;
+                let min = unsuffixed(length.min);
                 parts.push(quote!(min_len = #min));
             }
         }
@@ -329,7 +335,7 @@ impl<'a, 't> MessageGen<'a, 't> {
 }
 
 fn exclude_attr(element: &Element) -> TokenStream {
-    let position = element.position;
+    let position = unsuffixed(u32::from(element.position));
     let name = &element.name;
     let datatype = &element.datatype;
     quote!(#[hl7(exclude(position = #position, name = #name, datatype = #datatype))])
@@ -337,9 +343,25 @@ fn exclude_attr(element: &Element) -> TokenStream {
 
 fn max_tokens(max: Option<u32>) -> TokenStream {
     match max {
-        Some(max) => quote!(#max),
+        Some(max) => {
+            let max = unsuffixed(max);
+            quote!(#max)
+        }
         None => quote!("*"),
     }
+}
+
+fn unsuffixed(n: u32) -> Literal {
+    Literal::u32_unsuffixed(n)
+}
+
+/// One `#[doc]` per line, so the output reads as `///` comments.
+fn doc_attrs(text: &str) -> TokenStream {
+    let lines = text.lines().map(|line| {
+        let line = if line.is_empty() { String::new() } else { format!(" {line}") };
+        quote!(#[doc = #line])
+    });
+    quote!(#(#lines)*)
 }
 
 fn field_ident(name: &str) -> Ident {
