@@ -22,9 +22,6 @@ impl Entry {
     fn is_defect(&self) -> bool {
         self.flags.contains("[defect]")
     }
-    fn is_negative(&self) -> bool {
-        self.flags.contains("[negative-test]")
-    }
     fn is_batch(&self) -> bool {
         self.file.ends_with(".batch.hl7")
     }

@@ -137,7 +137,21 @@ pub fn encode<'a>(text: &'a str, delimiters: &Delimiters) -> Cow<'a, str> {
     let Some(esc) = delimiters.escape else {
         return Cow::Borrowed(text);
     };
-    let needs = |b: u8| b == b'\r' || b == b'\n' || delimiters.is_special(b);
+    // All special bytes are ASCII: one bit each in a 128-bit mask.
+    let mut mask: u128 = (1 << b'\r') | (1 << b'\n');
+    for b in [
+        delimiters.field,
+        delimiters.component,
+        delimiters.repetition,
+        esc,
+    ]
+    .into_iter()
+    .chain(delimiters.subcomponent)
+    .chain(delimiters.truncation)
+    {
+        mask |= 1u128 << (b & 0x7F);
+    }
+    let needs = |b: u8| b < 0x80 && (mask >> b) & 1 != 0;
     let bytes = text.as_bytes();
     let Some(first) = bytes.iter().position(|&b| needs(b)) else {
         return Cow::Borrowed(text);

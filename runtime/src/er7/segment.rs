@@ -13,6 +13,8 @@ pub struct Segment<'a> {
     offset: usize,
     index: u32,
     delimiters: Delimiters,
+    /// Length of the segment id.
+    id_len: u32,
     /// `MSH`, `FHS` or `BHS`: field 1 is the field separator, field 2 the encoding characters.
     header: bool,
 }
@@ -32,6 +34,7 @@ impl<'a> Segment<'a> {
             offset,
             index: u32::try_from(index).unwrap_or(u32::MAX),
             delimiters,
+            id_len: u32::try_from(id_end).unwrap_or(0),
             header: is_header_id(&raw[..id_end]),
         }
     }
@@ -39,13 +42,7 @@ impl<'a> Segment<'a> {
     /// The segment id, e.g. `PID` (the text before the first field separator).
     #[inline]
     pub fn id(&self) -> &'a str {
-        if self.header {
-            return &self.raw[..3];
-        }
-        match memchr(self.delimiters.field, self.raw.as_bytes()) {
-            Some(i) => &self.raw[..i],
-            None => self.raw,
-        }
+        self.raw.get(..self.id_len as usize).unwrap_or_default()
     }
 
     /// 0-based position of the segment in its message.
@@ -79,7 +76,23 @@ impl<'a> Segment<'a> {
         }
     }
 
-    fn field_view(&self, raw: &'a str, offset: usize, number: u32, literal: bool) -> Field<'a> {
+    fn lower(&self) -> [u8; 3] {
+        let d = self.delimiters;
+        [
+            d.repetition,
+            d.component,
+            d.subcomponent.unwrap_or(d.component),
+        ]
+    }
+
+    fn field_view(
+        &self,
+        raw: &'a str,
+        offset: usize,
+        number: u32,
+        literal: bool,
+        flat: bool,
+    ) -> Field<'a> {
         Field {
             raw,
             offset,
@@ -87,6 +100,7 @@ impl<'a> Segment<'a> {
             seg: self.ctx(),
             delimiters: self.delimiters,
             literal,
+            flat,
         }
     }
 
@@ -106,6 +120,7 @@ impl<'a> Segment<'a> {
                     &self.raw[end + 1..],
                     self.offset + end + 1,
                     Some(self.delimiters.field),
+                    self.lower(),
                 );
                 return (p.numbered_after(2), 3);
             }
@@ -117,6 +132,7 @@ impl<'a> Segment<'a> {
                 &self.raw[id_len + 1..],
                 self.offset + id_len + 1,
                 Some(self.delimiters.field),
+                self.lower(),
             );
             (p, 1)
         } else {
@@ -131,16 +147,16 @@ impl<'a> Segment<'a> {
             return self.header_field(n);
         }
         let (mut pieces, first) = self.split_fields();
-        let (raw, offset, number) = pieces.nth(n.checked_sub(first as usize)?)?;
-        Some(self.field_view(raw, offset, number, false))
+        let (raw, offset, number, flat) = pieces.nth(n.checked_sub(first as usize)?)?;
+        Some(self.field_view(raw, offset, number, false, flat))
     }
 
     fn header_field(&self, n: usize) -> Option<Field<'a>> {
         match n {
-            1 => Some(self.field_view(self.raw.get(3..4)?, self.offset + 3, 1, true)),
+            1 => Some(self.field_view(self.raw.get(3..4)?, self.offset + 3, 1, true, true)),
             2 => {
                 let end = self.msh2_end();
-                Some(self.field_view(self.raw.get(4..end)?, self.offset + 4, 2, true))
+                Some(self.field_view(self.raw.get(4..end)?, self.offset + 4, 2, true, true))
             }
             _ => None,
         }
@@ -201,7 +217,7 @@ impl<'a> Iterator for Fields<'a> {
             self.pending_header -= 1;
             return self.segment.header_field(n);
         }
-        let (raw, offset, number) = self.inner.next()?;
-        Some(self.segment.field_view(raw, offset, number, false))
+        let (raw, offset, number, flat) = self.inner.next()?;
+        Some(self.segment.field_view(raw, offset, number, false, flat))
     }
 }

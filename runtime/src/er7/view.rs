@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 
-use memchr::memchr;
-
 use super::delimiters::Delimiters;
 use super::escape;
 use super::location::Location;
@@ -23,17 +21,20 @@ pub(crate) struct Pieces<'a> {
     rest: &'a str,
     offset: usize,
     sep: Option<u8>,
+    /// Separators of lower levels: a piece holding none of them is flat.
+    lower: [u8; 3],
     number: u32,
     done: bool,
 }
 
 impl<'a> Pieces<'a> {
     #[inline]
-    pub(crate) fn new(raw: &'a str, offset: usize, sep: Option<u8>) -> Self {
+    pub(crate) fn new(raw: &'a str, offset: usize, sep: Option<u8>, lower: [u8; 3]) -> Self {
         Pieces {
             rest: raw,
             offset,
             sep,
+            lower,
             number: 0,
             done: false,
         }
@@ -45,6 +46,7 @@ impl<'a> Pieces<'a> {
             rest: "",
             offset: 0,
             sep: None,
+            lower: [0; 3],
             number: 0,
             done: true,
         }
@@ -59,7 +61,8 @@ impl<'a> Pieces<'a> {
 }
 
 impl<'a> Iterator for Pieces<'a> {
-    type Item = (&'a str, usize, u32);
+    /// (raw, offset, number, flat: no separator of a lower level inside).
+    type Item = (&'a str, usize, u32, bool);
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
@@ -67,23 +70,27 @@ impl<'a> Iterator for Pieces<'a> {
             return None;
         }
         self.number += 1;
-        let found = match self.sep {
-            Some(sep) => memchr(sep, self.rest.as_bytes()),
-            None => None,
+        let Some(sep) = self.sep else {
+            self.done = true;
+            return Some((self.rest, self.offset, self.number, true));
         };
-        match found {
-            Some(i) => {
+        let [l0, l1, l2] = self.lower;
+        let bytes = self.rest.as_bytes();
+        let mut lower = false;
+        // One pass finds the separator and notes whether lower levels need splitting at all;
+        // flat pieces are never scanned again.
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == sep {
                 let (piece, rest) = (&self.rest[..i], &self.rest[i + 1..]);
                 let offset = self.offset;
                 self.rest = rest;
                 self.offset += i + 1;
-                Some((piece, offset, self.number))
+                return Some((piece, offset, self.number, !lower));
             }
-            None => {
-                self.done = true;
-                Some((self.rest, self.offset, self.number))
-            }
+            lower |= (b == l0) | (b == l1) | (b == l2);
         }
+        self.done = true;
+        Some((self.rest, self.offset, self.number, !lower))
     }
 
     #[inline]
@@ -160,6 +167,8 @@ pub struct Field<'a> {
     pub(crate) delimiters: Delimiters,
     /// MSH-1/MSH-2: never split, never decoded.
     pub(crate) literal: bool,
+    /// No repetition, component or subcomponent separator inside.
+    pub(crate) flat: bool,
 }
 
 impl<'a> Field<'a> {
@@ -172,14 +181,16 @@ impl<'a> Field<'a> {
     }
 
     fn sep(&self) -> Option<u8> {
-        (!self.literal).then_some(self.delimiters.repetition)
+        (!self.literal && !self.flat).then_some(self.delimiters.repetition)
     }
 
     /// The repetitions (at least one, possibly empty).
     #[inline]
     pub fn repetitions(&self) -> Repetitions<'a> {
+        let d = self.delimiters;
+        let sub = d.subcomponent.unwrap_or(d.component);
         Repetitions {
-            inner: Pieces::new(self.raw, self.offset, self.sep()),
+            inner: Pieces::new(self.raw, self.offset, self.sep(), [d.component, sub, sub]),
             parent: *self,
         }
     }
@@ -218,7 +229,7 @@ impl<'a> Iterator for Repetitions<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Repetition<'a>> {
-        let (raw, offset, number) = self.inner.next()?;
+        let (raw, offset, number, flat) = self.inner.next()?;
         Some(Repetition {
             raw,
             offset,
@@ -227,6 +238,7 @@ impl<'a> Iterator for Repetitions<'a> {
             seg: self.parent.seg,
             delimiters: self.parent.delimiters,
             literal: self.parent.literal,
+            flat,
         })
     }
 }
@@ -241,20 +253,23 @@ pub struct Repetition<'a> {
     seg: SegCtx<'a>,
     delimiters: Delimiters,
     literal: bool,
+    flat: bool,
 }
 
 impl<'a> Repetition<'a> {
     common_methods!();
 
     fn sep(&self) -> Option<u8> {
-        (!self.literal).then_some(self.delimiters.component)
+        (!self.literal && !self.flat).then_some(self.delimiters.component)
     }
 
     /// The components (at least one, possibly empty).
     #[inline]
     pub fn components(&self) -> Components<'a> {
+        let d = self.delimiters;
+        let sub = d.subcomponent.unwrap_or(d.component);
         Components {
-            inner: Pieces::new(self.raw, self.offset, self.sep()),
+            inner: Pieces::new(self.raw, self.offset, self.sep(), [sub; 3]),
             parent: *self,
         }
     }
@@ -294,7 +309,7 @@ impl<'a> Iterator for Components<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Component<'a>> {
-        let (raw, offset, number) = self.inner.next()?;
+        let (raw, offset, number, flat) = self.inner.next()?;
         Some(Component {
             raw,
             offset,
@@ -304,6 +319,7 @@ impl<'a> Iterator for Components<'a> {
             seg: self.parent.seg,
             delimiters: self.parent.delimiters,
             literal: self.parent.literal,
+            flat,
         })
     }
 }
@@ -319,13 +335,14 @@ pub struct Component<'a> {
     seg: SegCtx<'a>,
     delimiters: Delimiters,
     literal: bool,
+    flat: bool,
 }
 
 impl<'a> Component<'a> {
     common_methods!();
 
     fn sep(&self) -> Option<u8> {
-        if self.literal {
+        if self.literal || self.flat {
             None
         } else {
             self.delimiters.subcomponent
@@ -335,8 +352,9 @@ impl<'a> Component<'a> {
     /// The subcomponents (at least one, possibly empty).
     #[inline]
     pub fn subcomponents(&self) -> Subcomponents<'a> {
+        let sep = self.sep().unwrap_or(0);
         Subcomponents {
-            inner: Pieces::new(self.raw, self.offset, self.sep()),
+            inner: Pieces::new(self.raw, self.offset, self.sep(), [sep; 3]),
             parent: *self,
         }
     }
@@ -377,7 +395,7 @@ impl<'a> Iterator for Subcomponents<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Subcomponent<'a>> {
-        let (raw, offset, number) = self.inner.next()?;
+        let (raw, offset, number, _) = self.inner.next()?;
         Some(Subcomponent {
             raw,
             offset,
