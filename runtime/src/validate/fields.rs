@@ -1,7 +1,7 @@
 //! Checks of one segment's fields, components and subcomponents against their rules.
 
 use crate::er7::{escape, Delimiters, Location, Segment};
-use crate::rules::{ElementRule, Primitive, SegmentRule, TableKind};
+use crate::rules::{ElementRule, Primitive, SegmentRule, TableKind, TableRule};
 use crate::typed::Level;
 use crate::validate::format;
 use crate::validate::problem::{Problem, ProblemKind, Severity};
@@ -189,8 +189,8 @@ impl Checker<'_, '_> {
         }
         if let Some(table) = rule.table {
             let code = escape::decode(raw, &self.delimiters);
-            if !table.contains(&code) {
-                self.report(table_severity(table.kind), location.clone(), ProblemKind::NotInTable {
+            if !table.contains(&code) && !open_coding_system(table, &code) {
+                self.report(table_severity(table), location.clone(), ProblemKind::NotInTable {
                     table: table.id.to_owned(),
                     value: code.into_owned(),
                 });
@@ -215,9 +215,9 @@ impl Checker<'_, '_> {
             return;
         }
         let code = escape::decode(code, &self.delimiters);
-        if !table.contains(&code) {
+        if !table.contains(&code) && !open_coding_system(table, &code) {
             let location = Location { component: Some(1), ..location.clone() };
-            self.report(table_severity(table.kind), location, ProblemKind::NotInTable {
+            self.report(table_severity(table), location, ProblemKind::NotInTable {
                 table: table.id.to_owned(),
                 value: code.into_owned(),
             });
@@ -225,11 +225,24 @@ impl Checker<'_, '_> {
     }
 }
 
-fn table_severity(kind: TableKind) -> Severity {
-    match kind {
+/// How serious a code outside its table is. Table 0396 (coding systems) is open by design:
+/// `HL7nnnn` names an HL7 table and `99zzz` a local system, and other systems appear in later
+/// versions, so a miss there is only worth a warning.
+fn table_severity(table: &TableRule) -> Severity {
+    if table.id.trim_start_matches('0') == "396" {
+        return Severity::Warning;
+    }
+    match table.kind {
         TableKind::Hl7 | TableKind::Site => Severity::Error,
         TableKind::User => Severity::Warning,
     }
+}
+
+/// Codes of table 0396 that stand for a whole family: an HL7 table or a local system.
+fn open_coding_system(table: &TableRule, code: &str) -> bool {
+    table.id.trim_start_matches('0') == "396"
+        && (code.strip_prefix("HL7").is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()))
+            || code.starts_with("99"))
 }
 
 fn kind_of(level: Level) -> &'static str {

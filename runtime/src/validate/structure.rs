@@ -100,27 +100,34 @@ pub fn match_structure(
             });
             continue;
         };
+        let at = segment.location();
         while stack.len() > depth + 1 {
-            close(&mut stack, Some(&segment), problems);
+            close(&mut stack, &at, problems);
         }
-        advance(&mut stack, child, Some(&segment), problems);
+        advance(&mut stack, child, &at, problems);
         descend(&mut stack, &segment);
     }
+    // Whatever is still missing is missing at the end of the message.
+    let at = Location {
+        segment_index: message.segment_count() + 1,
+        byte_offset: message.text().len(),
+        ..Location::default()
+    };
     while stack.len() > 1 {
-        close(&mut stack, None, problems);
+        close(&mut stack, &at, problems);
     }
     let mut root = stack.pop().expect("the root frame is never closed in the loop");
     let end = root.rules.len();
-    missing_between(&mut root, end, None, problems);
+    missing_between(&mut root, end, &at, problems);
     root.matched
 }
 
 /// Moves the top frame to child `j`, reporting required children passed over, and counts one
 /// more occurrence there.
-fn advance(stack: &mut [Frame], j: usize, next: Option<&Segment<'_>>, problems: &mut Vec<Problem>) {
+fn advance(stack: &mut [Frame], j: usize, at: &Location, problems: &mut Vec<Problem>) {
     let frame = stack.last_mut().expect("stack is never empty");
     if j != frame.child {
-        missing_between(frame, j, next, problems);
+        missing_between(frame, j, at, problems);
         frame.child = j;
         frame.count = 0;
     }
@@ -152,42 +159,33 @@ fn descend(stack: &mut Vec<Frame>, segment: &Segment<'_>) {
 }
 
 /// Closes the top frame (a group instance) into its parent.
-fn close(stack: &mut Vec<Frame>, next: Option<&Segment<'_>>, problems: &mut Vec<Problem>) {
+fn close(stack: &mut Vec<Frame>, at: &Location, problems: &mut Vec<Problem>) {
     let mut frame = stack.pop().expect("close is called above the root");
     let end = frame.rules.len();
-    missing_between(&mut frame, end, next, problems);
+    missing_between(&mut frame, end, at, problems);
     let parent = stack.last_mut().expect("a closed group has a parent");
     parent.matched.children[parent.child].push(Matched::Group(frame.matched));
 }
 
-fn missing_between(
-    frame: &mut Frame,
-    until: usize,
-    next: Option<&Segment<'_>>,
-    problems: &mut Vec<Problem>,
-) {
+/// Reports required children of `frame` passed over before child `until`; `at` is where the
+/// next segment (or the end of the message) is.
+fn missing_between(frame: &mut Frame, until: usize, at: &Location, problems: &mut Vec<Problem>) {
     if frame.child < frame.rules.len() && frame.count < frame.rules[frame.child].min {
-        problems.push(missing(frame, &frame.rules[frame.child], next));
+        problems.push(missing(frame, &frame.rules[frame.child], at));
     }
     for node in frame.rules.iter().take(until).skip(frame.child + 1) {
         if node.min > 0 && !node.usage.is_excluded() {
-            problems.push(missing(frame, node, next));
+            problems.push(missing(frame, node, at));
         }
     }
 }
 
-fn missing(frame: &Frame, node: &NodeRule, next: Option<&Segment<'_>>) -> Problem {
+fn missing(frame: &Frame, node: &NodeRule, at: &Location) -> Problem {
     let what = match node.kind {
         NodeKind::Segment(rule) if frame.name.is_empty() => format!("segment {}", rule.id),
         NodeKind::Segment(rule) => format!("segment {} (in group {})", rule.id, frame.name),
         NodeKind::Group(group) => format!("group {}", group.name),
     };
-    let location = match next {
-        Some(segment) => Location {
-            segment_id: node.name().to_owned(),
-            ..segment.location()
-        },
-        None => Location { segment_id: node.name().to_owned(), ..Location::default() },
-    };
+    let location = Location { segment_id: node.name().to_owned(), ..at.clone() };
     Problem { severity: Severity::Error, kind: ProblemKind::MissingRequired { what }, location }
 }
