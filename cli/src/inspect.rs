@@ -227,14 +227,21 @@ impl MessageTree {
         if let Some(id) = &self.control_id {
             write!(out, " (MSH-10 = {id})")?;
         }
-        let version = self.version.as_deref().unwrap_or("(none)");
-        write!(out, ": {} version {version}", self.message_type)?;
+        let mut about = Vec::new();
+        if !self.message_type.is_empty() {
+            about.push(self.message_type.clone());
+        }
+        about.push(match &self.version {
+            Some(version) => format!("HL7 {version}"),
+            None => "no HL7 version".to_owned(),
+        });
         match self.names_version {
             Some(names) if Some(names) != self.version.as_deref() => {
-                writeln!(out, ", names from {names}")?;
+                about.push(format!("names from {names}"));
             }
-            _ => writeln!(out)?,
+            _ => {}
         }
+        writeln!(out, ": {}", about.join(", "))?;
         for segment in &self.segments {
             write!(out, "  {}({})", segment.id, segment.index)?;
             if let Some(name) = segment.name {
