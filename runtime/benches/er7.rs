@@ -1,6 +1,9 @@
 //! ER7 benchmark on the hospital-mix corpus: a memchr scan baseline, generic parse with a
 //! full walk to the subcomponents, encoding, and escape decoding.
 
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use hl7_runtime::er7::{escape, Message};
 

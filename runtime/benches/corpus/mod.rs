@@ -393,7 +393,7 @@ impl Ctx {
 
     fn adt(&mut self) -> Vec<String> {
         let event = self.rng.pick(&["A01", "A04", "A08"]);
-        let structure = if event == "A08" { "ADT_A01" } else { "ADT_A01" };
+        let structure = "ADT_A01";
         let mut segs = vec![self.msh(&format!("ADT^{event}^{structure}"))];
         let ts = self.ts();
         segs.push(format!("EVN|{event}|{ts}|||{}", self.rng.pick(DOCTORS)));
