@@ -146,7 +146,9 @@ impl<'a, 't> MessageGen<'a, 't> {
             let doc = doc_attrs(&doc);
             let ty = format_ident!("{ty}");
             let cardinality = node.cardinality();
-            let wrapped = if cardinality.repeats() {
+            let wrapped = if cardinality.repeats() && node.usage().is_required() && cardinality.min > 0 {
+                quote!(::hl7_runtime::codegen::NonEmpty<#ty>)
+            } else if cardinality.repeats() {
                 quote!(::hl7_runtime::codegen::Vec<#ty>)
             } else if node.usage().is_required() {
                 quote!(#ty)
@@ -200,7 +202,9 @@ impl<'a, 't> MessageGen<'a, 't> {
                 continue;
             }
             let item = self.element_type(field, &label);
-            let wrapped = if field.cardinality.repeats() {
+            let wrapped = if field.cardinality.repeats() && field.usage.is_required() && field.cardinality.min > 0 {
+                quote!(::hl7_runtime::codegen::NonEmpty<#item>)
+            } else if field.cardinality.repeats() {
                 quote!(::hl7_runtime::codegen::Vec<#item>)
             } else if field.usage.is_required() {
                 item

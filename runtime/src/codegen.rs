@@ -21,6 +21,7 @@ pub use crate::typed::{
     decode_group_node, decode_segment_node, split, ChildWriter, DecodeContext, Element, GroupType, Level,
     MessageType, Node, NodeSlot, Parsed, ReadError, SegmentType, Slot,
 };
+pub use crate::NonEmpty;
 pub use crate::types::{Date, DateTime, Number, SequenceId, Text, Time, Varies};
 pub use crate::validate::{Matched, MatchedGroup, Problem};
 pub use crate::er7::{Message as Er7Message, ParseError, Segment as Er7Segment, Writer};

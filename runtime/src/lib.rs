@@ -9,10 +9,13 @@
 
 pub mod codegen;
 pub mod er7;
+mod nonempty;
 pub mod rules;
 pub mod typed;
 pub mod types;
 pub mod validate;
+
+pub use nonempty::NonEmpty;
 
 /// Includes the code generated for a site by `hl7_codegen::Config` in `build.rs`.
 ///

@@ -13,6 +13,7 @@ use hl7_examples::{acme_lab, st_marys};
 use hl7_runtime::er7;
 use hl7_runtime::typed::Parsed;
 use hl7_runtime::types::{DateTime, Text};
+use hl7_runtime::NonEmpty;
 use hl7_runtime::validate::Problem;
 
 fn main() -> ExitCode {
@@ -89,7 +90,7 @@ fn lab_result(parsed: Result<Parsed<acme_lab::OruR01>, er7::ParseError>) -> Resu
     problems(&parsed.problems)?;
     let result = &parsed.message.patient_result;
     let patient = &result.patient.pid;
-    let mrn = patient.patient_identifier_list.first().map(|id| id.id_number.to_string()).unwrap_or_default();
+    let mrn = patient.patient_identifier_list.first().id_number.to_string();
     let values: Vec<String> = result
         .order_observation
         .iter()
@@ -131,5 +132,23 @@ fn outbound_admission() -> st_marys::AdtA01 {
     admit.msh.processing_id = Pt { processing_id: Some("P".into()), ..Pt::default() };
     admit.msh.version_id = Vid { version_id: Some("2.5.1".into()), ..Vid::default() };
     admit.evn.recorded_date_time = Ts { time: DateTime::new("20241127095958"), ..Ts::default() };
+    // Required and repeating: a `NonEmpty`, so at least one identifier and one name.
+    admit.pid.patient_identifier_list = NonEmpty::new(CxPid3 {
+        id_number: "7452199".into(),
+        assigning_authority: Some(HdMsh5 { namespace_id: Some("STMARYS".into()), ..HdMsh5::default() }),
+        identifier_type_code: "MR".into(),
+        ..CxPid3::default()
+    });
+    admit.pid.patient_name = NonEmpty::new(Xpn {
+        family_name: Some(Fn { surname: "O'Brien".into(), ..Fn::default() }),
+        given_name: Some("Mary Ann".into()),
+        ..Xpn::default()
+    });
+    admit.pid.date_time_of_birth = Ts { time: DateTime::new("19620704"), ..Ts::default() };
+    admit.pid.administrative_sex = "F".into();
+    admit.pv1.patient_class = "E".into();
+    admit.pv1.assigned_patient_location =
+        Pl { point_of_care: Some("ED".into()), bed: Some("12".into()), ..Pl::default() };
+    admit.pv1.visit_number = Cx { id_number: "V778900".into(), ..Cx::default() };
     admit
 }

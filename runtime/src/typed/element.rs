@@ -211,6 +211,28 @@ impl<T: Element> Slot for Vec<T> {
     }
 }
 
+impl<T: Element> Slot for crate::NonEmpty<T> {
+    type Item = T;
+
+    fn decode_slot(raw: &str, level: Level, ctx: &DecodeContext) -> Self {
+        crate::NonEmpty::from_vec(Vec::<T>::decode_slot(raw, level, ctx)).unwrap_or_default()
+    }
+
+    fn encode_slot(&self, w: &mut Writer, level: Level) {
+        let used = self.iter().rposition(|v| !v.is_empty()).map_or(0, |i| i + 1);
+        for (i, value) in self[..used].iter().enumerate() {
+            if i > 0 {
+                w.repetition_separator();
+            }
+            value.encode(w, level);
+        }
+    }
+
+    fn is_empty_slot(&self) -> bool {
+        self.iter().all(T::is_empty)
+    }
+}
+
 /// Splits `raw` at every `separator` byte (ASCII, so the split is on char boundaries).
 pub fn split(raw: &str, separator: u8) -> impl Iterator<Item = &str> + '_ {
     let sep = separator as char;

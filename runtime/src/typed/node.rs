@@ -142,3 +142,17 @@ impl<T: Node> NodeSlot for Vec<T> {
         }
     }
 }
+
+impl<T: Node> NodeSlot for crate::NonEmpty<T> {
+    type Item = T;
+
+    fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
+        crate::NonEmpty::from_vec(Vec::<T>::decode_slot(occurrences, message, ctx)).unwrap_or_default()
+    }
+
+    fn encode_slot(&self, w: &mut Writer) {
+        for node in self {
+            node.encode_node(w);
+        }
+    }
+}
