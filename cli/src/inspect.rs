@@ -291,7 +291,7 @@ impl Node {
             write!(out, " [{datatype}]")?;
         }
         match &self.content {
-            Content::Value(value) => writeln!(out, " = {value}"),
+            Content::Value(value) => writeln!(out, " = {}", one_line(value)),
             Content::Repetitions(items)
             | Content::Components(items)
             | Content::Subcomponents(items) => {
@@ -320,6 +320,15 @@ impl Node {
         };
         object.insert(key.into(), value);
         Value::Object(object)
+    }
+}
+
+/// A value on one line of the tree: line breaks (from `\X0D\` and the like) shown escaped.
+fn one_line(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.contains(['\r', '\n']) {
+        value.replace('\r', "\\r").replace('\n', "\\n").into()
+    } else {
+        value.into()
     }
 }
 
