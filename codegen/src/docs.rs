@@ -28,9 +28,10 @@ fn cardinality(min: u32, max: Option<u32>) -> String {
 }
 
 pub(crate) fn message(profile: &MessageProfile, source: &str) -> String {
+    let event = if profile.event_type.is_empty() { "*" } else { &profile.event_type };
     let mut out = format!(
-        "`{}^{}` message, structure `{}`, HL7 {}.",
-        profile.msg_type, profile.event_type, profile.structure_id, profile.hl7_version
+        "`{}^{event}` message, structure `{}`, HL7 {}.",
+        profile.msg_type, profile.structure_id, profile.hl7_version
     );
     if let Some(name) = &profile.meta.name {
         out.push_str(&format!("\n\nProfile `{}`", escape(name)));

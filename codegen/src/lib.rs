@@ -163,7 +163,10 @@ fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>), Error> {
     let mut errors = Vec::new();
     let mut profiles: Vec<(PathBuf, MessageProfile)> = Vec::new();
     for (version, structure) in &site.base_structures {
-        let profile = hl7_spec::base::load(version).and_then(|base| base.to_profile(structure));
+        // A base structure stands for every event that uses it (ADT_A01 for A01, A04, A08...).
+        let profile = hl7_spec::base::load(version)
+            .and_then(|base| base.to_profile(structure))
+            .map(|profile| MessageProfile { event_type: String::new(), ..profile });
         match profile {
             Ok(profile) => profiles.push((PathBuf::from(format!("hl7-spec/spec/{version}#{structure}")), profile)),
             Err(error) => errors.push(error),

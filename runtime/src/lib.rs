@@ -19,7 +19,7 @@ pub use nonempty::NonEmpty;
 
 /// Includes the code generated for a site by `hl7_codegen::Config` in `build.rs`.
 ///
-/// ```ignore
+/// ```text
 /// pub mod acme {
 ///     hl7_runtime::include_site!("acme");
 /// }

@@ -366,7 +366,7 @@ impl Ctx {
         );
         let ssn = self.rng.range(100_000_000, 899_999_999);
         format!(
-            "PID|1||{mrn}^^^GENHOSP&2.16.840.1.113883.3.72.5.9.1&ISO^MR^GENHOSP~{ssn}^^^SSA&2.16.840.1.113883.4.1&ISO^SS||{family}^{given}^{middle}^^^^L||{dob}|{sex}||2106-3^White^CDCREC|{addr}||{phone}|||M^Married^HL70002|CHR^Christian^HL70006|{}^^^GENHOSP&2.16.840.1.113883.3.72.5.9.1&ISO^AN|||N^Not Hispanic or Latino^HL70189",
+            "PID|1||{mrn}^^^GENHOSP&2.16.840.1.113883.3.72.5.9.1&ISO^MR^GENHOSP~{ssn}^^^SSA&2.16.840.1.113883.4.1&ISO^SS||{family}^{given}^{middle}^^^^L||{dob}|{sex}||2106-3^White^CDCREC|{addr}||{phone}|||M^Married^HL70002|CHR^Christian^HL70006|{}^^^GENHOSP&2.16.840.1.113883.3.72.5.9.1&ISO^AN||||N^Not Hispanic or Latino^HL70189",
             self.rng.range(10_000_000, 99_999_999)
         )
     }
@@ -440,7 +440,7 @@ impl Ctx {
         }
         for i in 1..=self.rng.range(0, 2) {
             segs.push(format!(
-                "IN1|{i}|{}^{}|{}^^^NAIC&2.16.840.1.113883.6.300&ISO^NIIP|{} HEALTH PLAN|PO BOX {}^^HARTFORD^CT^06101^USA||^WPN^PH^^1^800^{}|GRP{}|||||{}|{}|||||||||||||||||||||||||{}",
+                "IN1|{i}|{}^{}|{}^^^NAIC&2.16.840.1.113883.6.300&ISO^NIIP|{} HEALTH PLAN|PO BOX {}^^HARTFORD^CT^06101^USA||^WPN^PH^^1^800^{}|GRP{}|||||{}|{}||||||||||||||||||||||{}",
                 self.rng.range(1, 99),
                 self.rng.pick(&["PPO", "HMO", "EPO"]),
                 self.rng.range(10_000, 99_999),
@@ -448,8 +448,8 @@ impl Ctx {
                 self.rng.range(100, 9_999),
                 self.rng.range(1_000_000, 9_999_999),
                 self.rng.range(1_000, 99_999),
-                self.ts(),
-                self.ts(),
+                &self.ts()[..8],
+                &self.ts()[..8],
                 self.rng.range(100_000_000, 999_999_999)
             ));
         }
@@ -491,10 +491,10 @@ impl Ctx {
         let doctor = self.rng.pick(DOCTORS);
         let ts = self.ts();
         segs.push(format!(
-            "ORC|RE|{placer}^EPIC^2.16.840.1.113883.3.72.5.24^ISO|{filler}^LAB^2.16.840.1.113883.3.72.5.25^ISO||CM||||{ts}|||{doctor}"
+            "ORC|RE|{placer}^EPIC|{filler}^LAB||CM||||{ts}|||{doctor}"
         ));
         segs.push(format!(
-            "OBR|1|{placer}^EPIC^2.16.840.1.113883.3.72.5.24^ISO|{filler}^LAB^2.16.840.1.113883.3.72.5.25^ISO|{}|||{ts}|||||||{ts}|BLDV^Blood venous^HL70070|{doctor}||||||{ts}|||F",
+            "OBR|1|{placer}^EPIC|{filler}^LAB|{}|||{ts}|||||||{ts}|BLDV^Blood venous^HL70070|{doctor}||||||{ts}|||F",
             self.rng.pick(&[
                 "24323-8^Comprehensive metabolic 2000 panel - Serum or Plasma^LN",
                 "58410-2^CBC panel - Blood by Automated count^LN",
@@ -526,21 +526,22 @@ impl Ctx {
             let doctor = self.rng.pick(DOCTORS);
             let ts = self.ts();
             segs.push(format!(
-                "ORC|NW|{placer}^EPIC^2.16.840.1.113883.3.72.5.24^ISO|||||^^^{ts}^^R||{ts}|{doctor}||{doctor}|{}^^^GENHOSP"
+                "ORC|NW|{placer}^EPIC|||||^^^{ts}^^R||{ts}|{doctor}||{doctor}|{}^^^GENHOSP"
                 , self.rng.pick(UNITS)
             ));
             segs.push(format!(
-                "OBR|{i}|{placer}^EPIC^2.16.840.1.113883.3.72.5.24^ISO||{}|R|{ts}|{ts}|||||||{ts}|SER^Serum^HL70070|{doctor}|^WPN^PH^^1^555^1234567",
+                "OBR|{i}|{placer}^EPIC||{}|R|{ts}|{ts}|||||||{ts}|SER^Serum^HL70070|{doctor}|^WPN^PH^^1^555^1234567",
                 self.rng.pick(&[
                     "24323-8^Comprehensive metabolic 2000 panel - Serum or Plasma^LN",
                     "58410-2^CBC panel - Blood by Automated count^LN",
                     "2093-3^Cholesterol [Mass/volume] in Serum or Plasma^LN",
                 ])
             ));
-            segs.push(format!("DG1|1||{}||{ts}|W", self.rng.pick(DIAGNOSES)));
+            // ORM_O01's order detail: OBR, its notes, then its diagnoses.
             if self.rng.chance(40) {
                 segs.push(self.nte(1));
             }
+            segs.push(format!("DG1|1||{}||{ts}|W", self.rng.pick(DIAGNOSES)));
         }
         segs
     }
@@ -549,6 +550,13 @@ impl Ctx {
         let mut segs = vec![self.msh("RDE^O11^RDE_O11")];
         segs.push(self.pid());
         segs.push(self.pv1());
+        // Allergies belong to the patient, after the visit.
+        for i in 1..=self.rng.range(0, 3) {
+            segs.push(format!(
+                "AL1|{i}|DA|{}|MO^Moderate^HL70128|Rash",
+                self.rng.pick(ALLERGIES)
+            ));
+        }
         for i in 1..=self.rng.range(1, 4) {
             let (code, text, strength) = DRUGS[(self.rng.next_u64() % DRUGS.len() as u64) as usize];
             let placer = self.rng.range(1_000_000, 9_999_999);
@@ -559,24 +567,19 @@ impl Ctx {
                 self.rng.pick(&["Q8H", "BID", "QD", "PRN"])
             ));
             segs.push(format!(
-                "RXE|^{}^^{ts}^^R|{code}^{text}^RXNORM|{strength}||mg^milligram^UCUM|TAB^Tablet^HL70292|Take with food\\.br\\Do not crush|||{}|TAB^Tablet^HL70292|{}|{doctor}|RX{placer}|||||||||||||||||||||||",
+                "RXE|^{}^^{ts}^^R|{code}^{text}^RXNORM|{strength}||mg^milligram^UCUM|TAB^Tablet^HL70292|^Take with food\\.br\\Do not crush|||{}|TAB^Tablet^HL70292|{}|{doctor}|RX{placer}|||||||||||||||||||||||",
                 self.rng.pick(&["Q8H", "BID", "QD", "PRN"]),
                 self.rng.range(10, 90),
                 self.rng.range(0, 5)
             ));
-            segs.push(format!(
-                "RXR|PO^Oral^HL70162|{}",
-                self.rng.pick(&["", "LA^Left arm^HL70163"])
-            ));
+            // RDE_O11 puts the encoded timing (TQ1) between RXE and the routes (RXR).
             segs.push(format!(
                 "TQ1|{i}||{}||||{ts}",
                 self.rng.pick(&["Q8H", "BID", "QD"])
             ));
-        }
-        for i in 1..=self.rng.range(0, 3) {
             segs.push(format!(
-                "AL1|{i}|DA|{}|MO^Moderate^HL70128|Rash",
-                self.rng.pick(ALLERGIES)
+                "RXR|PO^Oral^HL70162|{}",
+                self.rng.pick(&["", "LA^Left arm^HL70163"])
             ));
         }
         segs

@@ -46,7 +46,13 @@ fn check_message_type(message: &Message<'_>, rule: &MessageRule, problems: &mut 
     let msg_type = msg_type.unwrap_or("");
     let event = event.unwrap_or("");
     let type_ok = msg_type == rule.msg_type;
-    let event_ok = rule.event.is_empty() || rule.event == "ALL" || event == rule.event;
+    // A profile of a whole structure (no event) takes every event that uses the structure.
+    let structure = message.message_type().2.unwrap_or("");
+    let event_ok = match rule.event {
+        "" => structure.is_empty() || structure == rule.structure,
+        "ALL" => true,
+        expected => event == expected,
+    };
     if !(type_ok && event_ok) {
         let msh = message.msh();
         let location = msh.field(9).map_or_else(
