@@ -61,7 +61,7 @@ fn elements(profile: &MessageProfile, elements: &[Element], tables: &mut Tables)
         .map(|e| {
             let table = e.table.as_ref().filter(|_| constraints::table_checked(e)).and_then(|id| {
                 let t = tables.resolve(profile, id)?;
-                Some(&*leak(TableRule {
+                Some(leak(TableRule {
                     id: leak_str(t.id.clone()),
                     name: leak_str(t.name.clone()),
                     kind: t.kind,

@@ -37,6 +37,8 @@ pub(crate) fn site(inputs: &[Input<'_>]) -> TokenStream {
         ));
         modules.push(quote! {
             #doc
+            // Several `#[hl7(exclude(..))]` on one struct are meant, not duplicates.
+            #[allow(clippy::duplicated_attributes)]
             pub mod #module {
                 #(#items)*
             }

@@ -113,10 +113,14 @@ impl Config {
             .join("hl7"),
         };
         fs::create_dir_all(&out_dir).map_err(|source| Error::Io { action: "create", path: out_dir.clone(), source })?;
+        // Only a build script (cargo sets OUT_DIR for it) reads these lines from stdout.
+        let in_build_script = std::env::var_os("OUT_DIR").is_some();
         for site in &self.sites {
             let (code, read) = generate_site(site)?;
-            for path in &read {
-                println!("cargo:rerun-if-changed={}", path.display());
+            if in_build_script {
+                for path in &read {
+                    println!("cargo:rerun-if-changed={}", path.display());
+                }
             }
             let path = out_dir.join(format!("{}.rs", site.name));
             if fs::read_to_string(&path).ok().as_deref() != Some(code.as_str()) {
