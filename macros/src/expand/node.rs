@@ -207,6 +207,26 @@ pub(crate) fn message(input: &DeriveInput) -> TokenStream {
     };
     match cx.finish() {
         Ok(()) => quote!(#body #inherent),
-        Err(error) => with_errors(error, quote!(#inherent)),
+        Err(error) => with_errors(error, quote! {
+            impl #impl_generics ::hl7_runtime::codegen::MessageType for #ident #ty_generics #where_clause {
+                const RULE: ::hl7_runtime::codegen::MessageRule = ::hl7_runtime::codegen::MessageRule {
+                    profile: "",
+                    version: "",
+                    msg_type: "",
+                    event: "",
+                    structure: "",
+                    children: &[],
+                };
+                fn decode(
+                    _: &::hl7_runtime::codegen::MatchedGroup,
+                    _: &::hl7_runtime::codegen::Er7Message<'_>,
+                    _: &::hl7_runtime::codegen::DecodeContext,
+                ) -> Self {
+                    <Self as ::hl7_runtime::codegen::Default>::default()
+                }
+                fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
+            }
+            #inherent
+        }),
     }
 }

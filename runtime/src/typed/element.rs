@@ -46,6 +46,11 @@ impl Level {
 /// A value of the typed model: a primitive or a composite datatype.
 ///
 /// Composites are written by `#[derive(Composite)]`; primitives are in [`crate::types`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an HL7 value type",
+    label = "not a primitive of `hl7_runtime::types` or a `#[derive(Composite)]` type",
+    note = "use `Text`, `Number`, `DateTime`, ... from `hl7_runtime::types`, or a struct with `#[derive(Composite)]`"
+)]
 pub trait Element: Default {
     /// Rules of the components (of a composite); empty for a primitive.
     const CHILDREN: &'static [ElementRule];
@@ -124,6 +129,11 @@ impl<T: Element> Element for Box<T> {
 }
 
 /// How a struct holds an element: `T` (required), `Option<T>`, or `Vec<T>` (repeating).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold an HL7 field or component",
+    label = "not an HL7 value, nor `Option`, `Vec` or `NonEmpty` of one",
+    note = "a field is `T`, `Option<T>`, `Option<Box<T>>`, `Vec<T>` or `NonEmpty<T>`, where `T` is a primitive of `hl7_runtime::types` or a `#[derive(Composite)]` type"
+)]
 pub trait Slot {
     /// The element inside.
     type Item: Element;

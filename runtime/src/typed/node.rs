@@ -42,6 +42,10 @@ pub trait MessageType: Default {
 }
 
 /// A segment or group as a child of a message or group.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a segment or group",
+    label = "needs `#[derive(Segment)]` or `#[derive(Group)]`"
+)]
 pub trait Node: Default {
     /// The segment's or group's rules.
     const NODE: NodeKind;
@@ -92,6 +96,10 @@ pub fn decode_group_node<T: GroupType>(
 }
 
 /// How a message or group holds a child: `T` (required), `Option<Box<T>>`, or `Vec<T>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a segment or group",
+    label = "not a segment or group, nor `Option`, `Vec` or `NonEmpty` of one"
+)]
 pub trait NodeSlot {
     /// The segment or group inside.
     type Item: Node;

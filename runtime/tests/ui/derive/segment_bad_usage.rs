@@ -1,0 +1,13 @@
+use hl7_runtime::codegen::Segment;
+use hl7_runtime::types::Text;
+
+#[derive(Default, Segment)]
+#[hl7(id = "ZAB")]
+struct Zab {
+    #[hl7(position = 1, usage = "Q")]
+    code: Text,
+    #[hl7(position = 2, usage = "r")]
+    name: Option<Text>,
+}
+
+fn main() {}
