@@ -10,7 +10,7 @@ use hl7_spec::{Element, Group, MessageProfile, Node, Segment};
 
 use crate::constraints::{self, Tables};
 use crate::docs;
-use crate::ident::{camel, snake, Scope};
+use crate::ident::{camel, snake, type_name, Scope};
 
 /// One profile to generate, with the message type name it gets.
 pub(crate) struct Input<'a> {
@@ -172,7 +172,7 @@ impl<'a, 't> MessageGen<'a, 't> {
 
     fn group(&mut self, group: &Group) -> String {
         let fields = self.nodes(&group.children, &group.name);
-        let name = self.scope.claim(&camel(&group.name, "Group"), "Group");
+        let name = self.scope.claim(&type_name(&group.name, "Group", "Group"), "Group");
         let ident = format_ident!("{name}");
         let doc = doc_attrs(&docs::group(group));
         let group_name = &group.name;
@@ -192,7 +192,7 @@ impl<'a, 't> MessageGen<'a, 't> {
         if let Some(name) = self.segments.get(&shape) {
             return name.clone();
         }
-        let name = self.scope.claim(&camel(&segment.name, "Segment"), &camel(parent, ""));
+        let name = self.scope.claim(&type_name(&segment.name, "Segment", "Segment"), &camel(parent, ""));
         self.segments.insert(shape, name.clone());
         let mut names = Scope::default();
         let mut fields = Vec::new();
@@ -257,7 +257,7 @@ impl<'a, 't> MessageGen<'a, 't> {
             return name.clone();
         }
         let site_suffix = camel(label, "");
-        let name = self.scope.claim(&camel(&element.datatype, "Composite"), &site_suffix);
+        let name = self.scope.claim(&type_name(&element.datatype, "Composite", "Type"), &site_suffix);
         self.composites.insert(shape, name.clone());
         let mut names = Scope::default();
         let mut fields = Vec::new();

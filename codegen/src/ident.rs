@@ -71,6 +71,27 @@ fn escape(ident: String) -> String {
     }
 }
 
+/// Names of the Rust prelude (and of the `codegen` hub's own types) that a generated type must
+/// not take: a user's `use site::oru_r01::*` would shadow them, and `Err(e)` would mean the ERR
+/// segment.
+const RESERVED_TYPES: &[&str] = &[
+    "Box", "Clone", "Copy", "Default", "Drop", "Eq", "Err", "Extend", "Fn", "FnMut", "FnOnce",
+    "From", "Into", "Iterator", "None", "Ok", "Option", "Ord", "PartialEq", "PartialOrd", "Result",
+    "Send", "Sized", "Some", "String", "Sync", "ToOwned", "ToString", "Unpin", "Vec", "Text",
+    "Number", "Date", "Time", "DateTime", "Varies", "NonEmpty", "SequenceId",
+];
+
+/// A type name for `name`, with `suffix` added when the plain name is reserved
+/// (`Err` segment -> `ErrSegment`, `FN` composite -> `FnType`).
+pub(crate) fn type_name(name: &str, fallback: &str, suffix: &str) -> String {
+    let plain = camel(name, fallback);
+    if RESERVED_TYPES.contains(&plain.as_str()) {
+        format!("{plain}{suffix}")
+    } else {
+        plain
+    }
+}
+
 /// Hands out names unique within one scope: the second `name` becomes `name_2` (or the
 /// caller's own suffix).
 #[derive(Default)]
@@ -107,6 +128,9 @@ mod tests {
         assert_eq!(camel("ORU_R01", "X"), "OruR01");
         assert_eq!(camel("HD_IZ_0361", "X"), "HdIz0361");
         assert_eq!(camel("0001", "X"), "T0001");
+        assert_eq!(type_name("ERR", "X", "Segment"), "ErrSegment");
+        assert_eq!(type_name("FN", "X", "Type"), "FnType");
+        assert_eq!(type_name("PID", "X", "Segment"), "Pid");
         let mut scope = Scope::default();
         assert_eq!(scope.claim("nte", "_obx"), "nte");
         assert_eq!(scope.claim("nte", "_obx"), "nte_obx");

@@ -140,7 +140,7 @@ fn outbound_admission() -> st_marys::AdtA01 {
         ..CxPid3::default()
     });
     admit.pid.patient_name = NonEmpty::new(Xpn {
-        family_name: Some(Fn { surname: "O'Brien".into(), ..Fn::default() }),
+        family_name: Some(FnType { surname: "O'Brien".into(), ..FnType::default() }),
         given_name: Some("Mary Ann".into()),
         ..Xpn::default()
     });
