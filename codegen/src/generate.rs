@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
+use serde_json::{json, Map, Value};
 use quote::{format_ident, quote};
 
 use hl7_spec::{Element, Group, MessageProfile, Node, Segment};
@@ -19,15 +20,30 @@ pub(crate) struct Input<'a> {
     pub(crate) source: String,
 }
 
-/// Generates the code of one site.
-pub(crate) fn site(inputs: &[Input<'_>]) -> TokenStream {
+/// Generates the code of one site, and its manifest: every generated type with its HL7 paths,
+/// usage, cardinality and Rust field names, for derives (mappings) that check paths at compile
+/// time.
+pub(crate) fn site(inputs: &[Input<'_>]) -> (TokenStream, Value) {
     let mut tables = Tables::default();
     let mut modules = Vec::new();
     let mut reexports = Vec::new();
+    let mut manifest = Map::new();
     for input in inputs {
-        let module = format_ident!("{}", snake(&input.type_name, "message"));
+        let module_name = snake(&input.type_name, "message");
+        let module = format_ident!("{module_name}");
         let ty = format_ident!("{}", input.type_name);
-        let items = MessageGen::new(input, &mut tables).run();
+        let (items, types) = MessageGen::new(input, &mut tables).run();
+        manifest.insert(
+            input.type_name.clone(),
+            json!({
+                "module": module_name,
+                "structure": input.profile.structure_id,
+                "msg_type": input.profile.msg_type,
+                "event": input.profile.event_type,
+                "version": input.profile.hl7_version,
+                "types": Value::Object(types),
+            }),
+        );
         let doc = doc_attrs(&format!(
             "Types of the `{}` profile (`{}^{}`, HL7 {}): segments, groups and composites.",
             input.profile.structure_id,
@@ -46,11 +62,12 @@ pub(crate) fn site(inputs: &[Input<'_>]) -> TokenStream {
         reexports.push(quote!(pub use self::#module::#ty;));
     }
     let tables = tables_module(&tables);
-    quote! {
+    let tokens = quote! {
         #(#reexports)*
         #tables
         #(#modules)*
-    }
+    };
+    (tokens, json!({ "messages": Value::Object(manifest) }))
 }
 
 fn tables_module(tables: &Tables) -> TokenStream {
@@ -100,18 +117,32 @@ struct MessageGen<'a, 't> {
     composites: BTreeMap<String, String>,
     /// Shape of a segment -> its type name.
     segments: BTreeMap<String, String>,
+    /// Type name -> its manifest entry.
+    manifest: Map<String, Value>,
 }
 
 impl<'a, 't> MessageGen<'a, 't> {
     fn new(input: &'a Input<'a>, tables: &'t mut Tables) -> Self {
         let mut scope = Scope::default();
         scope.claim(&input.type_name, "");
-        MessageGen { input, tables, scope, items: Vec::new(), composites: BTreeMap::new(), segments: BTreeMap::new() }
+        MessageGen {
+            input,
+            tables,
+            scope,
+            items: Vec::new(),
+            composites: BTreeMap::new(),
+            segments: BTreeMap::new(),
+            manifest: Map::new(),
+        }
     }
 
-    fn run(mut self) -> Vec<TokenStream> {
+    fn run(mut self) -> (Vec<TokenStream>, Map<String, Value>) {
         let profile = self.input.profile;
-        let fields = self.nodes(&profile.children, "");
+        let (fields, children) = self.nodes(&profile.children, "");
+        self.manifest.insert(
+            self.input.type_name.clone(),
+            json!({ "kind": "message", "name": profile.structure_id, "children": children }),
+        );
         let ident = format_ident!("{}", self.input.type_name);
         let doc = doc_attrs(&docs::message(profile, &self.input.source));
         let structure = &profile.structure_id;
@@ -130,13 +161,14 @@ impl<'a, 't> MessageGen<'a, 't> {
                 }
             },
         );
-        self.items
+        (self.items, self.manifest)
     }
 
     /// Fields of a message or group struct for its children; excluded children have none.
-    fn nodes(&mut self, nodes: &[Node], parent: &str) -> Vec<TokenStream> {
+    fn nodes(&mut self, nodes: &[Node], parent: &str) -> (Vec<TokenStream>, Vec<Value>) {
         let mut names = Scope::default();
         let mut fields = Vec::new();
+        let mut children = Vec::new();
         for node in nodes {
             if node.usage().is_excluded() {
                 continue;
@@ -146,6 +178,7 @@ impl<'a, 't> MessageGen<'a, 't> {
                 Node::Group(group) => (self.group(group), docs::group(group)),
             };
             let doc = doc_attrs(&doc);
+            let type_name = ty.clone();
             let ty = format_ident!("{ty}");
             let cardinality = node.cardinality();
             let wrapped = if cardinality.repeats() && node.usage().is_required() && cardinality.min > 0 {
@@ -157,8 +190,19 @@ impl<'a, 't> MessageGen<'a, 't> {
             } else {
                 quote!(::hl7_runtime::codegen::Option<::hl7_runtime::codegen::Box<#ty>>)
             };
-            let field = field_ident(&names.claim(&snake(node.name(), "segment"), "_group"));
+            let field_name = names.claim(&snake(node.name(), "segment"), "_group");
+            let field = field_ident(&field_name);
             let usage = constraints::usage_code(node.usage());
+            children.push(json!({
+                "name": node.name(),
+                "kind": if matches!(node, Node::Segment(_)) { "segment" } else { "group" },
+                "field": field_name,
+                "type": type_name,
+                "usage": usage,
+                "min": cardinality.min,
+                "max": cardinality.max,
+                "slot": slot_of(cardinality.repeats(), node.usage().is_required() && cardinality.min > 0, node.usage().is_required(), true),
+            }));
             let min = unsuffixed(cardinality.min);
             let max = max_tokens(cardinality.max);
             fields.push(quote! {
@@ -167,12 +211,16 @@ impl<'a, 't> MessageGen<'a, 't> {
                 pub #field: #wrapped,
             });
         }
-        fields
+        (fields, children)
     }
 
     fn group(&mut self, group: &Group) -> String {
-        let fields = self.nodes(&group.children, &group.name);
+        let (fields, children) = self.nodes(&group.children, &group.name);
         let name = self.scope.claim(&type_name(&group.name, "Group", "Group"), "Group");
+        self.manifest.insert(
+            name.clone(),
+            json!({ "kind": "group", "name": group.name, "children": children }),
+        );
         let ident = format_ident!("{name}");
         let doc = doc_attrs(&docs::group(group));
         let group_name = &group.name;
@@ -197,13 +245,15 @@ impl<'a, 't> MessageGen<'a, 't> {
         let mut names = Scope::default();
         let mut fields = Vec::new();
         let mut excluded = Vec::new();
+        let mut entries = Vec::new();
         for field in &segment.fields {
             let label = format!("{}-{}", segment.name, field.position);
             if field.usage.is_excluded() {
                 excluded.push(exclude_attr(field));
+                entries.push(element_entry(field, None, None, true));
                 continue;
             }
-            let item = self.element_type(field, &label);
+            let (item, item_name) = self.element_type(field, &label);
             let wrapped = if field.cardinality.repeats() && field.usage.is_required() && field.cardinality.min > 0 {
                 quote!(::hl7_runtime::codegen::NonEmpty<#item>)
             } else if field.cardinality.repeats() {
@@ -215,7 +265,9 @@ impl<'a, 't> MessageGen<'a, 't> {
             } else {
                 quote!(::hl7_runtime::codegen::Option<#item>)
             };
-            let ident = field_ident(&names.claim(&snake(&field.name, &format!("field_{}", field.position)), &format!("_{}", field.position)));
+            let field_name = names.claim(&snake(&field.name, &format!("field_{}", field.position)), &format!("_{}", field.position));
+            let ident = field_ident(&field_name);
+            entries.push(element_entry(field, Some(&field_name), Some(&item_name), true));
             let attr = self.element_attr(field, true);
             let doc = doc_attrs(&docs::element(&label, field, true));
             fields.push(quote! {
@@ -224,6 +276,10 @@ impl<'a, 't> MessageGen<'a, 't> {
                 pub #ident: #wrapped,
             });
         }
+        self.manifest.insert(
+            name.clone(),
+            json!({ "kind": "segment", "name": segment.name, "elements": entries }),
+        );
         let ident = format_ident!("{name}");
         let id = &segment.name;
         let long_name = segment.long_name.clone().unwrap_or_default();
@@ -241,14 +297,15 @@ impl<'a, 't> MessageGen<'a, 't> {
     }
 
     /// The type of one value of `element` (a field repetition, a component, a subcomponent).
-    fn element_type(&mut self, element: &Element, label: &str) -> TokenStream {
+    fn element_type(&mut self, element: &Element, label: &str) -> (TokenStream, String) {
         if !element.is_composite() {
-            let ty = format_ident!("{}", constraints::primitive_type(&element.datatype));
-            return quote!(::hl7_runtime::codegen::#ty);
+            let name = constraints::primitive_type(&element.datatype);
+            let ty = format_ident!("{name}");
+            return (quote!(::hl7_runtime::codegen::#ty), name.to_owned());
         }
         let name = self.composite(element, label);
         let ident = format_ident!("{name}");
-        quote!(#ident)
+        (quote!(#ident), name)
     }
 
     fn composite(&mut self, element: &Element, label: &str) -> String {
@@ -262,19 +319,23 @@ impl<'a, 't> MessageGen<'a, 't> {
         let mut names = Scope::default();
         let mut fields = Vec::new();
         let mut excluded = Vec::new();
+        let mut entries = Vec::new();
         for child in &element.children {
             let child_label = format!("{label}.{}", child.position);
             if child.usage.is_excluded() {
                 excluded.push(exclude_attr(child));
+                entries.push(element_entry(child, None, None, false));
                 continue;
             }
-            let item = self.element_type(child, &child_label);
+            let (item, item_name) = self.element_type(child, &child_label);
             let wrapped = if child.usage.is_required() {
                 item
             } else {
                 quote!(::hl7_runtime::codegen::Option<#item>)
             };
-            let ident = field_ident(&names.claim(&snake(&child.name, &format!("component_{}", child.position)), &format!("_{}", child.position)));
+            let field_name = names.claim(&snake(&child.name, &format!("component_{}", child.position)), &format!("_{}", child.position));
+            let ident = field_ident(&field_name);
+            entries.push(element_entry(child, Some(&field_name), Some(&item_name), false));
             let attr = self.element_attr(child, false);
             let doc = doc_attrs(&docs::element(&child_label, child, false));
             fields.push(quote! {
@@ -283,6 +344,10 @@ impl<'a, 't> MessageGen<'a, 't> {
                 pub #ident: #wrapped,
             });
         }
+        self.manifest.insert(
+            name.clone(),
+            json!({ "kind": "composite", "name": element.datatype, "elements": entries }),
+        );
         let ident = format_ident!("{name}");
         let datatype = &element.datatype;
         let doc = doc_attrs(&docs::composite(element, label));
@@ -338,6 +403,38 @@ impl<'a, 't> MessageGen<'a, 't> {
         }
         quote!(#[hl7(#(#parts),*)])
     }
+}
+
+/// How a struct holds a child: `one` (T), `option`, `option_box`, `vec`, `nonempty`.
+fn slot_of(repeats: bool, required_repeat: bool, required: bool, boxed_when_optional: bool) -> &'static str {
+    match (repeats, required_repeat, required, boxed_when_optional) {
+        (true, true, _, _) => "nonempty",
+        (true, false, _, _) => "vec",
+        (false, _, true, _) => "one",
+        (false, _, false, true) => "option_box",
+        (false, _, false, false) => "option",
+    }
+}
+
+/// The manifest entry of a field or component; `field` and `ty` are absent when excluded.
+fn element_entry(element: &Element, field: Option<&str>, ty: Option<&str>, is_field: bool) -> Value {
+    let repeats = is_field && element.cardinality.repeats();
+    let required = element.usage.is_required();
+    let slot = slot_of(repeats, required && element.cardinality.min > 0, required, is_field && element.is_composite());
+    json!({
+        "position": element.position,
+        "name": element.name,
+        "usage": element.usage.code(),
+        "min": element.cardinality.min,
+        "max": element.cardinality.max,
+        "datatype": element.datatype,
+        "composite": element.is_composite(),
+        "table": element.table,
+        "length": element.length.and_then(|l| l.max),
+        "field": field,
+        "type": ty,
+        "slot": if element.usage.is_excluded() { "excluded" } else { slot },
+    })
 }
 
 fn exclude_attr(element: &Element) -> TokenStream {

@@ -116,16 +116,15 @@ impl Config {
         // Only a build script (cargo sets OUT_DIR for it) reads these lines from stdout.
         let in_build_script = std::env::var_os("OUT_DIR").is_some();
         for site in &self.sites {
-            let (code, read) = generate_site(site)?;
+            let (code, read, manifest) = generate_site(site)?;
             if in_build_script {
                 for path in &read {
                     println!("cargo:rerun-if-changed={}", path.display());
                 }
             }
-            let path = out_dir.join(format!("{}.rs", site.name));
-            if fs::read_to_string(&path).ok().as_deref() != Some(code.as_str()) {
-                fs::write(&path, code).map_err(|source| Error::Io { action: "write", path, source })?;
-            }
+            write_if_changed(&out_dir.join(format!("{}.rs", site.name)), &code)?;
+            // Read by `#[derive(Mapping)]` to resolve HL7 paths at compile time.
+            write_if_changed(&out_dir.join(format!("{}.manifest.json", site.name)), &manifest)?;
         }
         Ok(())
     }
@@ -144,7 +143,7 @@ impl Config {
 }
 
 /// Generates one site; returns its code and the files and folders read.
-fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>), Error> {
+fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>, String), Error> {
     let mut paths = site.profiles.clone();
     let mut read = site.profiles.clone();
     for dir in &site.dirs {
@@ -199,7 +198,7 @@ fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>), Error> {
         }
         inputs.push(generate::Input { profile, type_name, source });
     }
-    let tokens = generate::site(&inputs);
+    let (tokens, manifest) = generate::site(&inputs);
     let file: syn::File = syn::parse2(tokens).map_err(|e| Error::Config(format!("generated code does not parse: {e}")))?;
     let sources: Vec<&str> = inputs.iter().map(|i| i.source.as_str()).collect();
     let header = format!(
@@ -207,7 +206,16 @@ fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>), Error> {
         site.name,
         sources.join(", ")
     );
-    Ok((header + &prettyplease::unparse(&file), read))
+    let manifest = serde_json::to_string_pretty(&serde_json::json!({ "site": site.name, "messages": manifest["messages"] }))
+        .map_err(|e| Error::Config(format!("manifest: {e}")))?;
+    Ok((header + &prettyplease::unparse(&file), read, manifest))
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {
+    if fs::read_to_string(path).ok().as_deref() != Some(text) {
+        fs::write(path, text).map_err(|source| Error::Io { action: "write", path: path.to_owned(), source })?;
+    }
+    Ok(())
 }
 
 /// A path as the user gave it, made relative to the crate when it is absolute under it, so
