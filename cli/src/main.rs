@@ -3,12 +3,16 @@
 //! - `hl7 inspect FILE...` shows every message as a named tree (`--json`, or `--er7` to
 //!   re-encode);
 //! - `hl7 validate --profile P FILE...` checks every message against a profile;
-//! - `hl7 codegen --site S --profile P --out DIR` runs the generator outside `build.rs`.
+//! - `hl7 codegen --site S --profile P --out DIR` runs the generator outside `build.rs`;
+//! - `hl7 compat --sender S --receiver R` reports what the receiver's profile expects that
+//!   the sender's conformant messages may not give it (`--format json` for a document).
 //!
-//! Exit codes: 0 success, 1 a message breaks its profile (`validate`), 2 usage, I/O, profile
-//! load or ER7 parse errors. Diagnostics go to stderr; nothing panics on bad input.
+//! Exit codes: 0 success, 1 a message breaks its profile (`validate`) or the receiver would
+//! reject conformant messages of the sender (`compat`), 2 usage, I/O, profile load or ER7 parse
+//! errors. Diagnostics go to stderr; nothing panics on bad input.
 
 mod codegen;
+mod compat;
 mod input;
 mod inspect;
 mod validate;
@@ -25,7 +29,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "hl7",
     version,
-    about = "HL7 v2 tools: inspect, validate, generate code"
+    about = "HL7 v2 tools: inspect, validate, generate code, compare profiles"
 )]
 struct Cli {
     /// What to do.
@@ -72,12 +76,26 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Reports what a receiver's profile expects that a sender's conformant messages may not
+    /// give it: required fields the sender may omit, shorter lengths, fewer repetitions,
+    /// excluded elements, other tables, datatypes and constants.
+    Compat {
+        /// The sender's profile (`HL7v2xConformanceProfile` or `SiteProfile`).
+        #[arg(long, short)]
+        sender: PathBuf,
+        /// The receiver's profile, of the same message.
+        #[arg(long, short)]
+        receiver: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
-/// Output format of `validate`.
+/// Output format of `validate` and `compat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
-    /// One line per problem, then a summary.
+    /// One line per problem (a diagnostic per finding for `compat`), then a summary.
     Text,
     /// One JSON document.
     Json,
@@ -88,7 +106,8 @@ enum Format {
 enum Status {
     /// Everything worked (and every message validated is valid).
     Success,
-    /// At least one message has an error-level problem.
+    /// At least one message has an error-level problem (or, for `compat`, the receiver would
+    /// reject conformant messages of the sender).
     Invalid,
     /// An input could not be read, decoded or parsed, or a profile could not be loaded.
     Failed,
@@ -141,6 +160,11 @@ fn main() -> ExitCode {
             profile,
             out: dir,
         } => codegen::run(&site, &profile, &dir, &mut out),
+        Command::Compat {
+            sender,
+            receiver,
+            format,
+        } => compat::run(&sender, &receiver, format == Format::Json, &mut out),
     };
     let result = result.and_then(|status| out.flush().map(|()| status));
     match result {

@@ -34,6 +34,13 @@ pub enum Error {
         /// The second profile.
         second: String,
     },
+    /// A receiver's profile would reject messages that conform to the sender's
+    /// ([`Config::deny_incompatible`](crate::Config::deny_incompatible)); the report lists why.
+    #[error(
+        "the receiver's profile would reject messages that conform to the sender's ({summary}):\n\n{0}",
+        summary = .0.summary()
+    )]
+    Incompatible(hl7_spec::compat::CompatReport),
     /// The configuration cannot work (no site, no profiles, no output folder).
     #[error("{0}")]
     Config(String),

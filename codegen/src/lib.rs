@@ -47,6 +47,9 @@ struct Site {
 pub struct Config {
     sites: Vec<Site>,
     out_dir: Option<PathBuf>,
+    /// Sender and receiver profiles whose compatibility `compile` reports.
+    compat_pairs: Vec<(PathBuf, PathBuf)>,
+    deny_incompatible: bool,
 }
 
 impl Config {
@@ -94,6 +97,25 @@ impl Config {
         self
     }
 
+    /// Reports, when compiling, what the receiver's profile expects that messages conforming
+    /// to the sender's may not give it (see [`compatibility`]): each finding becomes
+    /// `cargo:warning=` lines. Both files are profiles of either format.
+    pub fn check_compatibility(
+        &mut self,
+        sender: impl AsRef<Path>,
+        receiver: impl AsRef<Path>,
+    ) -> &mut Self {
+        self.compat_pairs.push((sender.as_ref().to_owned(), receiver.as_ref().to_owned()));
+        self
+    }
+
+    /// Makes error-level compatibility findings fail `compile` with [`Error::Incompatible`]
+    /// (default: they are only printed as warnings).
+    pub fn deny_incompatible(&mut self, deny: bool) -> &mut Self {
+        self.deny_incompatible = deny;
+        self
+    }
+
     fn current(&mut self) -> &mut Site {
         if self.sites.is_empty() {
             self.sites.push(Site { name: "site".to_owned(), ..Site::default() });
@@ -104,7 +126,12 @@ impl Config {
 
     /// Generates every site and writes `<out_dir>/<site>.rs` where it changed; announces every
     /// file read with `cargo:rerun-if-changed`.
+    ///
+    /// The compatibility pairs are checked first: their findings are printed as
+    /// `cargo:warning=` lines, and with [`deny_incompatible`](Config::deny_incompatible) the
+    /// first report with an error fails the build.
     pub fn compile(&mut self) -> Result<(), Error> {
+        self.check_compatibility_pairs()?;
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or_else(|| {
@@ -129,6 +156,39 @@ impl Config {
         Ok(())
     }
 
+    /// Runs the compatibility pairs; prints their findings under cargo.
+    fn check_compatibility_pairs(&self) -> Result<(), Error> {
+        // Only a build script (cargo sets OUT_DIR for it) reads these lines from stdout.
+        let in_build_script = std::env::var_os("OUT_DIR").is_some();
+        let mut denied = None;
+        for (sender, receiver) in &self.compat_pairs {
+            let report = compatibility(sender, receiver)?;
+            if in_build_script {
+                println!("cargo:rerun-if-changed={}", sender.display());
+                println!("cargo:rerun-if-changed={}", receiver.display());
+                let title = format!(
+                    "compatibility of `{}` (sender) with `{}` (receiver): {}",
+                    display_path(sender),
+                    display_path(receiver),
+                    report.summary()
+                );
+                let findings = report.findings.iter().map(ToString::to_string);
+                for line in std::iter::once(title).chain(findings) {
+                    for part in line.lines() {
+                        println!("cargo:warning={part}");
+                    }
+                }
+            }
+            if self.deny_incompatible && report.has_errors() && denied.is_none() {
+                denied = Some(report);
+            }
+        }
+        match denied {
+            Some(report) => Err(Error::Incompatible(report)),
+            None => Ok(()),
+        }
+    }
+
     /// The code of the configured sites, as `compile` would write it (for snapshot tests).
     pub fn generate_to_string(&self) -> Result<String, Error> {
         if self.sites.is_empty() {
@@ -139,6 +199,38 @@ impl Config {
             out.push_str(&generate_site(site)?.0);
         }
         Ok(out)
+    }
+}
+
+/// The compatibility report of two profile files (either format): what the receiver's profile
+/// expects that messages conforming to the sender's may not give it.
+///
+/// ```no_run
+/// let report =
+///     hl7_codegen::compatibility("profiles/lab/oru_r01.xml", "profiles/ehr/oru_r01.xml")?;
+/// if report.has_errors() {
+///     eprintln!("{report}");
+/// }
+/// # Ok::<(), hl7_codegen::Error>(())
+/// ```
+///
+/// Both files are read even when the first fails, so all load errors are reported at once.
+/// See [`hl7_spec::compat`] for what is compared and how severe each finding is.
+pub fn compatibility(
+    sender: impl AsRef<Path>,
+    receiver: impl AsRef<Path>,
+) -> Result<hl7_spec::compat::CompatReport, Error> {
+    let sender = hl7_spec::profile::load_profile(sender.as_ref());
+    let receiver = hl7_spec::profile::load_profile(receiver.as_ref());
+    match (sender, receiver) {
+        (Ok(sender), Ok(receiver)) => Ok(hl7_spec::compat::compare(&sender, &receiver)),
+        (sender, receiver) => {
+            let errors = [sender.err(), receiver.err()].into_iter().flatten().collect();
+            Err(hl7_spec::LoadError::from_all(errors).map_or_else(
+                || Error::Config("a profile failed to load".into()),
+                Error::Load,
+            ))
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! Every load error says what is wrong and where, as `file:line:col`.
 
 pub mod base;
+pub mod compat;
 pub mod error;
 pub mod model;
 pub mod profile;
