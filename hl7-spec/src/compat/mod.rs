@@ -61,6 +61,7 @@
 //! defines (`profile.value_sets`), else the table of its base version
 //! ([`crate::base::load`]). At most ten missing codes are listed, then how many more.
 
+mod names;
 mod tables;
 mod walk;
 

@@ -4,6 +4,9 @@
 use crate::model::{Cardinality, Element, MessageProfile, Node, Usage};
 use crate::source::Span;
 
+use super::names::{
+    describe_message, element_label, keys, node_label, node_path, predicate, short, usage_text,
+};
 use super::tables::{list, missing, normalize, Side};
 use super::{Finding, FindingKind, Severity};
 
@@ -614,115 +617,4 @@ impl Walk<'_> {
             _ => {}
         }
     }
-}
-
-/// A node's identity among its siblings: group or segment, name, 1-based rank among the
-/// same-named.
-#[derive(PartialEq, Eq)]
-struct Key<'n> {
-    group: bool,
-    name: &'n str,
-    rank: usize,
-}
-
-fn keys(nodes: &[Node]) -> Vec<Key<'_>> {
-    let mut out: Vec<Key<'_>> = Vec::with_capacity(nodes.len());
-    for node in nodes {
-        let group = matches!(node, Node::Group(_));
-        let name = node.name();
-        let rank = 1 + out
-            .iter()
-            .filter(|k| k.group == group && k.name == name)
-            .count();
-        out.push(Key { group, name, rank });
-    }
-    out
-}
-
-/// `PARENT/NAME`, with `[rank]` when either side has several siblings of that name.
-fn node_path(parent: &str, key: &Key<'_>, sender: &[Key<'_>], receiver: &[Key<'_>]) -> String {
-    let count = |keys: &[Key<'_>]| {
-        keys.iter()
-            .filter(|k| k.group == key.group && k.name == key.name)
-            .count()
-    };
-    let mut path = if parent.is_empty() {
-        key.name.to_owned()
-    } else {
-        format!("{parent}/{}", key.name)
-    };
-    if count(sender).max(count(receiver)) > 1 {
-        path.push_str(&format!("[{}]", key.rank));
-    }
-    path
-}
-
-/// The last segment of a path: `PID-3` of `PATIENT_RESULT/PATIENT/PID-3`.
-fn short(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
-/// `segment PATIENT_RESULT/PATIENT/PID (Patient Identification)` or `group PATIENT_RESULT`.
-fn node_label(path: &str, s: &Node, r: &Node) -> String {
-    match (r, s) {
-        (Node::Segment(r), Node::Segment(s)) => {
-            match r.long_name.as_deref().or(s.long_name.as_deref()) {
-                Some(name) => format!("segment {path} ({name})"),
-                None => format!("segment {path}"),
-            }
-        }
-        _ => format!("group {path}"),
-    }
-}
-
-/// `PATIENT_RESULT/PATIENT/PID-8 (Administrative Sex)`, named as the receiver names it.
-fn element_label(path: &str, s: &Element, r: &Element) -> String {
-    let name = if r.name.trim().is_empty() {
-        s.name.trim()
-    } else {
-        r.name.trim()
-    };
-    if name.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path} ({name})")
-    }
-}
-
-/// `optional (O)`, `not supported (X)`...
-fn usage_text(usage: &Usage) -> String {
-    let what = match usage {
-        Usage::R => "required",
-        Usage::RE => "required but may be empty",
-        Usage::O => "optional",
-        Usage::C(_) => "conditional",
-        Usage::CE(_) => "conditional, may be empty",
-        Usage::X => "not supported",
-        Usage::B => "kept for backward compatibility",
-        Usage::W => "withdrawn",
-    };
-    format!("{what} ({usage})")
-}
-
-/// `: If OBX-11 is not D`, shortened to about 80 characters; empty without a text.
-fn predicate(text: Option<&str>) -> String {
-    const MAX: usize = 80;
-    match text.map(str::trim).filter(|t| !t.is_empty()) {
-        None => String::new(),
-        Some(text) if text.chars().count() <= MAX => format!(": {text}"),
-        Some(text) => format!(
-            ": {}…",
-            text.chars().take(MAX).collect::<String>().trim_end()
-        ),
-    }
-}
-
-/// `ADT^A01 (ADT_A01)`.
-fn describe_message(profile: &MessageProfile) -> String {
-    let event = if profile.event_type.is_empty() {
-        String::new()
-    } else {
-        format!("^{}", profile.event_type)
-    };
-    format!("{}{event} ({})", profile.msg_type, profile.structure_id)
 }
