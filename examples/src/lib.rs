@@ -13,3 +13,5 @@ pub mod acme_lab {
 pub mod st_marys {
     hl7_runtime::include_site!("st_marys");
 }
+
+pub mod mappings;

@@ -7,6 +7,7 @@
 
 mod attr;
 mod expand;
+mod mapping;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
@@ -42,4 +43,27 @@ pub fn derive_group(input: TokenStream) -> TokenStream {
 pub fn derive_message(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::node::message(&input).into()
+}
+
+/// Derives `hl7_runtime::mapping::Mapping` between the generated types of two site profiles.
+///
+/// ```text
+/// #[derive(Mapping)]
+/// #[mapping(from = acme_lab::OruR01, to = st_marys::OruR01)]
+/// #[map(to = "MSH-5.1", constant = "EHR")]
+/// #[map(to = "OBX-3", crosswalk = acme_lab::crosswalks::LAB_TO_LOINC)]
+/// #[map(to = "PID-3", from = "PID-3[1]")]
+/// #[map(to = "PID-5", with = normalise_names)]
+/// struct LabToEhr;
+/// ```
+///
+/// Elements with the same path and compatible types are copied without being named
+/// (`auto = false` turns that off). Paths are HL7 style (`PID-3`, `OBSERVATION/OBX-5`,
+/// `PID-3[1]`, `MSH-4.1`) or generated field names (`patient_result.patient.pid.administrative_sex`).
+/// Paths, required targets, excluded targets, types, function signatures and crosswalk columns
+/// are checked at compile time against the manifests the generator writes beside the site code.
+#[proc_macro_derive(Mapping, attributes(mapping, map))]
+pub fn derive_mapping(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    mapping::derive(&input).into()
 }

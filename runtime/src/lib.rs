@@ -8,7 +8,9 @@
 //! - [`codegen`]: the hub generated code names everything through.
 
 pub mod codegen;
+pub mod crosswalk;
 pub mod er7;
+pub mod mapping;
 mod nonempty;
 pub mod rules;
 pub mod typed;
@@ -16,6 +18,9 @@ pub mod types;
 pub mod validate;
 
 pub use nonempty::NonEmpty;
+/// `#[derive(Mapping)]`: see [`mapping`].
+pub use hl7_macros::Mapping;
+pub use mapping::Mapping;
 
 /// Includes the code generated for a site by `hl7_codegen::Config` in `build.rs`.
 ///

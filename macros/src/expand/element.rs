@@ -127,6 +127,8 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
         let position = usize::from(*position);
         quote_spanned!(ty.span()=> #position => out.#ident = <#ty as ::hl7_runtime::codegen::Slot>::decode_slot(part, child_level, ctx),)
     });
+    // Children after the last member are not read; empty ones keep their default.
+    let last_member = members.iter().map(|(p, _, _)| usize::from(*p)).max().unwrap_or(0);
     let first = members.iter().find(|(p, _, _)| *p == 1).map(|(_, ident, ty)| {
         quote!(out.#ident = <#ty as ::hl7_runtime::codegen::Slot>::decode_slot(raw, level, ctx);)
     });
@@ -149,6 +151,12 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
                     ::hl7_runtime::codegen::Option::Some(separator) => {
                         let child_level = level.child();
                         for (i, part) in ::hl7_runtime::codegen::split(raw, separator).enumerate() {
+                            if i >= #last_member {
+                                break;
+                            }
+                            if part.is_empty() {
+                                continue;
+                            }
                             match i + 1 {
                                 #(#decode_arms)*
                                 _ => {}
@@ -211,8 +219,11 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
 
     let rules = children.iter().map(|c| rule_tokens(c, c.member.is_none()));
     let members: Vec<_> = children.iter().filter_map(|c| c.member.map(|(i, t)| (c.position, i, t))).collect();
+    // One pass over the segment's fields collects the raw text of each position read.
+    let last_member = members.iter().map(|(p, _, _)| usize::from(*p)).max().unwrap_or(0);
     let decode = members.iter().map(|(position, ident, ty)| {
         let n = usize::from(*position);
+        let index = n.saturating_sub(1);
         // MSH-1 and MSH-2 hold the delimiters: read them whole, never split.
         let level = if header && n <= 2 {
             quote!(::hl7_runtime::codegen::Level::Subcomponent)
@@ -220,9 +231,9 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
             quote!(::hl7_runtime::codegen::Level::Field)
         };
         quote_spanned! {ty.span()=>
-            #ident: match segment.field(#n) {
-                ::hl7_runtime::codegen::Option::Some(field) => {
-                    <#ty as ::hl7_runtime::codegen::Slot>::decode_slot(field.raw(), #level, ctx)
+            #ident: match raws[#index] {
+                ::hl7_runtime::codegen::Option::Some(raw) => {
+                    <#ty as ::hl7_runtime::codegen::Slot>::decode_slot(raw, #level, ctx)
                 }
                 ::hl7_runtime::codegen::Option::None => ::hl7_runtime::codegen::Default::default(),
             },
@@ -255,6 +266,14 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
                 ctx: &::hl7_runtime::codegen::DecodeContext,
             ) -> Self {
                 let _ = (segment, ctx);
+                let mut raws: [::hl7_runtime::codegen::Option<&str>; #last_member] =
+                    [::hl7_runtime::codegen::Option::None; #last_member];
+                for field in segment.fields() {
+                    match raws.get_mut(field.number().wrapping_sub(1)) {
+                        ::hl7_runtime::codegen::Option::Some(slot) => *slot = ::hl7_runtime::codegen::Option::Some(field.raw()),
+                        ::hl7_runtime::codegen::Option::None => break,
+                    }
+                }
                 Self { #(#decode)* }
             }
 
