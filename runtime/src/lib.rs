@@ -8,7 +8,6 @@
 //! - [`codegen`]: the hub generated code names everything through.
 
 pub mod codegen;
-pub mod crosswalk;
 pub mod er7;
 pub mod mapping;
 mod nonempty;
