@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .profile(format!("{profiles}/nist_VXU_V04_v251_immunization_NIST_ext.xml"))
         .site("acme")
         .profiles_in("fixtures/site")
+        .crosswalks_in("fixtures/vocab/acme")
         .site("base251")
         .base_structure("2.5.1", "ADT_A01")
         .base_structure("2.5.1", "ORU_R01")

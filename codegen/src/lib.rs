@@ -19,6 +19,7 @@
 //! it changed.
 
 mod constraints;
+mod crosswalk;
 mod docs;
 pub mod dynamic;
 mod error;
@@ -40,6 +41,8 @@ struct Site {
     dirs: Vec<PathBuf>,
     base_structures: Vec<(String, String)>,
     renames: BTreeMap<PathBuf, String>,
+    crosswalks: Vec<PathBuf>,
+    crosswalk_dirs: Vec<PathBuf>,
 }
 
 /// Configuration of the generator, used from `build.rs` (prost-build style).
@@ -50,6 +53,7 @@ pub struct Config {
     /// Sender and receiver profiles whose compatibility `compile` reports.
     compat_pairs: Vec<(PathBuf, PathBuf)>,
     deny_incompatible: bool,
+    deny_unmapped: bool,
 }
 
 impl Config {
@@ -116,6 +120,37 @@ impl Config {
         self
     }
 
+    /// Adds a vocabulary crosswalk (a CSV file, format in [`hl7_runtime::crosswalk`]) to the
+    /// current site: it becomes the static `crosswalks::<FILE_STEM>` of the site's code, and its
+    /// description an entry of `<out_dir>/<site>.crosswalks.json`.
+    pub fn crosswalk(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.current().crosswalks.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Adds every `*.csv` crosswalk of a folder (sorted by name) to the current site.
+    pub fn crosswalks_in(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.current().crosswalk_dirs.push(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Makes a code of a closed `# from_table:` (HL7-defined, or a site value set) without a row
+    /// a located build error (default: a `cargo:warning=` line).
+    pub fn deny_unmapped(&mut self, deny: bool) -> &mut Self {
+        self.deny_unmapped = deny;
+        self
+    }
+
+    /// The crosswalk report `compile` prints as `cargo:warning=` lines: one line per code of a
+    /// closed `from_table` without a row (`crosswalk lab_sex: code U of table 0001 has no mapping`).
+    pub fn crosswalk_warnings(&self) -> Result<Vec<String>, Error> {
+        let mut out = Vec::new();
+        for site in &self.sites {
+            out.extend(generate_site(site)?.3.warnings());
+        }
+        Ok(out)
+    }
+
     fn current(&mut self) -> &mut Site {
         if self.sites.is_empty() {
             self.sites.push(Site { name: "site".to_owned(), ..Site::default() });
@@ -143,12 +178,21 @@ impl Config {
         // Only a build script (cargo sets OUT_DIR for it) reads these lines from stdout.
         let in_build_script = std::env::var_os("OUT_DIR").is_some();
         for site in &self.sites {
-            let (code, read, manifest) = generate_site(site)?;
+            let (code, read, manifest, crosswalks) = generate_site(site)?;
             if in_build_script {
                 for path in &read {
                     println!("cargo:rerun-if-changed={}", path.display());
                 }
+                for warning in crosswalks.warnings() {
+                    println!("cargo:warning={warning}");
+                }
             }
+            crosswalks.deny_unmapped(self.deny_unmapped)?;
+            // Read by the derives to check a crosswalk's columns against the fields it maps.
+            let crosswalk_manifest = crosswalk::manifest(&site.name, &crosswalks.crosswalks);
+            let crosswalk_manifest = serde_json::to_string_pretty(&crosswalk_manifest)
+                .map_err(|e| Error::Config(format!("crosswalk manifest: {e}")))?;
+            write_if_changed(&out_dir.join(format!("{}.crosswalks.json", site.name)), &crosswalk_manifest)?;
             write_if_changed(&out_dir.join(format!("{}.rs", site.name)), &code)?;
             // Read by `#[derive(Mapping)]` to resolve HL7 paths at compile time.
             write_if_changed(&out_dir.join(format!("{}.manifest.json", site.name)), &manifest)?;
@@ -196,7 +240,9 @@ impl Config {
         }
         let mut out = String::new();
         for site in &self.sites {
-            out.push_str(&generate_site(site)?.0);
+            let (code, _, _, crosswalks) = generate_site(site)?;
+            crosswalks.deny_unmapped(self.deny_unmapped)?;
+            out.push_str(&code);
         }
         Ok(out)
     }
@@ -235,7 +281,7 @@ pub fn compatibility(
 }
 
 /// Generates one site; returns its code and the files and folders read.
-fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>, String), Error> {
+fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>, String, crosswalk::SiteCrosswalks), Error> {
     let mut paths = site.profiles.clone();
     let mut read = site.profiles.clone();
     for dir in &site.dirs {
@@ -252,7 +298,7 @@ fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>, String), Error> {
         read.extend(found.iter().cloned());
         paths.extend(found);
     }
-    if paths.is_empty() && site.base_structures.is_empty() {
+    if paths.is_empty() && site.base_structures.is_empty() && site.crosswalks.is_empty() && site.crosswalk_dirs.is_empty() {
         return Err(Error::Config(format!("site `{}` has no profiles", site.name)));
     }
     let mut errors = Vec::new();
@@ -290,9 +336,13 @@ fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>, String), Error> {
         }
         inputs.push(generate::Input { profile, type_name, source });
     }
-    let (tokens, manifest) = generate::site(&inputs);
+    let crosswalks = crosswalk::compile_site(&site.name, &site.crosswalks, &site.crosswalk_dirs, &profiles)?;
+    read.extend(crosswalks.read.iter().cloned());
+    let (mut tokens, manifest) = generate::site(&inputs);
+    tokens.extend(crosswalk::crosswalks_module(&crosswalks.crosswalks));
     let file: syn::File = syn::parse2(tokens).map_err(|e| Error::Config(format!("generated code does not parse: {e}")))?;
-    let sources: Vec<&str> = inputs.iter().map(|i| i.source.as_str()).collect();
+    let sources: Vec<&str> =
+        inputs.iter().map(|i| i.source.as_str()).chain(crosswalks.crosswalks.iter().map(|c| c.source.as_str())).collect();
     let header = format!(
         "// @generated by hl7-codegen for site `{}` from {}. Do not edit.\n\n",
         site.name,
@@ -300,7 +350,7 @@ fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>, String), Error> {
     );
     let manifest = serde_json::to_string_pretty(&serde_json::json!({ "site": site.name, "messages": manifest["messages"] }))
         .map_err(|e| Error::Config(format!("manifest: {e}")))?;
-    Ok((header + &prettyplease::unparse(&file), read, manifest))
+    Ok((header + &prettyplease::unparse(&file), read, manifest, crosswalks))
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {

@@ -26,3 +26,4 @@ pub use crate::types::{Date, DateTime, Number, SequenceId, Text, Time, Varies};
 pub use crate::validate::{Matched, MatchedGroup, Problem};
 pub use crate::er7::{Message as Er7Message, ParseError, Segment as Er7Segment, Writer};
 pub use hl7_macros::{Composite, Group, Message, Segment};
+pub use crate::crosswalk::{Code as CrosswalkCode, Crosswalk, Policy as CrosswalkPolicy, Row as CrosswalkRow, TableRef as CrosswalkTable};

@@ -8,6 +8,7 @@
 //! - [`codegen`]: the hub generated code names everything through.
 
 pub mod codegen;
+pub mod crosswalk;
 pub mod er7;
 pub mod mapping;
 mod nonempty;
