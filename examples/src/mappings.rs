@@ -1,6 +1,5 @@
 //! Mappings between the example hospital's partners, checked at compile time.
 
-use hl7_runtime::types::Text;
 use hl7_runtime::Mapping;
 
 
@@ -14,13 +13,7 @@ use hl7_runtime::Mapping;
 #[map(to = "MSH-4", drop)]
 #[map(to = "MSH-4.1", constant = "STMARYS")]
 #[map(to = "PID-3", from = "PID-3[1]")]
-#[map(to = "PID-8", with = sex_to_table_0001)]
+#[map(to = "PID-8", crosswalk = crate::acme_lab::crosswalks::SEX_TO_0001)]
+#[map(to = "OBR-4", crosswalk = crate::acme_lab::crosswalks::LAB_TO_LOINC)]
+#[map(to = "OBX-3", crosswalk = crate::acme_lab::crosswalks::LAB_TO_LOINC)]
 pub struct LabResultToEhr;
-
-/// ACME sends `M`, `F` or `U`; table 0001 has the same codes, so only the slot changes.
-fn sex_to_table_0001(sex: &Text) -> Text {
-    match sex.as_raw() {
-        "M" | "F" => sex.clone(),
-        _ => Text::new("U"),
-    }
-}

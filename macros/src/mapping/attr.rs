@@ -115,6 +115,7 @@ fn parse_rule(attr: &Attribute, cx: &mut Ctxt) -> Option<MapRule> {
     let mut to: Option<LitStr> = None;
     let mut from: Option<LitStr> = None;
     let mut actions: Vec<(Action, Span)> = Vec::new();
+    let mut unknown = false;
     let result = attr.parse_nested_meta(|meta| {
         let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
         let key_span = meta.path.get_ident().map_or_else(Span::call_site, |i| i.span());
@@ -139,6 +140,7 @@ fn parse_rule(attr: &Attribute, cx: &mut Ctxt) -> Option<MapRule> {
             "drop" => actions.push((Action::Drop, key_span)),
             "set_in_finish" => actions.push((Action::Finish, key_span)),
             _ => {
+                unknown = true;
                 cx.error(meta.error(format!(
                     "unknown key `{key}` in `#[map(...)]`; expected one of: {}",
                     MAP_KEYS.join(", ")
@@ -165,7 +167,7 @@ fn parse_rule(attr: &Attribute, cx: &mut Ctxt) -> Option<MapRule> {
     if from.is_some() && matches!(action, Action::Constant(_) | Action::Drop | Action::Finish) {
         cx.error_at(from.as_ref().map_or(to.span(), LitStr::span), "`from` has no meaning with `constant`, `drop` or `set_in_finish`");
     }
-    if matches!(action, Action::Copy) && from.is_none() {
+    if matches!(action, Action::Copy) && from.is_none() && !unknown {
         cx.error_at(to.span(), "this rule does nothing: give `from`, `with`, `crosswalk`, `constant`, `drop` or `set_in_finish`");
     }
     Some(MapRule { to, from, action, action_span })

@@ -9,7 +9,7 @@ use syn::{LitStr, Path};
 
 use crate::attr::Ctxt;
 use crate::mapping::attr::{Action, MapRule};
-use crate::mapping::manifest::{ElementInfo, MessageInfo, Slot};
+use crate::mapping::manifest::{self, ElementInfo, MessageInfo, Slot};
 use crate::mapping::paths::{element_label, Resolved};
 
 /// A rule with its paths resolved.
@@ -50,6 +50,16 @@ fn base_datatype(datatype: &str) -> String {
     datatype.split('_').next().unwrap_or(datatype).to_ascii_uppercase()
 }
 
+/// Table ids as profiles write them: `0001`, `1`, `HL70001`.
+fn same_table(a: &str, b: &str) -> bool {
+    let norm = |t: &str| {
+        let t = t.strip_prefix("HL7").unwrap_or(t);
+        let trimmed = t.trim_start_matches('0');
+        if trimmed.is_empty() { t.to_owned() } else { trimmed.to_owned() }
+    };
+    norm(a) == norm(b)
+}
+
 /// Datatypes whose values convert component by component: the same base type, or two of the
 /// coded-element family CE, CWE and CNE (their first six components mean the same).
 fn same_family(a: &str, b: &str) -> bool {
@@ -62,7 +72,7 @@ fn is_coded(element: &ElementInfo) -> bool {
     if element.composite {
         matches!(base.as_str(), "CE" | "CWE" | "CNE" | "CF")
     } else {
-        matches!(base.as_str(), "ID" | "IS" | "ST")
+        matches!(base.as_str(), "ID" | "IS")
     }
 }
 
@@ -174,8 +184,13 @@ impl Expander<'_> {
         let source_elements = self.source.elements(source_ty).map(|(_, e)| e.to_vec()).unwrap_or_default();
         let target_elements = self.target.elements(target_ty).map(|(_, e)| e.to_vec()).unwrap_or_default();
         let mut assignments = Vec::new();
+        // MSH-1 and MSH-2 are written by the encoder from its delimiters: nothing to map.
+        let header = matches!(path.last().map(String::as_str), Some("MSH" | "FHS" | "BHS"));
         for target in &target_elements {
             let Some(field) = &target.field else { continue };
+            if header && target.position <= 2 {
+                continue;
+            }
             let field = format_ident!("{}", field.trim_start_matches("r#"));
             let positions = [target.position];
             let target_key = key(path, &positions);
@@ -370,6 +385,20 @@ impl Expander<'_> {
                     "a crosswalk maps codes: the source is {} and the target {} is {}, and a coded value is ID, IS, CE, CWE or CNE",
                     source.datatype, label, target.datatype
                 ));
+            }
+            let ident = crosswalk.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+            if let Some(info) = manifest::crosswalk(&ident) {
+                for (side, column, table) in [("source", &info.from_table, &source.table), ("target", &info.to_table, &target.table)] {
+                    if let (Some(column), Some(table)) = (column, table) {
+                        if !same_table(column, table) {
+                            return Err(format!(
+                                "crosswalk `{}` maps {} codes of table {column}, but the {side} {label} is bound to table {table}",
+                                info.name,
+                                if side == "source" { "from" } else { "to" }
+                            ));
+                        }
+                    }
+                }
             }
             let (system, code) = if source.composite {
                 let (code, system) = self.coded_parts(&self.source.clone(), source_ty)?;
