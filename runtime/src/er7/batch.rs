@@ -106,7 +106,7 @@ impl<'a> Batch<'a> {
 impl<'a> Builder<'a> {
     fn segment(&self, i: usize) -> Segment<'a> {
         let (s, e) = self.lines[i];
-        Segment::new(&self.text[s..e], s, i, self.delimiters)
+        Segment::new(self.text, s, e, i, self.delimiters)
     }
 
     fn unexpected(&self, i: usize, reason: &'static str) -> ParseError {

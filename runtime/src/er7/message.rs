@@ -137,10 +137,11 @@ impl<'a> Message<'a> {
 
     #[inline]
     fn make(&self, index: usize, (s, e): (usize, usize)) -> Segment<'a> {
-        Segment::new(&self.text[s..e], s, index, self.delimiters)
+        Segment::new(self.text, s, e, index, self.delimiters)
     }
 
     /// The segments, in order.
+    #[inline]
     pub fn segments(&self) -> Segments<'a, '_> {
         Segments {
             message: self,
@@ -150,11 +151,13 @@ impl<'a> Message<'a> {
     }
 
     /// Number of segments.
+    #[inline]
     pub fn segment_count(&self) -> usize {
         self.segments.len()
     }
 
     /// Segment `index` (0-based).
+    #[inline]
     pub fn segment_at(&self, index: usize) -> Option<Segment<'a>> {
         self.segments.get(index).map(|&r| self.make(index, r))
     }

@@ -28,6 +28,7 @@ mod location;
 mod message;
 pub mod owned;
 pub mod path;
+mod scan;
 mod segment;
 mod view;
 

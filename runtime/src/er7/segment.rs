@@ -1,16 +1,21 @@
 //! The segment view and its field iterator.
 
+use std::fmt;
+
 use memchr::memchr;
 
 use super::delimiters::Delimiters;
 use super::location::Location;
-use super::view::{count_pieces, Field, Pieces, SegCtx};
+use super::scan::Pieces;
+use super::view::{count_pieces, Field, SegCtx};
 
 /// One segment of a message: a zero-copy view of its raw text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Segment<'a> {
-    raw: &'a str,
-    offset: usize,
+    /// The whole text; the segment is `text[start..end]`.
+    text: &'a str,
+    start: usize,
+    end: usize,
     index: u32,
     delimiters: Delimiters,
     /// Length of the segment id.
@@ -25,24 +30,60 @@ pub(crate) fn is_header_id(id: &str) -> bool {
     matches!(id, "MSH" | "FHS" | "BHS")
 }
 
+impl fmt::Debug for Segment<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("raw", &self.raw())
+            .field("offset", &self.start)
+            .field("index", &self.index)
+            .field("delimiters", &self.delimiters)
+            .field("id_len", &self.id_len)
+            .field("header", &self.header)
+            .finish()
+    }
+}
+
+/// Equality of what the view shows (its raw text, not the text around it).
+impl PartialEq for Segment<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw() == other.raw()
+            && self.start == other.start
+            && self.index == other.index
+            && self.delimiters == other.delimiters
+            && self.id_len == other.id_len
+            && self.header == other.header
+    }
+}
+
+impl Eq for Segment<'_> {}
+
 impl<'a> Segment<'a> {
-    /// A view of `raw`, found at byte `offset` of the text, segment `index` (0-based).
-    pub(crate) fn new(raw: &'a str, offset: usize, index: usize, delimiters: Delimiters) -> Self {
-        let id_end = memchr(delimiters.field, raw.as_bytes()).unwrap_or(raw.len());
+    /// A view of `text[start..end]`, segment `index` (0-based).
+    #[inline]
+    pub(crate) fn new(
+        text: &'a str,
+        start: usize,
+        end: usize,
+        index: usize,
+        delimiters: Delimiters,
+    ) -> Self {
+        let raw = text.as_bytes().get(start..end).unwrap_or_default();
+        let id_end = memchr(delimiters.field, raw).unwrap_or(raw.len());
         Segment {
-            raw,
-            offset,
+            text,
+            start,
+            end,
             index: u32::try_from(index).unwrap_or(u32::MAX),
             delimiters,
             id_len: u32::try_from(id_end).unwrap_or(0),
-            header: is_header_id(&raw[..id_end]),
+            header: matches!(raw.get(..id_end), Some(b"MSH" | b"FHS" | b"BHS")),
         }
     }
 
     /// The segment id, e.g. `PID` (the text before the first field separator).
     #[inline]
     pub fn id(&self) -> &'a str {
-        self.raw.get(..self.id_len as usize).unwrap_or_default()
+        self.ctx().id(self.text)
     }
 
     /// 0-based position of the segment in its message.
@@ -54,13 +95,13 @@ impl<'a> Segment<'a> {
     /// Byte offset of the segment in the message text.
     #[inline]
     pub fn offset(&self) -> usize {
-        self.offset
+        self.start
     }
 
     /// The raw text of the segment, without terminator.
     #[inline]
     pub fn raw(&self) -> &'a str {
-        self.raw
+        self.text.get(self.start..self.end).unwrap_or_default()
     }
 
     /// The delimiters of the message.
@@ -69,13 +110,16 @@ impl<'a> Segment<'a> {
         self.delimiters
     }
 
-    fn ctx(&self) -> SegCtx<'a> {
+    #[inline]
+    fn ctx(&self) -> SegCtx {
         SegCtx {
-            id: self.id(),
+            start: self.start,
+            id_len: self.id_len,
             index: self.index,
         }
     }
 
+    #[inline]
     fn lower(&self) -> [u8; 3] {
         let d = self.delimiters;
         [
@@ -85,17 +129,18 @@ impl<'a> Segment<'a> {
         ]
     }
 
+    #[inline]
     fn field_view(
         &self,
-        raw: &'a str,
-        offset: usize,
+        (start, end): (usize, usize),
         number: u32,
         literal: bool,
         flat: bool,
     ) -> Field<'a> {
         Field {
-            raw,
-            offset,
+            text: self.text,
+            start,
+            end,
             number,
             seg: self.ctx(),
             delimiters: self.delimiters,
@@ -104,40 +149,48 @@ impl<'a> Segment<'a> {
         }
     }
 
-    /// Split point of a header segment: end of MSH-2 (index of the separator before MSH-3, or
-    /// the segment length).
-    fn msh2_end(&self) -> usize {
-        let rest = self.raw.as_bytes().get(4..).unwrap_or_default();
-        memchr(self.delimiters.field, rest).map_or(self.raw.len().max(4), |i| 4 + i)
+    /// Length of the segment text.
+    #[inline]
+    fn len(&self) -> usize {
+        self.end - self.start
     }
 
-    /// The fields numbered from `first` on, and where they start.
-    fn split_fields(&self) -> (Pieces<'a>, u32) {
-        if self.header {
-            let end = self.msh2_end();
-            if end < self.raw.len() {
-                let p = Pieces::new(
-                    &self.raw[end + 1..],
-                    self.offset + end + 1,
-                    Some(self.delimiters.field),
-                    self.lower(),
-                );
-                return (p.numbered_after(2), 3);
-            }
-            return (Pieces::empty(), 3);
-        }
-        let id_len = self.id().len();
-        if id_len < self.raw.len() {
-            let p = Pieces::new(
-                &self.raw[id_len + 1..],
-                self.offset + id_len + 1,
-                Some(self.delimiters.field),
-                self.lower(),
-            );
-            (p, 1)
+    /// Split point of a header segment: end of MSH-2 (index in the segment of the separator
+    /// before MSH-3, or the segment length).
+    #[inline]
+    fn msh2_end(&self) -> usize {
+        let rest = self.raw().as_bytes().get(4..).unwrap_or_default();
+        memchr(self.delimiters.field, rest).map_or(self.len().max(4), |i| 4 + i)
+    }
+
+    /// Where the fields after the id (or after MSH-2) start in the segment, if any, and the
+    /// number of the first of them.
+    #[inline]
+    fn first_split(&self) -> (Option<usize>, u32) {
+        let (before, first) = if self.header {
+            (self.msh2_end(), 3)
         } else {
-            (Pieces::empty(), 1)
-        }
+            (self.id_len as usize, 1)
+        };
+        ((before < self.len()).then_some(before + 1), first)
+    }
+
+    /// The fields numbered from `first` on.
+    #[inline]
+    fn split_fields(&self) -> (Pieces<'a>, u32) {
+        let (from, first) = self.first_split();
+        let pieces = match from {
+            Some(from) => Pieces::new(
+                self.text.as_bytes(),
+                self.start + from,
+                self.end,
+                Some(self.delimiters.field),
+                Some(self.lower()),
+            )
+            .numbered_after(first - 1),
+            None => Pieces::empty(),
+        };
+        (pieces, first)
     }
 
     /// Field `n` (1-based). For `MSH` (and `FHS`/`BHS`), field 1 is the field separator itself
@@ -147,22 +200,25 @@ impl<'a> Segment<'a> {
             return self.header_field(n);
         }
         let (mut pieces, first) = self.split_fields();
-        let (raw, offset, number, flat) = pieces.nth(n.checked_sub(first as usize)?)?;
-        Some(self.field_view(raw, offset, number, false, flat))
+        let (start, end, number, flat) = pieces.nth(n.checked_sub(first as usize)?)?;
+        Some(self.field_view((start, end), number, false, flat))
     }
 
+    #[inline]
     fn header_field(&self, n: usize) -> Option<Field<'a>> {
-        match n {
-            1 => Some(self.field_view(self.raw.get(3..4)?, self.offset + 3, 1, true, true)),
-            2 => {
-                let end = self.msh2_end();
-                Some(self.field_view(self.raw.get(4..end)?, self.offset + 4, 2, true, true))
-            }
-            _ => None,
-        }
+        let (start, end) = match n {
+            1 => (3, 4),
+            2 => (4, self.msh2_end()),
+            _ => return None,
+        };
+        // The range must lie in the segment, as a slice of it would.
+        self.raw().get(start..end)?;
+        let range = (self.start + start, self.start + end);
+        Some(self.field_view(range, n as u32, true, true))
     }
 
     /// The fields, from field 1 on.
+    #[inline]
     pub fn fields(&self) -> Fields<'a> {
         let (inner, _) = self.split_fields();
         Fields {
@@ -174,16 +230,13 @@ impl<'a> Segment<'a> {
 
     /// Highest field number present (0 for a segment with its id only).
     pub fn field_count(&self) -> usize {
-        let (pieces, first) = self.split_fields();
-        let rest = if pieces.clone().next().is_some() {
-            let id_len = if self.header {
-                self.msh2_end()
-            } else {
-                self.id().len()
-            };
-            count_pieces(&self.raw[id_len + 1..], Some(self.delimiters.field))
-        } else {
-            0
+        let (from, first) = self.first_split();
+        let rest = match from {
+            Some(from) => count_pieces(
+                self.raw().get(from..).unwrap_or_default(),
+                Some(self.delimiters.field),
+            ),
+            None => 0,
         };
         first as usize - 1 + rest
     }
@@ -193,7 +246,7 @@ impl<'a> Segment<'a> {
         Location {
             segment_index: self.index as usize + 1,
             segment_id: self.id().to_owned(),
-            byte_offset: self.offset,
+            byte_offset: self.start,
             ..Location::default()
         }
     }
@@ -210,14 +263,14 @@ pub struct Fields<'a> {
 impl<'a> Iterator for Fields<'a> {
     type Item = Field<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Field<'a>> {
         if self.pending_header > 0 {
             let n = 3 - self.pending_header as usize;
             self.pending_header -= 1;
             return self.segment.header_field(n);
         }
-        let (raw, offset, number, flat) = self.inner.next()?;
-        Some(self.segment.field_view(raw, offset, number, false, flat))
+        let (start, end, number, flat) = self.inner.next()?;
+        Some(self.segment.field_view((start, end), number, false, flat))
     }
 }

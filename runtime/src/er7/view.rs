@@ -1,105 +1,33 @@
-//! Field, repetition, component and subcomponent views, split lazily with `memchr`.
+//! Field, repetition, component and subcomponent views, split lazily (see `scan`).
+//!
+//! A view is the whole text plus a byte range, so the splitter can read whole words past the
+//! end of a short piece instead of falling back to a byte loop.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use super::delimiters::Delimiters;
 use super::escape;
 use super::location::Location;
+use super::scan::Pieces;
 
 /// The segment a view belongs to, for locations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SegCtx<'a> {
-    /// Segment id.
-    pub(crate) id: &'a str,
+pub(crate) struct SegCtx {
+    /// Byte offset of the segment in the text.
+    pub(crate) start: usize,
+    /// Length of the segment id.
+    pub(crate) id_len: u32,
     /// 0-based index of the segment in its message.
     pub(crate) index: u32,
 }
 
-/// Splits `rest` at `sep` (no splitting when `sep` is `None`), numbering pieces from 1.
-#[derive(Debug, Clone)]
-pub(crate) struct Pieces<'a> {
-    rest: &'a str,
-    offset: usize,
-    sep: Option<u8>,
-    /// Separators of lower levels: a piece holding none of them is flat.
-    lower: [u8; 3],
-    number: u32,
-    done: bool,
-}
-
-impl<'a> Pieces<'a> {
+impl SegCtx {
+    /// The segment id, read from `text`.
     #[inline]
-    pub(crate) fn new(raw: &'a str, offset: usize, sep: Option<u8>, lower: [u8; 3]) -> Self {
-        Pieces {
-            rest: raw,
-            offset,
-            sep,
-            lower,
-            number: 0,
-            done: false,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn empty() -> Self {
-        Pieces {
-            rest: "",
-            offset: 0,
-            sep: None,
-            lower: [0; 3],
-            number: 0,
-            done: true,
-        }
-    }
-
-    /// Starts numbering after `number` (the next piece gets `number + 1`).
-    #[inline]
-    pub(crate) fn numbered_after(mut self, number: u32) -> Self {
-        self.number = number;
-        self
-    }
-}
-
-impl<'a> Iterator for Pieces<'a> {
-    /// (raw, offset, number, flat: no separator of a lower level inside).
-    type Item = (&'a str, usize, u32, bool);
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        self.number += 1;
-        let Some(sep) = self.sep else {
-            self.done = true;
-            return Some((self.rest, self.offset, self.number, true));
-        };
-        let [l0, l1, l2] = self.lower;
-        let bytes = self.rest.as_bytes();
-        let mut lower = false;
-        // One pass finds the separator and notes whether lower levels need splitting at all;
-        // flat pieces are never scanned again.
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == sep {
-                let (piece, rest) = (&self.rest[..i], &self.rest[i + 1..]);
-                let offset = self.offset;
-                self.rest = rest;
-                self.offset += i + 1;
-                return Some((piece, offset, self.number, !lower));
-            }
-            lower |= (b == l0) | (b == l1) | (b == l2);
-        }
-        self.done = true;
-        Some((self.rest, self.offset, self.number, !lower))
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.done {
-            (0, Some(0))
-        } else {
-            (1, Some(self.rest.len() + 1))
-        }
+    pub(crate) fn id<'a>(&self, text: &'a str) -> &'a str {
+        text.get(self.start..self.start + self.id_len as usize)
+            .unwrap_or_default()
     }
 }
 
@@ -117,13 +45,13 @@ macro_rules! common_methods {
         /// The raw (still escaped) text.
         #[inline]
         pub fn raw(&self) -> &'a str {
-            self.raw
+            self.text.get(self.start..self.end).unwrap_or_default()
         }
 
         /// Byte offset in the message text.
         #[inline]
         pub fn offset(&self) -> usize {
-            self.offset
+            self.start
         }
 
         /// 1-based number at this level.
@@ -135,7 +63,7 @@ macro_rules! common_methods {
         /// Whether the raw text is empty.
         #[inline]
         pub fn is_empty(&self) -> bool {
-            self.raw.is_empty()
+            self.start >= self.end
         }
 
         /// The text with its escape sequences decoded ([`escape::decode`]); delimiters of lower
@@ -143,9 +71,9 @@ macro_rules! common_methods {
         #[inline]
         pub fn decoded(&self) -> Cow<'a, str> {
             if self.literal {
-                Cow::Borrowed(self.raw)
+                Cow::Borrowed(self.raw())
             } else {
-                escape::decode(self.raw, &self.delimiters)
+                escape::decode(self.raw(), &self.delimiters)
             }
         }
 
@@ -157,13 +85,64 @@ macro_rules! common_methods {
     };
 }
 
+/// `Debug` as the derive wrote it when views held `raw: &str` and `offset`, and equality of
+/// what a view shows (its raw text, not the text around it).
+macro_rules! view_traits {
+    ($name:ident { $($mid:ident),* ; $($tail:ident),* }) => {
+        impl fmt::Debug for $name<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("raw", &self.raw())
+                    .field("offset", &self.start)
+                    .field("number", &self.number)
+                    $(.field(stringify!($mid), &self.$mid))*
+                    .field("seg", &SegDebug(self.seg, self.text))
+                    .field("delimiters", &self.delimiters)
+                    .field("literal", &self.literal)
+                    $(.field(stringify!($tail), &self.$tail))*
+                    .finish()
+            }
+        }
+
+        impl PartialEq for $name<'_> {
+            fn eq(&self, other: &Self) -> bool {
+                self.raw() == other.raw()
+                    && self.start == other.start
+                    && self.number == other.number
+                    $(&& self.$mid == other.$mid)*
+                    && self.seg.index == other.seg.index
+                    && self.seg.id(self.text) == other.seg.id(other.text)
+                    && self.delimiters == other.delimiters
+                    && self.literal == other.literal
+                    $(&& self.$tail == other.$tail)*
+            }
+        }
+
+        impl Eq for $name<'_> {}
+    };
+}
+
+/// Shows a [`SegCtx`] with its id.
+struct SegDebug<'a>(SegCtx, &'a str);
+
+impl fmt::Debug for SegDebug<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SegCtx")
+            .field("id", &self.0.id(self.1))
+            .field("index", &self.0.index)
+            .finish()
+    }
+}
+
 /// A field of a segment (all its repetitions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Field<'a> {
-    pub(crate) raw: &'a str,
-    pub(crate) offset: usize,
+    /// The whole text; the field is `text[start..end]`.
+    pub(crate) text: &'a str,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
     pub(crate) number: u32,
-    pub(crate) seg: SegCtx<'a>,
+    pub(crate) seg: SegCtx,
     pub(crate) delimiters: Delimiters,
     /// MSH-1/MSH-2: never split, never decoded.
     pub(crate) literal: bool,
@@ -171,15 +150,18 @@ pub struct Field<'a> {
     pub(crate) flat: bool,
 }
 
+view_traits!(Field { ; flat });
+
 impl<'a> Field<'a> {
     common_methods!();
 
     /// Whether the field is the HL7 null `""` (delete the value in the receiver).
     #[inline]
     pub fn is_null(&self) -> bool {
-        self.raw == "\"\""
+        self.raw() == "\"\""
     }
 
+    #[inline]
     fn sep(&self) -> Option<u8> {
         (!self.literal && !self.flat).then_some(self.delimiters.repetition)
     }
@@ -190,7 +172,13 @@ impl<'a> Field<'a> {
         let d = self.delimiters;
         let sub = d.subcomponent.unwrap_or(d.component);
         Repetitions {
-            inner: Pieces::new(self.raw, self.offset, self.sep(), [d.component, sub, sub]),
+            inner: Pieces::new(
+                self.text.as_bytes(),
+                self.start,
+                self.end,
+                self.sep(),
+                Some([d.component, sub, sub]),
+            ),
             parent: *self,
         }
     }
@@ -202,16 +190,16 @@ impl<'a> Field<'a> {
 
     /// Number of repetitions (1 when there is no repetition separator).
     pub fn repetition_count(&self) -> usize {
-        count_pieces(self.raw, self.sep())
+        count_pieces(self.raw(), self.sep())
     }
 
     /// Where the field is.
     pub fn location(&self) -> Location {
         Location {
             segment_index: self.seg.index as usize + 1,
-            segment_id: self.seg.id.to_owned(),
+            segment_id: self.seg.id(self.text).to_owned(),
             field: Some(self.number()),
-            byte_offset: self.offset,
+            byte_offset: self.start,
             ..Location::default()
         }
     }
@@ -229,10 +217,11 @@ impl<'a> Iterator for Repetitions<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Repetition<'a>> {
-        let (raw, offset, number, flat) = self.inner.next()?;
+        let (start, end, number, flat) = self.inner.next()?;
         Some(Repetition {
-            raw,
-            offset,
+            text: self.parent.text,
+            start,
+            end,
             number,
             field: self.parent.number,
             seg: self.parent.seg,
@@ -244,21 +233,25 @@ impl<'a> Iterator for Repetitions<'a> {
 }
 
 /// One repetition of a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Repetition<'a> {
-    raw: &'a str,
-    offset: usize,
+    text: &'a str,
+    start: usize,
+    end: usize,
     number: u32,
     field: u32,
-    seg: SegCtx<'a>,
+    seg: SegCtx,
     delimiters: Delimiters,
     literal: bool,
     flat: bool,
 }
 
+view_traits!(Repetition { field; flat });
+
 impl<'a> Repetition<'a> {
     common_methods!();
 
+    #[inline]
     fn sep(&self) -> Option<u8> {
         (!self.literal && !self.flat).then_some(self.delimiters.component)
     }
@@ -269,7 +262,13 @@ impl<'a> Repetition<'a> {
         let d = self.delimiters;
         let sub = d.subcomponent.unwrap_or(d.component);
         Components {
-            inner: Pieces::new(self.raw, self.offset, self.sep(), [sub; 3]),
+            inner: Pieces::new(
+                self.text.as_bytes(),
+                self.start,
+                self.end,
+                self.sep(),
+                Some([sub; 3]),
+            ),
             parent: *self,
         }
     }
@@ -281,17 +280,17 @@ impl<'a> Repetition<'a> {
 
     /// Number of components (1 when there is no component separator).
     pub fn component_count(&self) -> usize {
-        count_pieces(self.raw, self.sep())
+        count_pieces(self.raw(), self.sep())
     }
 
     /// Where the repetition is.
     pub fn location(&self) -> Location {
         Location {
             segment_index: self.seg.index as usize + 1,
-            segment_id: self.seg.id.to_owned(),
+            segment_id: self.seg.id(self.text).to_owned(),
             field: Some(self.field as usize),
             repetition: Some(self.number()),
-            byte_offset: self.offset,
+            byte_offset: self.start,
             ..Location::default()
         }
     }
@@ -309,10 +308,11 @@ impl<'a> Iterator for Components<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Component<'a>> {
-        let (raw, offset, number, flat) = self.inner.next()?;
+        let (start, end, number, flat) = self.inner.next()?;
         Some(Component {
-            raw,
-            offset,
+            text: self.parent.text,
+            start,
+            end,
             number,
             rep: self.parent.number,
             field: self.parent.field,
@@ -325,22 +325,26 @@ impl<'a> Iterator for Components<'a> {
 }
 
 /// One component of a repetition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Component<'a> {
-    raw: &'a str,
-    offset: usize,
+    text: &'a str,
+    start: usize,
+    end: usize,
     number: u32,
     rep: u32,
     field: u32,
-    seg: SegCtx<'a>,
+    seg: SegCtx,
     delimiters: Delimiters,
     literal: bool,
     flat: bool,
 }
 
+view_traits!(Component { rep, field; flat });
+
 impl<'a> Component<'a> {
     common_methods!();
 
+    #[inline]
     fn sep(&self) -> Option<u8> {
         if self.literal || self.flat {
             None
@@ -352,9 +356,8 @@ impl<'a> Component<'a> {
     /// The subcomponents (at least one, possibly empty).
     #[inline]
     pub fn subcomponents(&self) -> Subcomponents<'a> {
-        let sep = self.sep().unwrap_or(0);
         Subcomponents {
-            inner: Pieces::new(self.raw, self.offset, self.sep(), [sep; 3]),
+            inner: Pieces::new(self.text.as_bytes(), self.start, self.end, self.sep(), None),
             parent: *self,
         }
     }
@@ -366,18 +369,18 @@ impl<'a> Component<'a> {
 
     /// Number of subcomponents (1 when there is no subcomponent separator).
     pub fn subcomponent_count(&self) -> usize {
-        count_pieces(self.raw, self.sep())
+        count_pieces(self.raw(), self.sep())
     }
 
     /// Where the component is.
     pub fn location(&self) -> Location {
         Location {
             segment_index: self.seg.index as usize + 1,
-            segment_id: self.seg.id.to_owned(),
+            segment_id: self.seg.id(self.text).to_owned(),
             field: Some(self.field as usize),
             repetition: Some(self.rep as usize),
             component: Some(self.number()),
-            byte_offset: self.offset,
+            byte_offset: self.start,
             ..Location::default()
         }
     }
@@ -395,10 +398,11 @@ impl<'a> Iterator for Subcomponents<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Subcomponent<'a>> {
-        let (raw, offset, number, _) = self.inner.next()?;
+        let (start, end, number, _) = self.inner.next()?;
         Some(Subcomponent {
-            raw,
-            offset,
+            text: self.parent.text,
+            start,
+            end,
             number,
             comp: self.parent.number,
             rep: self.parent.rep,
@@ -411,18 +415,21 @@ impl<'a> Iterator for Subcomponents<'a> {
 }
 
 /// One subcomponent of a component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Subcomponent<'a> {
-    raw: &'a str,
-    offset: usize,
+    text: &'a str,
+    start: usize,
+    end: usize,
     number: u32,
     comp: u32,
     rep: u32,
     field: u32,
-    seg: SegCtx<'a>,
+    seg: SegCtx,
     delimiters: Delimiters,
     literal: bool,
 }
+
+view_traits!(Subcomponent { comp, rep, field; });
 
 impl<'a> Subcomponent<'a> {
     common_methods!();
@@ -431,12 +438,12 @@ impl<'a> Subcomponent<'a> {
     pub fn location(&self) -> Location {
         Location {
             segment_index: self.seg.index as usize + 1,
-            segment_id: self.seg.id.to_owned(),
+            segment_id: self.seg.id(self.text).to_owned(),
             field: Some(self.field as usize),
             repetition: Some(self.rep as usize),
             component: Some(self.comp as usize),
             subcomponent: Some(self.number()),
-            byte_offset: self.offset,
+            byte_offset: self.start,
         }
     }
 }
