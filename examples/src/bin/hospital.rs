@@ -1,7 +1,8 @@
 //! The example hospital's interface job: every inbound message in `examples/messages/` is parsed
 //! into its sender's typed model and checked against the sender's site profile; conforming
 //! messages are summarised from their typed fields, the others are reported with the HL7
-//! location of each problem. Then an outbound admission is built in code and validated.
+//! location of each problem; lab results are mapped for the EHR (crosswalks to LOINC) and checked
+//! against the EHR's profile. Then an outbound admission is built in code and validated.
 //!
 //! Until the engine runtime exists, this is the hospital's main job:
 //! `cargo run -p hl7-examples --bin hospital [FOLDER]`.
@@ -9,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use hl7_examples::mappings::LabResultToEhr;
 use hl7_examples::{acme_lab, st_marys};
 use hl7_runtime::er7;
 use hl7_runtime::typed::Parsed;
@@ -102,7 +104,15 @@ fn lab_result(parsed: Result<Parsed<acme_lab::OruR01>, er7::ParseError>) -> Resu
             format!("{test} = {value}{reviewed}")
         })
         .collect();
-    Ok(format!("lab result for MRN {mrn}: {}", values.join("; ")))
+    // Deliver to the EHR: the typed mapping, then the EHR's own profile as a receiver checks it.
+    let delivered = match LabResultToEhr::map(&parsed.message) {
+        Ok(ehr) => {
+            let errors = ehr.validate().iter().filter(|p| p.is_error()).count();
+            format!("mapped for the St Mary's EHR ({} bytes, {errors} profile errors)", ehr.to_er7().len())
+        }
+        Err(error) => format!("not mapped for the EHR: {error}"),
+    };
+    Ok(format!("lab result for MRN {mrn}: {}; {delivered}", values.join("; ")))
 }
 
 fn admission(parsed: Result<Parsed<st_marys::AdtA01>, er7::ParseError>) -> Result<String, String> {
