@@ -20,14 +20,31 @@ use super::delimiters::Delimiters;
 /// literally. Never panics. Borrowed when there is nothing to decode.
 ///
 /// Delimiters of lower levels in `raw` stay as they are.
+#[inline]
 pub fn decode<'a>(raw: &'a str, delimiters: &Delimiters) -> Cow<'a, str> {
     let Some(esc) = delimiters.escape else {
         return Cow::Borrowed(raw);
     };
     let bytes = raw.as_bytes();
-    let Some(first) = memchr(esc, bytes) else {
+    let Some(first) = find_escape(esc, bytes) else {
         return Cow::Borrowed(raw);
     };
+    decode_from(raw, first, esc, delimiters)
+}
+
+/// The first `esc` in `bytes`: most values are a few bytes long, too short for `memchr`'s call.
+#[inline]
+fn find_escape(esc: u8, bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < 16 {
+        bytes.iter().position(|&b| b == esc)
+    } else {
+        memchr(esc, bytes)
+    }
+}
+
+/// [`decode`] from the first escape character, at `first`.
+fn decode_from<'a>(raw: &'a str, first: usize, esc: u8, delimiters: &Delimiters) -> Cow<'a, str> {
+    let bytes = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
     let mut pos = 0;
     let mut at = first;
