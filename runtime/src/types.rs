@@ -7,22 +7,75 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use crate::er7::{escape, Delimiters};
 
 /// Escaped text of one value, for the standard delimiters.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Text(Box<str>);
+///
+/// A value read by a typed parse shares the message's text (one buffer per message, no copy or
+/// allocation per value); a value built in code owns its text. Either way it is 16 bytes, and
+/// `Option<Text>` too. A shared value keeps its message's text alive while it lives.
+#[derive(Clone)]
+pub struct Text {
+    /// The text holding the value; `None` for the empty value.
+    buf: Option<Arc<String>>,
+    /// Byte range of the value in `buf`: `start..end - 1` (never 0, a niche for `Option<Text>`).
+    start: u32,
+    end_plus_one: NonZeroU32,
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text {
+            buf: None,
+            start: 0,
+            end_plus_one: NonZeroU32::MIN,
+        }
+    }
+}
 
 impl Text {
     /// Text from plain (unescaped) characters; delimiters in it are escaped.
     pub fn new(plain: &str) -> Text {
-        Text(escape::encode(plain, &Delimiters::DEFAULT).into())
+        Text::owned(escape::encode(plain, &Delimiters::DEFAULT).into_owned())
     }
 
     /// Text already escaped for the standard delimiters, kept as it is.
     pub fn from_raw(raw: impl Into<Box<str>>) -> Text {
-        Text(raw.into())
+        Text::owned(String::from(raw.into()))
+    }
+
+    fn owned(raw: String) -> Text {
+        if raw.is_empty() {
+            return Text::default();
+        }
+        let len = raw.len();
+        Text::shared(&Arc::new(raw), 0, len)
+    }
+
+    /// The value at `start..start + len` of a shared text (a message's), without copying it.
+    ///
+    /// The range must lie on character boundaries of `buf`; a value too far into a text of more
+    /// than 4 GiB is copied instead.
+    pub(crate) fn shared(buf: &Arc<String>, start: usize, len: usize) -> Text {
+        if len == 0 {
+            return Text::default();
+        }
+        match (
+            u32::try_from(start),
+            u32::try_from(start + len + 1)
+                .ok()
+                .and_then(NonZeroU32::new),
+        ) {
+            (Ok(start), Some(end_plus_one)) => Text {
+                buf: Some(Arc::clone(buf)),
+                start,
+                end_plus_one,
+            },
+            _ => Text::owned(buf.get(start..start + len).unwrap_or_default().to_owned()),
+        }
     }
 
     /// The HL7 null value `""`: "delete this value" in the receiving system.
@@ -31,29 +84,64 @@ impl Text {
     }
 
     /// The value as written on the wire, escaped for the standard delimiters.
+    #[inline]
     pub fn as_raw(&self) -> &str {
-        &self.0
+        match &self.buf {
+            Some(buf) => {
+                let end = self.end_plus_one.get() - 1;
+                buf.get(self.start as usize..end as usize)
+                    .unwrap_or_default()
+            }
+            None => "",
+        }
     }
 
     /// The value with escape sequences decoded (formatting escapes such as `\.br\` are kept).
     pub fn decoded(&self) -> Cow<'_, str> {
-        escape::decode(&self.0, &Delimiters::DEFAULT)
+        escape::decode(self.as_raw(), &Delimiters::DEFAULT)
     }
 
     /// True when nothing is written.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_raw().is_empty()
     }
 
     /// True for the HL7 null value `""`.
     pub fn is_null(&self) -> bool {
-        &*self.0 == "\"\""
+        self.as_raw() == "\"\""
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_raw() == other.as_raw()
+    }
+}
+
+impl Eq for Text {}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_raw().hash(state);
+    }
+}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> std::cmp::Ordering {
+        self.as_raw().cmp(other.as_raw())
     }
 }
 
 impl fmt::Debug for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_raw(), f)
     }
 }
 
@@ -160,7 +248,9 @@ impl Number {
     /// The value as a float, when it is a well-formed number.
     pub fn to_f64(&self) -> Option<f64> {
         let raw = self.as_raw().trim();
-        crate::validate::format::is_number(raw).then(|| raw.parse().ok()).flatten()
+        crate::validate::format::is_number(raw)
+            .then(|| raw.parse().ok())
+            .flatten()
     }
 }
 

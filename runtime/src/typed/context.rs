@@ -1,31 +1,54 @@
 //! Decoding context and the translation of escaped text between delimiter sets.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::er7::Delimiters;
 use crate::types::Text;
 
 /// What decoding needs to know about the message being read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct DecodeContext {
     /// The delimiters of the message being read.
     pub delimiters: Delimiters,
+    /// The message text, when values may share it instead of copying.
+    buffer: Option<Arc<String>>,
 }
 
 impl DecodeContext {
-    /// A context for a message written with `delimiters`.
+    /// A context for a message written with `delimiters`; every value is copied.
     pub fn new(delimiters: Delimiters) -> DecodeContext {
-        DecodeContext { delimiters }
+        DecodeContext {
+            delimiters,
+            buffer: None,
+        }
+    }
+
+    /// A context for the message text `buffer` written with `delimiters`: values read from
+    /// slices of `buffer` share it (no copy, no allocation per value).
+    pub fn shared(delimiters: Delimiters, buffer: Arc<String>) -> DecodeContext {
+        DecodeContext {
+            delimiters,
+            buffer: Some(buffer),
+        }
     }
 
     /// The typed text of a raw value: kept as it is for the standard delimiters (the common
-    /// case, no copy of meaning), translated to them otherwise.
+    /// case, shared with the message when `raw` is a slice of its text), translated to them
+    /// otherwise.
     pub fn text(&self, raw: &str) -> Text {
-        if self.delimiters == Delimiters::DEFAULT {
-            Text::from_raw(raw)
-        } else {
-            Text::from_raw(translate(raw, &self.delimiters, &Delimiters::DEFAULT).into_owned())
+        if self.delimiters != Delimiters::DEFAULT {
+            return Text::from_raw(
+                translate(raw, &self.delimiters, &Delimiters::DEFAULT).into_owned(),
+            );
         }
+        if let Some(buffer) = &self.buffer {
+            let start = (raw.as_ptr() as usize).wrapping_sub(buffer.as_ptr() as usize);
+            if start <= buffer.len() && raw.len() <= buffer.len() - start {
+                return Text::shared(buffer, start, raw.len());
+            }
+        }
+        Text::from_raw(raw)
     }
 }
 
@@ -107,7 +130,13 @@ mod tests {
             subcomponent: Some(b'&'),
             truncation: None,
         };
-        assert_eq!(translate("a%b\\F\\c|d^e", &odd, &Delimiters::DEFAULT), "a^b\\F\\c\\F\\d\\S\\e");
-        assert_eq!(translate("a^b", &Delimiters::DEFAULT, &Delimiters::DEFAULT), "a^b");
+        assert_eq!(
+            translate("a%b\\F\\c|d^e", &odd, &Delimiters::DEFAULT),
+            "a^b\\F\\c\\F\\d\\S\\e"
+        );
+        assert_eq!(
+            translate("a^b", &Delimiters::DEFAULT, &Delimiters::DEFAULT),
+            "a^b"
+        );
     }
 }

@@ -198,16 +198,24 @@ impl<T: Element> Slot for Vec<T> {
             return Vec::new();
         }
         match level {
-            Level::Field => split(raw, ctx.delimiters.repetition)
-                .map(|rep| T::decode(rep, level, ctx))
-                .collect(),
+            Level::Field => {
+                // Exactly as many slots as repetitions: no spare capacity is kept.
+                let separator = ctx.delimiters.repetition;
+                let count = memchr::memchr_iter(separator, raw.as_bytes()).count() + 1;
+                let mut values = Vec::with_capacity(count);
+                values.extend(split(raw, separator).map(|rep| T::decode(rep, level, ctx)));
+                values
+            }
             Level::Component | Level::Subcomponent => vec![T::decode(raw, level, ctx)],
         }
     }
 
     fn encode_slot(&self, w: &mut Writer, level: Level) {
         // Empty trailing repetitions carry no meaning; empty inner ones keep their place.
-        let used = self.iter().rposition(|v| !v.is_empty()).map_or(0, |i| i + 1);
+        let used = self
+            .iter()
+            .rposition(|v| !v.is_empty())
+            .map_or(0, |i| i + 1);
         for (i, value) in self[..used].iter().enumerate() {
             if i > 0 {
                 w.repetition_separator();
@@ -229,7 +237,10 @@ impl<T: Element> Slot for crate::NonEmpty<T> {
     }
 
     fn encode_slot(&self, w: &mut Writer, level: Level) {
-        let used = self.iter().rposition(|v| !v.is_empty()).map_or(0, |i| i + 1);
+        let used = self
+            .iter()
+            .rposition(|v| !v.is_empty())
+            .map_or(0, |i| i + 1);
         for (i, value) in self[..used].iter().enumerate() {
             if i > 0 {
                 w.repetition_separator();
@@ -260,7 +271,11 @@ pub struct ChildWriter<'w> {
 impl<'w> ChildWriter<'w> {
     /// Starts writing the children of a value at `level`.
     pub fn new(w: &'w mut Writer, level: Level) -> ChildWriter<'w> {
-        ChildWriter { w, level, cursor: 1 }
+        ChildWriter {
+            w,
+            level,
+            cursor: 1,
+        }
     }
 
     /// Writes the child at `position` (1-based, increasing) if it is valued.

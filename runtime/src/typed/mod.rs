@@ -9,6 +9,7 @@ mod element;
 mod node;
 
 use std::fmt;
+use std::sync::Arc;
 
 pub use context::{translate, DecodeContext};
 pub use element::{split, ChildWriter, Element, Level, Slot};
@@ -60,7 +61,9 @@ impl fmt::Display for Problems<'_> {
 pub fn parse<M: MessageType>(bytes: &[u8]) -> Result<M, ReadError> {
     let parsed = parse_lenient::<M>(bytes)?;
     if parsed.problems.iter().any(Problem::is_error) {
-        return Err(ReadError::Invalid { problems: parsed.problems });
+        return Err(ReadError::Invalid {
+            problems: parsed.problems,
+        });
     }
     Ok(parsed.message)
 }
@@ -68,11 +71,16 @@ pub fn parse<M: MessageType>(bytes: &[u8]) -> Result<M, ReadError> {
 /// Parses `bytes` as `M`, keeping going past profile problems and returning them with the message.
 pub fn parse_lenient<M: MessageType>(bytes: &[u8]) -> Result<Parsed<M>, ParseError> {
     let decoded = er7::decode_bytes(bytes)?;
-    let view = er7::Message::parse(&decoded.text)?;
+    // One copy of the text, shared by every value of the typed message.
+    let buffer = Arc::new(decoded.text.into_owned());
+    let view = er7::Message::parse(&buffer)?;
     let report = validate::validate(&view, &M::RULE);
-    let ctx = DecodeContext::new(view.delimiters());
+    let ctx = DecodeContext::shared(view.delimiters(), Arc::clone(&buffer));
     let message = M::decode(&report.matched, &view, &ctx);
-    Ok(Parsed { message, problems: report.problems })
+    Ok(Parsed {
+        message,
+        problems: report.problems,
+    })
 }
 
 /// Encodes `message` as ER7 text with the standard delimiters, segments ended by `\r`.
@@ -89,7 +97,9 @@ pub fn validate<M: MessageType>(message: &M) -> Vec<Problem> {
         Ok(view) => validate::validate(&view, &M::RULE).problems,
         Err(error) => vec![Problem {
             severity: validate::Severity::Error,
-            kind: validate::ProblemKind::MissingRequired { what: format!("MSH segment ({error})") },
+            kind: validate::ProblemKind::MissingRequired {
+                what: format!("MSH segment ({error})"),
+            },
             location: error.location().cloned().unwrap_or_default(),
         }],
     }

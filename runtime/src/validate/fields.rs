@@ -7,6 +7,9 @@ use crate::validate::format;
 use crate::validate::problem::{Problem, ProblemKind, Severity};
 
 /// Checks the fields of `segment` against `rule`.
+///
+/// One pass over the fields (rules are sorted by position); locations are built only when a
+/// problem is reported, so a conformant segment allocates nothing.
 pub(crate) fn check_segment(
     segment: &Segment<'_>,
     rule: &SegmentRule,
@@ -15,26 +18,47 @@ pub(crate) fn check_segment(
 ) {
     let delimiters = segment.delimiters();
     let header = matches!(segment.id(), "MSH" | "FHS" | "BHS");
-    let mut checker = Checker { delimiters, text: message_text, problems };
+    let mut checker = Checker {
+        delimiters,
+        text: message_text,
+        segment,
+        problems,
+    };
+    let mut fields = segment.fields();
+    let mut pending = fields.next();
     for field_rule in rule.fields {
         let position = usize::from(field_rule.position);
-        let field = segment.field(position);
+        while pending.is_some_and(|f| f.number() < position) {
+            pending = fields.next();
+        }
+        let field = pending.filter(|f| f.number() == position);
         let raw = field.map_or("", |f| f.raw());
-        let location = Location { field: Some(position), ..segment.location() };
-        let location = Location { byte_offset: field.map_or(segment.offset(), |f| f.offset()), ..location };
+        let location = Loc {
+            field: Some(position),
+            byte_offset: field.map_or(segment.offset(), |f| f.offset()),
+            ..Loc::default()
+        };
         if field_rule.usage.is_excluded() {
             if !raw.is_empty() {
-                checker.report(Severity::Error, location, ProblemKind::Excluded {
-                    what: describe("field", segment.id(), field_rule),
-                });
+                checker.report(
+                    Severity::Error,
+                    &location,
+                    ProblemKind::Excluded {
+                        what: describe("field", segment.id(), field_rule),
+                    },
+                );
             }
             continue;
         }
         if raw.is_empty() {
             if field_rule.min > 0 && field_rule.usage == crate::rules::Usage::R {
-                checker.report(Severity::Error, location, ProblemKind::MissingRequired {
-                    what: describe("field", segment.id(), field_rule),
-                });
+                checker.report(
+                    Severity::Error,
+                    &location,
+                    ProblemKind::MissingRequired {
+                        what: describe("field", segment.id(), field_rule),
+                    },
+                );
             }
             continue;
         }
@@ -49,28 +73,43 @@ pub(crate) fn check_segment(
             if rep.is_empty() {
                 continue;
             }
-            let location = Location {
+            let location = Loc {
                 repetition: Some(r + 1),
                 byte_offset: checker.offset(rep),
-                ..location.clone()
+                ..location
             };
             checker.check_value(rep, field_rule, Level::Field, &location);
         }
         if count > field_rule.max {
-            checker.report(Severity::Error, location, ProblemKind::TooMany {
-                what: describe("field", segment.id(), field_rule),
-                max: field_rule.max,
-                found: count,
-            });
+            checker.report(
+                Severity::Error,
+                &location,
+                ProblemKind::TooMany {
+                    what: describe("field", segment.id(), field_rule),
+                    max: field_rule.max,
+                    found: count,
+                },
+            );
         }
     }
     let last_rule = rule.fields.last().map_or(0, |f| usize::from(f.position));
-    if let Some(extra) = segment.fields().skip(last_rule).find(|f| !f.is_empty()) {
-        let location =
-            Location { field: Some(extra.number()), byte_offset: extra.offset(), ..segment.location() };
-        checker.report(Severity::Warning, location, ProblemKind::UnexpectedElement {
-            what: format!("field {}-{}", segment.id(), extra.number()),
-        });
+    let extra = std::iter::once(pending)
+        .flatten()
+        .chain(fields)
+        .find(|f| f.number() > last_rule && !f.is_empty());
+    if let Some(extra) = extra {
+        let location = Loc {
+            field: Some(extra.number()),
+            byte_offset: extra.offset(),
+            ..Loc::default()
+        };
+        checker.report(
+            Severity::Warning,
+            &location,
+            ProblemKind::UnexpectedElement {
+                what: format!("field {}-{}", segment.id(), extra.number()),
+            },
+        );
     }
 }
 
@@ -82,15 +121,38 @@ fn describe(level: &str, segment: &str, rule: &ElementRule) -> String {
     }
 }
 
+/// A location inside the segment being checked; made a [`Location`] only when reported.
+#[derive(Debug, Clone, Copy, Default)]
+struct Loc {
+    field: Option<usize>,
+    repetition: Option<usize>,
+    component: Option<usize>,
+    subcomponent: Option<usize>,
+    byte_offset: usize,
+}
+
 struct Checker<'s, 'p> {
     delimiters: Delimiters,
     text: &'s str,
+    segment: &'s Segment<'s>,
     problems: &'p mut Vec<Problem>,
 }
 
 impl Checker<'_, '_> {
-    fn report(&mut self, severity: Severity, location: Location, kind: ProblemKind) {
-        self.problems.push(Problem { severity, kind, location });
+    fn report(&mut self, severity: Severity, at: &Loc, kind: ProblemKind) {
+        let location = Location {
+            field: at.field,
+            repetition: at.repetition,
+            component: at.component,
+            subcomponent: at.subcomponent,
+            byte_offset: at.byte_offset,
+            ..self.segment.location()
+        };
+        self.problems.push(Problem {
+            severity,
+            kind,
+            location,
+        });
     }
 
     /// Byte offset of `part` (a slice of the message text) in the message.
@@ -99,7 +161,7 @@ impl Checker<'_, '_> {
     }
 
     /// Checks one valued repetition, component or subcomponent.
-    fn check_value(&mut self, raw: &str, rule: &ElementRule, level: Level, location: &Location) {
+    fn check_value(&mut self, raw: &str, rule: &ElementRule, level: Level, location: &Loc) {
         if raw == "\"\"" {
             return; // the HL7 null value is valid for any element
         }
@@ -107,10 +169,14 @@ impl Checker<'_, '_> {
         if let Some(constant) = rule.constant {
             let value = escape::decode(raw, &self.delimiters);
             if value != constant {
-                self.report(Severity::Error, location.clone(), ProblemKind::ConstantMismatch {
-                    expected: constant.to_owned(),
-                    found: value.into_owned(),
-                });
+                self.report(
+                    Severity::Error,
+                    location,
+                    ProblemKind::ConstantMismatch {
+                        expected: constant.to_owned(),
+                        found: value.into_owned(),
+                    },
+                );
             }
         }
         if rule.children.is_empty() || level == Level::Subcomponent {
@@ -123,7 +189,7 @@ impl Checker<'_, '_> {
         let mut parts = raw.split(separator as char);
         for child in rule.children {
             let part = parts.next().unwrap_or("");
-            let mut location = location.clone();
+            let mut location = *location;
             match level {
                 Level::Field => location.component = Some(usize::from(child.position)),
                 _ => location.subcomponent = Some(usize::from(child.position)),
@@ -134,29 +200,48 @@ impl Checker<'_, '_> {
             let what = || format!("{} {}", kind_of(level), child_name(child));
             if child.usage.is_excluded() {
                 if !part.is_empty() {
-                    self.report(Severity::Error, location, ProblemKind::Excluded { what: what() });
+                    self.report(
+                        Severity::Error,
+                        &location,
+                        ProblemKind::Excluded { what: what() },
+                    );
                 }
                 continue;
             }
             if part.is_empty() {
                 if child.usage == crate::rules::Usage::R {
-                    self.report(Severity::Error, location, ProblemKind::MissingRequired { what: what() });
+                    self.report(
+                        Severity::Error,
+                        &location,
+                        ProblemKind::MissingRequired { what: what() },
+                    );
                 }
                 continue;
             }
             self.check_value(part, child, level.child(), &location);
         }
         if let Some(extra) = parts.find(|p| !p.is_empty()) {
-            let mut location = location.clone();
-            location.byte_offset = self.offset(extra);
-            self.report(Severity::Warning, location, ProblemKind::UnexpectedElement {
-                what: format!("a {} after the {} defined for {}", kind_of(level), rule.children.len(), rule.datatype),
-            });
+            let location = Loc {
+                byte_offset: self.offset(extra),
+                ..*location
+            };
+            self.report(
+                Severity::Warning,
+                &location,
+                ProblemKind::UnexpectedElement {
+                    what: format!(
+                        "a {} after the {} defined for {}",
+                        kind_of(level),
+                        rule.children.len(),
+                        rule.datatype
+                    ),
+                },
+            );
         }
         self.check_coded(raw, rule, separator, location);
     }
 
-    fn check_length(&mut self, raw: &str, rule: &ElementRule, location: &Location) {
+    fn check_length(&mut self, raw: &str, rule: &ElementRule, location: &Loc) {
         let (min, max) = (rule.min_length, rule.max_length);
         // Bytes bound characters from above: count characters only when it can matter.
         let fits_max = max.is_none_or(|max| raw.len() <= max as usize);
@@ -165,14 +250,22 @@ impl Checker<'_, '_> {
         }
         let found = escape::decode(raw, &self.delimiters).chars().count() as u32;
         if let Some(max) = max.filter(|&max| found > max) {
-            self.report(Severity::Error, location.clone(), ProblemKind::TooLong { max, found });
+            self.report(
+                Severity::Error,
+                location,
+                ProblemKind::TooLong { max, found },
+            );
         }
         if found < min {
-            self.report(Severity::Error, location.clone(), ProblemKind::TooShort { min, found });
+            self.report(
+                Severity::Error,
+                location,
+                ProblemKind::TooShort { min, found },
+            );
         }
     }
 
-    fn check_primitive(&mut self, raw: &str, rule: &ElementRule, location: &Location) {
+    fn check_primitive(&mut self, raw: &str, rule: &ElementRule, location: &Loc) {
         let ok = match rule.primitive {
             Primitive::Number => format::is_number(raw),
             Primitive::SequenceId => format::is_sequence_id(raw),
@@ -182,25 +275,33 @@ impl Checker<'_, '_> {
             Primitive::Text | Primitive::Varies | Primitive::Composite => true,
         };
         if !ok {
-            self.report(Severity::Error, location.clone(), ProblemKind::Malformed {
-                datatype: rule.datatype.to_owned(),
-                value: raw.to_owned(),
-            });
+            self.report(
+                Severity::Error,
+                location,
+                ProblemKind::Malformed {
+                    datatype: rule.datatype.to_owned(),
+                    value: raw.to_owned(),
+                },
+            );
         }
         if let Some(table) = rule.table {
             let code = escape::decode(raw, &self.delimiters);
             if !table.contains(&code) && !open_coding_system(table, &code) {
-                self.report(table_severity(table), location.clone(), ProblemKind::NotInTable {
-                    table: table.id.to_owned(),
-                    value: code.into_owned(),
-                });
+                self.report(
+                    table_severity(table),
+                    location,
+                    ProblemKind::NotInTable {
+                        table: table.id.to_owned(),
+                        value: code.into_owned(),
+                    },
+                );
             }
         }
     }
 
     /// A coded composite (CE, CWE, CNE) bound to a table: its identifier must be in the table
     /// unless the coding system names another one.
-    fn check_coded(&mut self, raw: &str, rule: &ElementRule, separator: u8, location: &Location) {
+    fn check_coded(&mut self, raw: &str, rule: &ElementRule, separator: u8, location: &Loc) {
         let Some(table) = rule.table else { return };
         let base = rule.datatype.split('_').next().unwrap_or(rule.datatype);
         if !matches!(base, "CE" | "CWE" | "CNE") {
@@ -210,17 +311,26 @@ impl Checker<'_, '_> {
         let code = parts.next().unwrap_or("");
         let system = parts.nth(1).unwrap_or("");
         let own_system = system.is_empty()
-            || system.strip_prefix("HL7").is_some_and(|id| id.trim_start_matches('0') == table.id.trim_start_matches('0'));
+            || system
+                .strip_prefix("HL7")
+                .is_some_and(|id| id.trim_start_matches('0') == table.id.trim_start_matches('0'));
         if code.is_empty() || !own_system {
             return;
         }
         let code = escape::decode(code, &self.delimiters);
         if !table.contains(&code) && !open_coding_system(table, &code) {
-            let location = Location { component: Some(1), ..location.clone() };
-            self.report(table_severity(table), location, ProblemKind::NotInTable {
-                table: table.id.to_owned(),
-                value: code.into_owned(),
-            });
+            let location = Loc {
+                component: Some(1),
+                ..*location
+            };
+            self.report(
+                table_severity(table),
+                &location,
+                ProblemKind::NotInTable {
+                    table: table.id.to_owned(),
+                    value: code.into_owned(),
+                },
+            );
         }
     }
 }
@@ -241,7 +351,9 @@ fn table_severity(table: &TableRule) -> Severity {
 /// Codes of table 0396 that stand for a whole family: an HL7 table or a local system.
 fn open_coding_system(table: &TableRule, code: &str) -> bool {
     table.id.trim_start_matches('0') == "396"
-        && (code.strip_prefix("HL7").is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()))
+        && (code
+            .strip_prefix("HL7")
+            .is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()))
             || code.starts_with("99"))
 }
 
@@ -259,4 +371,3 @@ fn child_name(rule: &ElementRule) -> String {
         format!("{} ({})", rule.position, rule.name)
     }
 }
-

@@ -27,7 +27,9 @@ pub enum Matched {
 
 impl MatchedGroup {
     fn new(children: usize) -> MatchedGroup {
-        MatchedGroup { children: vec![Vec::new(); children] }
+        MatchedGroup {
+            children: vec![Vec::new(); children],
+        }
     }
 }
 
@@ -41,7 +43,13 @@ struct Frame {
 
 impl Frame {
     fn new(name: &'static str, rules: &'static [NodeRule]) -> Frame {
-        Frame { name, rules, child: 0, count: 0, matched: MatchedGroup::new(rules.len()) }
+        Frame {
+            name,
+            rules,
+            child: 0,
+            count: 0,
+            matched: MatchedGroup::new(rules.len()),
+        }
     }
 
     /// The child index at which `id` can be placed in this frame, looking forward.
@@ -91,16 +99,22 @@ pub fn match_structure(
     let mut stack = vec![Frame::new("", rules)];
     for segment in message.segments() {
         let id = segment.id();
-        let placed = (0..stack.len()).rev().find_map(|d| stack[d].place(id).map(|j| (d, j)));
+        let placed = (0..stack.len())
+            .rev()
+            .find_map(|d| stack[d].place(id).map(|j| (d, j)));
         let Some((depth, child)) = placed else {
             problems.push(Problem {
                 severity: Severity::Error,
-                kind: ProblemKind::UnexpectedSegment { id: id.to_owned(), known: knows(rules, id) },
+                kind: ProblemKind::UnexpectedSegment {
+                    id: id.to_owned(),
+                    known: knows(rules, id),
+                },
                 location: segment.location(),
             });
             continue;
         };
-        let at = segment.location();
+        // Built only when a problem is reported: a conformant message allocates no location.
+        let at = || segment.location();
         while stack.len() > depth + 1 {
             close(&mut stack, &at, problems);
         }
@@ -108,15 +122,18 @@ pub fn match_structure(
         descend(&mut stack, &segment);
     }
     // Whatever is still missing is missing at the end of the message.
-    let at = Location {
+    let end = Location {
         segment_index: message.segment_count() + 1,
         byte_offset: message.text().len(),
         ..Location::default()
     };
+    let at = || end.clone();
     while stack.len() > 1 {
         close(&mut stack, &at, problems);
     }
-    let mut root = stack.pop().expect("the root frame is never closed in the loop");
+    let mut root = stack
+        .pop()
+        .expect("the root frame is never closed in the loop");
     let end = root.rules.len();
     missing_between(&mut root, end, &at, problems);
     root.matched
@@ -124,7 +141,7 @@ pub fn match_structure(
 
 /// Moves the top frame to child `j`, reporting required children passed over, and counts one
 /// more occurrence there.
-fn advance(stack: &mut [Frame], j: usize, at: &Location, problems: &mut Vec<Problem>) {
+fn advance(stack: &mut [Frame], j: usize, at: &dyn Fn() -> Location, problems: &mut Vec<Problem>) {
     let frame = stack.last_mut().expect("stack is never empty");
     if j != frame.child {
         missing_between(frame, j, at, problems);
@@ -159,7 +176,7 @@ fn descend(stack: &mut Vec<Frame>, segment: &Segment<'_>) {
 }
 
 /// Closes the top frame (a group instance) into its parent.
-fn close(stack: &mut Vec<Frame>, at: &Location, problems: &mut Vec<Problem>) {
+fn close(stack: &mut Vec<Frame>, at: &dyn Fn() -> Location, problems: &mut Vec<Problem>) {
     let mut frame = stack.pop().expect("close is called above the root");
     let end = frame.rules.len();
     missing_between(&mut frame, end, at, problems);
@@ -169,7 +186,12 @@ fn close(stack: &mut Vec<Frame>, at: &Location, problems: &mut Vec<Problem>) {
 
 /// Reports required children of `frame` passed over before child `until`; `at` is where the
 /// next segment (or the end of the message) is.
-fn missing_between(frame: &mut Frame, until: usize, at: &Location, problems: &mut Vec<Problem>) {
+fn missing_between(
+    frame: &mut Frame,
+    until: usize,
+    at: &dyn Fn() -> Location,
+    problems: &mut Vec<Problem>,
+) {
     if frame.child < frame.rules.len() && frame.count < frame.rules[frame.child].min {
         problems.push(missing(frame, &frame.rules[frame.child], at));
     }
@@ -180,12 +202,19 @@ fn missing_between(frame: &mut Frame, until: usize, at: &Location, problems: &mu
     }
 }
 
-fn missing(frame: &Frame, node: &NodeRule, at: &Location) -> Problem {
+fn missing(frame: &Frame, node: &NodeRule, at: &dyn Fn() -> Location) -> Problem {
     let what = match node.kind {
         NodeKind::Segment(rule) if frame.name.is_empty() => format!("segment {}", rule.id),
         NodeKind::Segment(rule) => format!("segment {} (in group {})", rule.id, frame.name),
         NodeKind::Group(group) => format!("group {}", group.name),
     };
-    let location = Location { segment_id: node.name().to_owned(), ..at.clone() };
-    Problem { severity: Severity::Error, kind: ProblemKind::MissingRequired { what }, location }
+    let location = Location {
+        segment_id: node.name().to_owned(),
+        ..at()
+    };
+    Problem {
+        severity: Severity::Error,
+        kind: ProblemKind::MissingRequired { what },
+        location,
+    }
 }
