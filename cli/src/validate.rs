@@ -127,6 +127,7 @@ pub(crate) fn run(
         writeln!(out, "{text}")?;
     } else {
         write_summary(&summary, out)?;
+        note_unchecked(&profile);
     }
     Ok(if summary.unreadable > 0 {
         Status::Failed
@@ -194,4 +195,19 @@ fn location_json(location: &Location) -> Value {
         "byte_offset": location.byte_offset,
         "text": location.to_string(),
     })
+}
+
+/// Says which conditional elements were not checked because their predicate is text only.
+fn note_unchecked(profile: &hl7_spec::MessageProfile) {
+    let unchecked: Vec<(String, String)> = hl7_codegen::unchecked_predicates(profile);
+    if unchecked.is_empty() {
+        return;
+    }
+    let first: Vec<&str> = unchecked.iter().take(5).map(|(path, _)| path.as_str()).collect();
+    eprintln!(
+        "note: {} conditional element(s) have a predicate in text only, not checked: {}{}",
+        unchecked.len(),
+        first.join(", "),
+        if unchecked.len() > first.len() { ", ..." } else { "" }
+    );
 }

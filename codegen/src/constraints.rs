@@ -126,3 +126,80 @@ fn sorted(mut codes: Vec<(String, String)>) -> Vec<(String, String)> {
     codes.dedup_by(|a, b| a.0 == b.0);
     codes
 }
+
+/// An evaluable predicate, as the rules take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pred {
+    pub(crate) condition: Cond,
+    pub(crate) when_true: &'static str,
+    pub(crate) when_false: &'static str,
+}
+
+/// A condition on elements of the same segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Cond {
+    Valued(PlaceRef),
+    Equals(PlaceRef, String),
+    Not(Box<Cond>),
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+}
+
+/// `./2` (a sibling) or `PID-3.1` (a segment's element).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PlaceRef {
+    Sibling(u16),
+    Field { segment: String, field: u16, component: u16, subcomponent: u16 },
+}
+
+/// The evaluable predicate of a `C`/`CE` usage, when its condition has a clear form; the HL7
+/// defaults apply where the profile states no true/false usage (`C`: R or X; `CE`: RE or X).
+pub(crate) fn predicate_of(usage: &hl7_spec::Usage) -> Option<Pred> {
+    let condition = usage.condition()?;
+    let cond = cond_of(condition.expr.as_ref()?)?;
+    let default_true = if matches!(usage, hl7_spec::Usage::CE(_)) { "RE" } else { "R" };
+    let code = |given: &Option<String>, default: &'static str| -> Option<&'static str> {
+        match given.as_deref() {
+            None => Some(default),
+            Some(code) => ["R", "RE", "O", "X", "B", "W"].into_iter().find(|c| *c == code.trim()),
+        }
+    };
+    Some(Pred {
+        condition: cond,
+        when_true: code(&condition.true_usage, default_true)?,
+        when_false: code(&condition.false_usage, "X")?,
+    })
+}
+
+fn cond_of(expr: &hl7_spec::ConditionExpr) -> Option<Cond> {
+    use hl7_spec::ConditionExpr as E;
+    Some(match expr {
+        E::Valued(path) => Cond::Valued(place_of(path)?),
+        E::Equals { path, value } => Cond::Equals(place_of(path)?, value.clone()),
+        E::Not(inner) => Cond::Not(Box::new(cond_of(inner)?)),
+        E::And(all) => Cond::All(all.iter().map(cond_of).collect::<Option<_>>()?),
+        E::Or(any) => Cond::Any(any.iter().map(cond_of).collect::<Option<_>>()?),
+    })
+}
+
+/// `./2`, `2`, `2[1]` (a sibling), or `PID-3`, `PID-3.1`, `PID-3.1.2`.
+fn place_of(path: &str) -> Option<PlaceRef> {
+    let path = path.trim();
+    let sibling = path.strip_prefix("./").unwrap_or(path);
+    let sibling = sibling.strip_suffix("[1]").unwrap_or(sibling);
+    if let Ok(n) = sibling.parse::<u16>() {
+        return (n > 0).then_some(PlaceRef::Sibling(n));
+    }
+    let (segment, rest) = path.split_once('-')?;
+    if segment.len() != 3 || !segment.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        return None;
+    }
+    let numbers: Vec<u16> = rest.split('.').map(|n| n.parse().ok().filter(|&n| n > 0)).collect::<Option<_>>()?;
+    let get = |i: usize| numbers.get(i).copied().unwrap_or(0);
+    (1..=3).contains(&numbers.len()).then(|| PlaceRef::Field {
+        segment: segment.to_owned(),
+        field: get(0),
+        component: get(1),
+        subcomponent: get(2),
+    })
+}

@@ -90,7 +90,12 @@ pub(crate) fn element(label: &str, element: &Element, is_field: bool) -> String 
     }
     out.push('.');
     if let Some(condition) = element.usage.condition().and_then(|c| c.text.as_ref()) {
-        out.push_str(&format!("\n\nCondition: {}", escape(condition)));
+        let checked = if crate::constraints::predicate_of(&element.usage).is_some() {
+            "checked by the validator"
+        } else {
+            "text only, not checked"
+        };
+        out.push_str(&format!("\n\nCondition ({checked}): {}", escape(condition)));
     }
     out.push_str(&notes(&element.doc));
     out

@@ -2,12 +2,12 @@
 //! so `hl7 validate` and a typed parse report the same problems.
 
 use hl7_runtime::rules::{
-    leak, leak_slice, leak_str, ElementRule, GroupRule, MessageRule, NodeKind, NodeRule, Primitive,
-    SegmentRule, TableRule, Usage,
+    leak, leak_slice, leak_str, Condition, ElementRule, GroupRule, MessageRule, NodeKind, NodeRule,
+    Place, Predicate, Primitive, SegmentRule, TableRule, Usage,
 };
 use hl7_spec::{Element, MessageProfile, Node};
 
-use crate::constraints::{self, Tables};
+use crate::constraints::{self, Cond, PlaceRef, Pred, Tables};
 
 /// Builds the validator's rules for `profile`. The rules are leaked: build them once per profile.
 pub fn rules_for(profile: &MessageProfile) -> &'static MessageRule {
@@ -85,9 +85,34 @@ fn elements(profile: &MessageProfile, elements: &[Element], tables: &mut Tables)
                 table_id: e.table.clone().map(leak_str),
                 constant: e.constant.clone().map(leak_str),
                 condition: constraints::condition_text(&e.usage).map(leak_str),
+                predicate: constraints::predicate_of(&e.usage).map(|p| leak(predicate(&p))),
                 children,
             }
         })
         .collect();
     leak_slice(rules)
+}
+
+fn predicate(p: &Pred) -> Predicate {
+    let usage = |code: &str| Usage::from_code(code).unwrap_or(Usage::O);
+    Predicate { condition: condition(&p.condition), when_true: usage(p.when_true), when_false: usage(p.when_false) }
+}
+
+fn condition(c: &Cond) -> Condition {
+    let place = |p: &PlaceRef| match p {
+        PlaceRef::Sibling(n) => Place::Sibling(*n),
+        PlaceRef::Field { segment, field, component, subcomponent } => Place::Field {
+            segment: leak_str(segment.clone()),
+            field: *field,
+            component: *component,
+            subcomponent: *subcomponent,
+        },
+    };
+    match c {
+        Cond::Valued(p) => Condition::Valued(place(p)),
+        Cond::Equals(p, v) => Condition::Equals(place(p), leak_str(v.clone())),
+        Cond::Not(inner) => Condition::Not(leak(condition(inner))),
+        Cond::All(all) => Condition::All(leak_slice(all.iter().map(condition).collect())),
+        Cond::Any(any) => Condition::Any(leak_slice(any.iter().map(condition).collect())),
+    }
 }

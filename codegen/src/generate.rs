@@ -401,7 +401,62 @@ impl<'a, 't> MessageGen<'a, 't> {
         if let Some(condition) = constraints::condition_text(&element.usage) {
             parts.push(quote!(condition = #condition));
         }
+        if let Some(predicate) = constraints::predicate_of(&element.usage) {
+            let predicate = predicate_tokens(&predicate);
+            parts.push(quote!(predicate = #predicate));
+        }
         quote!(#[hl7(#(#parts),*)])
+    }
+}
+
+fn usage_ident(code: &str) -> Ident {
+    format_ident!("{code}")
+}
+
+fn predicate_tokens(predicate: &constraints::Pred) -> TokenStream {
+    let condition = condition_tokens(&predicate.condition);
+    let when_true = usage_ident(predicate.when_true);
+    let when_false = usage_ident(predicate.when_false);
+    quote!(::hl7_runtime::codegen::Predicate {
+        condition: #condition,
+        when_true: ::hl7_runtime::codegen::Usage::#when_true,
+        when_false: ::hl7_runtime::codegen::Usage::#when_false,
+    })
+}
+
+fn condition_tokens(condition: &constraints::Cond) -> TokenStream {
+    use constraints::{Cond, PlaceRef};
+    let place = |place: &PlaceRef| match place {
+        PlaceRef::Sibling(n) => {
+            let n = unsuffixed(u32::from(*n));
+            quote!(::hl7_runtime::codegen::Place::Sibling(#n))
+        }
+        PlaceRef::Field { segment, field, component, subcomponent } => {
+            let (f, c, s) = (unsuffixed(u32::from(*field)), unsuffixed(u32::from(*component)), unsuffixed(u32::from(*subcomponent)));
+            quote!(::hl7_runtime::codegen::Place::Field { segment: #segment, field: #f, component: #c, subcomponent: #s })
+        }
+    };
+    match condition {
+        Cond::Valued(p) => {
+            let p = place(p);
+            quote!(::hl7_runtime::codegen::Condition::Valued(#p))
+        }
+        Cond::Equals(p, value) => {
+            let p = place(p);
+            quote!(::hl7_runtime::codegen::Condition::Equals(#p, #value))
+        }
+        Cond::Not(inner) => {
+            let inner = condition_tokens(inner);
+            quote!(::hl7_runtime::codegen::Condition::Not(&#inner))
+        }
+        Cond::All(all) => {
+            let all = all.iter().map(condition_tokens);
+            quote!(::hl7_runtime::codegen::Condition::All(&[#(#all),*]))
+        }
+        Cond::Any(any) => {
+            let any = any.iter().map(condition_tokens);
+            quote!(::hl7_runtime::codegen::Condition::Any(&[#(#any),*]))
+        }
     }
 }
 

@@ -31,6 +31,34 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use error::Error;
+
+/// The conditional elements of `profile` whose predicate is text only: documented in the
+/// generated code, not checked by the validator. Each is `(path, predicate text)`.
+pub fn unchecked_predicates(profile: &MessageProfile) -> Vec<(String, String)> {
+    fn elements(label: &str, list: &[hl7_spec::Element], sep: char, out: &mut Vec<(String, String)>) {
+        for element in list {
+            let path = format!("{label}{sep}{}", element.position);
+            // A bare `C` with no predicate at all (as base data has it) is plain optional.
+            if let Some(text) = element.usage.condition().and_then(|c| c.text.as_ref()) {
+                if constraints::predicate_of(&element.usage).is_none() {
+                    out.push((path.clone(), text.clone()));
+                }
+            }
+            elements(&path, &element.children, '.', out);
+        }
+    }
+    fn nodes(list: &[hl7_spec::Node], out: &mut Vec<(String, String)>) {
+        for node in list {
+            match node {
+                hl7_spec::Node::Segment(segment) => elements(&segment.name, &segment.fields, '-', out),
+                hl7_spec::Node::Group(group) => nodes(&group.children, out),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    nodes(&profile.children, &mut out);
+    out
+}
 use hl7_spec::MessageProfile;
 
 /// One site: its profiles and renames.

@@ -60,6 +60,7 @@ pub(crate) struct Constraints {
     pub(crate) table_rule: Option<Path>,
     pub(crate) constant: Option<LitStr>,
     pub(crate) condition: Option<LitStr>,
+    pub(crate) predicate: Option<Expr>,
 }
 
 impl Constraints {
@@ -107,6 +108,7 @@ impl Constraints {
             "table_rule" => set(cx, meta, &mut self.table_rule, meta.value()?.parse()?)?,
             "constant" => set(cx, meta, &mut self.constant, meta.value()?.parse()?)?,
             "condition" => set(cx, meta, &mut self.condition, meta.value()?.parse()?)?,
+            "predicate" => set(cx, meta, &mut self.predicate, meta.value()?.parse()?)?,
             _ => return Ok(false),
         }
         Ok(true)

@@ -14,8 +14,8 @@ pub use ::std::boxed::Box;
 pub use ::std::vec::Vec;
 
 pub use crate::rules::{
-    ElementRule, GroupRule, MessageRule, NodeKind, NodeRule, Primitive, SegmentRule, TableKind,
-    TableRule, Usage,
+    Condition, ElementRule, GroupRule, MessageRule, NodeKind, NodeRule, Place, Predicate,
+    Primitive, SegmentRule, TableKind, TableRule, Usage,
 };
 pub use crate::typed::{
     decode_group_node, decode_segment_node, split, ChildWriter, DecodeContext, Element, GroupType, Level,

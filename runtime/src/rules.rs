@@ -192,6 +192,8 @@ pub struct ElementRule {
     pub constant: Option<&'static str>,
     /// The predicate of a `C`/`CE` usage, as text.
     pub condition: Option<&'static str>,
+    /// The predicate in a form the validator evaluates, when the profile gives one.
+    pub predicate: Option<&'static Predicate>,
     /// Components or subcomponents; empty for a primitive.
     pub children: &'static [ElementRule],
 }
@@ -212,6 +214,7 @@ impl ElementRule {
         table_id: None,
         constant: None,
         condition: None,
+        predicate: None,
         children: &[],
     };
 
@@ -219,6 +222,53 @@ impl ElementRule {
     pub fn repeats(&self) -> bool {
         self.max > 1
     }
+}
+
+/// An evaluable predicate of a conditional (`C`/`CE`) element: which usage applies when the
+/// condition holds and when it does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Predicate {
+    /// The condition.
+    pub condition: Condition,
+    /// Usage when it holds (`R` for plain `C`, `RE` for `CE`, unless the profile says).
+    pub when_true: Usage,
+    /// Usage when it does not (`X` unless the profile says).
+    pub when_false: Usage,
+}
+
+/// A condition on other elements of the same segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// The element is valued.
+    Valued(Place),
+    /// The element has this value.
+    Equals(Place, &'static str),
+    /// The condition does not hold.
+    Not(&'static Condition),
+    /// Every condition holds.
+    All(&'static [Condition]),
+    /// Some condition holds.
+    Any(&'static [Condition]),
+}
+
+/// Where a condition looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Another child of the same parent (NIST's `./2`): a component beside a component, a field
+    /// beside a field.
+    Sibling(u16),
+    /// A field, component or subcomponent of a segment (`PID-3.1`); evaluated when it is the
+    /// segment being checked.
+    Field {
+        /// Segment id.
+        segment: &'static str,
+        /// Field number.
+        field: u16,
+        /// Component number, 0 for the whole field.
+        component: u16,
+        /// Subcomponent number, 0 for the whole component.
+        subcomponent: u16,
+    },
 }
 
 /// A segment as the profile constrains it.

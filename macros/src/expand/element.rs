@@ -10,7 +10,7 @@ use crate::expand::{named_fields, opt_str, usage_tokens, with_errors};
 
 const ELEMENT_KEYS: &[&str] = &[
     "position", "name", "usage", "min", "max", "datatype", "len", "min_len", "table", "table_rule",
-    "constant", "condition",
+    "constant", "condition", "predicate",
 ];
 
 /// One positioned child: its struct field (absent for an excluded one) and its constraints.
@@ -78,6 +78,10 @@ fn rule_tokens(child: &Child<'_>, excluded: bool) -> TokenStream {
     let table_id = opt_str(c.table.as_ref());
     let constant = opt_str(c.constant.as_ref());
     let condition = opt_str(c.condition.as_ref());
+    let predicate = match &c.predicate {
+        Some(expr) => quote!(::hl7_runtime::codegen::Option::Some(&#expr)),
+        None => quote!(::hl7_runtime::codegen::Option::None),
+    };
     let (primitive, children) = match child.member {
         Some((_, ty)) => {
             let item = quote_spanned!(ty.span()=> <#ty as ::hl7_runtime::codegen::Slot>::Item);
@@ -107,6 +111,7 @@ fn rule_tokens(child: &Child<'_>, excluded: bool) -> TokenStream {
             table_id: #table_id,
             constant: #constant,
             condition: #condition,
+            predicate: #predicate,
             children: #children,
         }
     }

@@ -1,7 +1,8 @@
 //! Checks of one segment's fields, components and subcomponents against their rules.
 
 use crate::er7::{escape, Delimiters, Location, Segment};
-use crate::rules::{ElementRule, Primitive, SegmentRule, TableKind, TableRule};
+use crate::rules::{ElementRule, Primitive, SegmentRule, TableKind, TableRule, Usage};
+use crate::validate::condition::{effective_usage, Scope};
 use crate::typed::Level;
 use crate::validate::format;
 use crate::validate::problem::{Problem, ProblemKind, Severity};
@@ -38,7 +39,14 @@ pub(crate) fn check_segment(
             byte_offset: field.map_or(segment.offset(), |f| f.offset()),
             ..Loc::default()
         };
-        if field_rule.usage.is_excluded() {
+        let usage = if field_rule.predicate.is_some() {
+            let sibling = |n: u16| segment.field(usize::from(n)).map_or("", |f| f.raw());
+            let scope = Scope { sibling: &sibling, segment, delimiters };
+            effective_usage(field_rule, &scope)
+        } else {
+            Some(field_rule.usage)
+        };
+        if usage.is_some_and(Usage::is_excluded) {
             if !raw.is_empty() {
                 checker.report(
                     Severity::Error,
@@ -51,7 +59,11 @@ pub(crate) fn check_segment(
             continue;
         }
         if raw.is_empty() {
-            if field_rule.min > 0 && field_rule.usage == crate::rules::Usage::R {
+            let required = match usage {
+                Some(Usage::R) => field_rule.min > 0 || field_rule.predicate.is_some(),
+                _ => false,
+            };
+            if required {
                 checker.report(
                     Severity::Error,
                     &location,
@@ -187,8 +199,22 @@ impl Checker<'_, '_> {
             return;
         };
         let mut parts = raw.split(separator as char);
+        // Conditional children look at their siblings: keep them at hand only when needed.
+        let siblings: Vec<&str> = if rule.children.iter().any(|c| c.predicate.is_some()) {
+            raw.split(separator as char).collect()
+        } else {
+            Vec::new()
+        };
         for child in rule.children {
             let part = parts.next().unwrap_or("");
+            let usage = match child.predicate {
+                Some(_) => {
+                    let sibling = |n: u16| siblings.get(usize::from(n).wrapping_sub(1)).copied().unwrap_or("");
+                    let scope = Scope { sibling: &sibling, segment: self.segment, delimiters: self.delimiters };
+                    effective_usage(child, &scope)
+                }
+                None => Some(child.usage),
+            };
             let mut location = *location;
             match level {
                 Level::Field => location.component = Some(usize::from(child.position)),
@@ -198,7 +224,7 @@ impl Checker<'_, '_> {
                 location.byte_offset = self.offset(part);
             }
             let what = || format!("{} {}", kind_of(level), child_name(child));
-            if child.usage.is_excluded() {
+            if usage.is_some_and(Usage::is_excluded) {
                 if !part.is_empty() {
                     self.report(
                         Severity::Error,
@@ -209,7 +235,7 @@ impl Checker<'_, '_> {
                 continue;
             }
             if part.is_empty() {
-                if child.usage == crate::rules::Usage::R {
+                if usage == Some(Usage::R) {
                     self.report(
                         Severity::Error,
                         &location,

@@ -4,6 +4,7 @@
 //! run time is turned into the same rules. Both are checked here, so a typed parse and
 //! `hl7 validate` report the same problems at the same locations.
 
+mod condition;
 pub mod format;
 mod fields;
 mod problem;
