@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p hl7-examples --bench mapping`
 
+// `criterion_group!` writes an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use hl7_examples::acme_lab;
 use hl7_examples::mappings::LabResultToEhr;

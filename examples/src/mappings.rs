@@ -8,9 +8,9 @@ use hl7_runtime::Mapping;
 /// path and a compatible type is copied as it is.
 #[derive(Mapping)]
 #[mapping(from = crate::acme_lab::OruR01, to = crate::st_marys::OruR01)]
-#[map(to = "MSH-3", drop)]
+#[map(drop = "MSH-3")]
 #[map(to = "MSH-3.1", constant = "HUB")]
-#[map(to = "MSH-4", drop)]
+#[map(drop = "MSH-4")]
 #[map(to = "MSH-4.1", constant = "STMARYS")]
 #[map(to = "PID-3", from = "PID-3[1]")]
 #[map(to = "PID-8", crosswalk = crate::acme_lab::crosswalks::SEX_TO_0001)]

@@ -2,7 +2,7 @@
 //! proptest over text with delimiters, escapes, CR/LF and non-ASCII.
 
 #[path = "../../runtime/benches/corpus/mod.rs"]
-#[allow(dead_code, unreachable_pub, missing_docs)]
+#[allow(missing_docs)]
 mod corpus;
 
 use hl7_runtime::er7::{escape, Delimiters};

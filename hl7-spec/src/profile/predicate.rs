@@ -143,30 +143,6 @@ fn take_path(text: &str) -> Option<(String, &str)> {
     (path.len() > 4).then(|| (path.to_owned(), &text[path.len()..]))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Option<String> {
-        from_text(text).map(|e| describe(&e))
-    }
-
-    #[test]
-    fn english_predicates_of_one_clause() {
-        assert_eq!(parse("If PID-3 is valued").as_deref(), Some("PID-3 is valued"));
-        assert_eq!(parse("Required if PV1-3.1 is not present.").as_deref(), Some("PV1-3.1 is not valued"));
-        assert_eq!(
-            parse("If OBX-11 (Observation Result Status) is not D (deleted)").as_deref(),
-            Some("not (OBX-11 = \"D\")")
-        );
-        assert_eq!(parse("if MSH-9.1 is \"ACK\"").as_deref(), Some("MSH-9.1 = \"ACK\""));
-        assert_eq!(parse("Either start or stop date or both must be present"), None);
-        assert_eq!(parse("If PID-3 is valued and PID-4 is not"), None);
-        assert_eq!(parse("Used to delineate the first component."), None);
-        assert_eq!(parse("If the patient is deceased"), None);
-    }
-}
-
 /// A readable rendering of an expression, for a predicate that has no text of its own.
 pub(crate) fn describe(expr: &ConditionExpr) -> String {
     match expr {
@@ -190,4 +166,28 @@ fn join(parts: &[ConditionExpr], sep: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(sep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Option<String> {
+        from_text(text).map(|e| describe(&e))
+    }
+
+    #[test]
+    fn english_predicates_of_one_clause() {
+        assert_eq!(parse("If PID-3 is valued").as_deref(), Some("PID-3 is valued"));
+        assert_eq!(parse("Required if PV1-3.1 is not present.").as_deref(), Some("PV1-3.1 is not valued"));
+        assert_eq!(
+            parse("If OBX-11 (Observation Result Status) is not D (deleted)").as_deref(),
+            Some("not (OBX-11 = \"D\")")
+        );
+        assert_eq!(parse("if MSH-9.1 is \"ACK\"").as_deref(), Some("MSH-9.1 = \"ACK\""));
+        assert_eq!(parse("Either start or stop date or both must be present"), None);
+        assert_eq!(parse("If PID-3 is valued and PID-4 is not"), None);
+        assert_eq!(parse("Used to delineate the first component."), None);
+        assert_eq!(parse("If the patient is deceased"), None);
+    }
 }

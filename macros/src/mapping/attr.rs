@@ -137,8 +137,18 @@ fn parse_rule(attr: &Attribute, cx: &mut Ctxt) -> Option<MapRule> {
                 let span = value.span();
                 actions.push((Action::Constant(value), span));
             }
-            "drop" => actions.push((Action::Drop, key_span)),
-            "set_in_finish" => actions.push((Action::Finish, key_span)),
+            // `drop = "PATH"` is `to = "PATH", drop`: one value per attribute keeps lints that
+            // flag repeated attribute words (clippy's `duplicated_attributes`) quiet.
+            "drop" | "set_in_finish" => {
+                if meta.input.peek(syn::Token![=]) {
+                    let path: LitStr = meta.value()?.parse()?;
+                    if to.replace(path).is_some() {
+                        cx.error_at(key_span, format!("`{key} = \"PATH\"` names the target: leave out `to`"));
+                    }
+                }
+                let action = if key == "drop" { Action::Drop } else { Action::Finish };
+                actions.push((action, key_span));
+            }
             _ => {
                 unknown = true;
                 cx.error(meta.error(format!(

@@ -24,7 +24,7 @@ use paths::Resolved;
 /// The site, message and module of a `site::Type` path.
 fn locate(path: &Path, site: Option<&LitStr>, cx: &mut Ctxt) -> Option<(MessageInfo, TokenStream)> {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-    let Some((type_name, prefix)) = segments.split_last() else { return None };
+    let (type_name, prefix) = segments.split_last()?;
     if prefix.is_empty() {
         cx.error_at(path.span(), format!("write `{type_name}` with its site module, e.g. `my_site::{type_name}`"));
         return None;
