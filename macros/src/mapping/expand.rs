@@ -103,6 +103,19 @@ impl Expander<'_> {
         }
     }
 
+    /// Adds `fn name(s: &Source) -> Result<Target, MapError>` that starts from the target's
+    /// default and applies `assignments`.
+    fn push_fn(&mut self, name: &proc_macro2::Ident, source: &TokenStream, target: &TokenStream, assignments: &[TokenStream]) {
+        self.fns.push(quote! {
+            #[allow(unused_variables, unused_mut, clippy::all)]
+            fn #name(s: &#source) -> ::core::result::Result<#target, ::hl7_runtime::mapping::MapError> {
+                let mut t = <#target as ::core::default::Default>::default();
+                #(#assignments)*
+                ::core::result::Result::Ok(t)
+            }
+        });
+    }
+
     /// The mapping of the whole message: returns the function's name.
     pub(crate) fn message(&mut self, cx: &mut Ctxt) -> proc_macro2::Ident {
         let (s, t) = (self.source.type_name.clone(), self.target.type_name.clone());
@@ -166,14 +179,7 @@ impl Expander<'_> {
             );
             assignments.push(quote!(t.#field = #expr;));
         }
-        self.fns.push(quote! {
-            #[allow(unused_variables, unused_mut, clippy::all)]
-            fn #name(s: &#src_tokens) -> ::core::result::Result<#tgt_tokens, ::hl7_runtime::mapping::MapError> {
-                let mut t = <#tgt_tokens as ::core::default::Default>::default();
-                #(#assignments)*
-                ::core::result::Result::Ok(t)
-            }
-        });
+        self.push_fn(&name, &src_tokens, &tgt_tokens, &assignments);
         name
     }
 
@@ -211,14 +217,7 @@ impl Expander<'_> {
                 }
             }
         }
-        self.fns.push(quote! {
-            #[allow(unused_variables, unused_mut, clippy::all)]
-            fn #name(s: &#src_tokens) -> ::core::result::Result<#tgt_tokens, ::hl7_runtime::mapping::MapError> {
-                let mut t = <#tgt_tokens as ::core::default::Default>::default();
-                #(#assignments)*
-                ::core::result::Result::Ok(t)
-            }
-        });
+        self.push_fn(&name, &src_tokens, &tgt_tokens, &assignments);
         name
     }
 
@@ -477,14 +476,7 @@ impl Expander<'_> {
         self.composite_fns.insert(pair, name.clone());
         let src_tokens = self.type_tokens(&self.source_module.clone(), source_ty);
         let tgt_tokens = self.type_tokens(&self.target_module.clone(), target_ty);
-        self.fns.push(quote! {
-            #[allow(unused_variables, unused_mut, clippy::all)]
-            fn #name(s: &#src_tokens) -> ::core::result::Result<#tgt_tokens, ::hl7_runtime::mapping::MapError> {
-                let mut t = <#tgt_tokens as ::core::default::Default>::default();
-                #(#assignments)*
-                ::core::result::Result::Ok(t)
-            }
-        });
+        self.push_fn(&name, &src_tokens, &tgt_tokens, &assignments);
         Ok(name)
     }
 
