@@ -181,15 +181,9 @@ impl<'a, 't> MessageGen<'a, 't> {
             let type_name = ty.clone();
             let ty = format_ident!("{ty}");
             let cardinality = node.cardinality();
-            let wrapped = if cardinality.repeats() && node.usage().is_required() && cardinality.min > 0 {
-                quote!(::hl7_runtime::codegen::NonEmpty<#ty>)
-            } else if cardinality.repeats() {
-                quote!(::hl7_runtime::codegen::Vec<#ty>)
-            } else if node.usage().is_required() {
-                quote!(#ty)
-            } else {
-                quote!(::hl7_runtime::codegen::Option<::hl7_runtime::codegen::Box<#ty>>)
-            };
+            let required = node.usage().is_required();
+            let slot = slot_of(cardinality.repeats(), required && cardinality.min > 0, required, true);
+            let wrapped = wrap_slot(slot, quote!(#ty));
             let field_name = names.claim(&snake(node.name(), "segment"), "_group");
             let field = field_ident(&field_name);
             let usage = constraints::usage_code(node.usage());
@@ -201,7 +195,7 @@ impl<'a, 't> MessageGen<'a, 't> {
                 "usage": usage,
                 "min": cardinality.min,
                 "max": cardinality.max,
-                "slot": slot_of(cardinality.repeats(), node.usage().is_required() && cardinality.min > 0, node.usage().is_required(), true),
+                "slot": slot,
             }));
             let min = unsuffixed(cardinality.min);
             let max = max_tokens(cardinality.max);
@@ -242,40 +236,7 @@ impl<'a, 't> MessageGen<'a, 't> {
         }
         let name = self.scope.claim(&type_name(&segment.name, "Segment", "Segment"), &camel(parent, ""));
         self.segments.insert(shape, name.clone());
-        let mut names = Scope::default();
-        let mut fields = Vec::new();
-        let mut excluded = Vec::new();
-        let mut entries = Vec::new();
-        for field in &segment.fields {
-            let label = format!("{}-{}", segment.name, field.position);
-            if field.usage.is_excluded() {
-                excluded.push(exclude_attr(field));
-                entries.push(element_entry(field, None, None, true));
-                continue;
-            }
-            let (item, item_name) = self.element_type(field, &label);
-            let wrapped = if field.cardinality.repeats() && field.usage.is_required() && field.cardinality.min > 0 {
-                quote!(::hl7_runtime::codegen::NonEmpty<#item>)
-            } else if field.cardinality.repeats() {
-                quote!(::hl7_runtime::codegen::Vec<#item>)
-            } else if field.usage.is_required() {
-                item
-            } else if field.is_composite() {
-                quote!(::hl7_runtime::codegen::Option<::hl7_runtime::codegen::Box<#item>>)
-            } else {
-                quote!(::hl7_runtime::codegen::Option<#item>)
-            };
-            let field_name = names.claim(&snake(&field.name, &format!("field_{}", field.position)), &format!("_{}", field.position));
-            let ident = field_ident(&field_name);
-            entries.push(element_entry(field, Some(&field_name), Some(&item_name), true));
-            let attr = self.element_attr(field, true);
-            let doc = doc_attrs(&docs::element(&label, field, true));
-            fields.push(quote! {
-                #doc
-                #attr
-                pub #ident: #wrapped,
-            });
-        }
+        let (fields, excluded, entries) = self.members(&segment.fields, &segment.name, true);
         self.manifest.insert(
             name.clone(),
             json!({ "kind": "segment", "name": segment.name, "elements": entries }),
@@ -294,6 +255,42 @@ impl<'a, 't> MessageGen<'a, 't> {
             }
         });
         name
+    }
+
+    /// The struct fields of a segment's fields (`is_field`) or a composite's components, the
+    /// `exclude` attributes of the excluded ones, and their manifest entries. The manifest's slot
+    /// and the generated type come from one decision, so they cannot disagree.
+    fn members(&mut self, elements: &[Element], parent: &str, is_field: bool) -> (Vec<TokenStream>, Vec<TokenStream>, Vec<Value>) {
+        let mut names = Scope::default();
+        let mut fields = Vec::new();
+        let mut excluded = Vec::new();
+        let mut entries = Vec::new();
+        for element in elements {
+            let label = if is_field { format!("{parent}-{}", element.position) } else { format!("{parent}.{}", element.position) };
+            if element.usage.is_excluded() {
+                excluded.push(exclude_attr(element));
+                entries.push(element_entry(element, None, None, is_field));
+                continue;
+            }
+            let (item, item_name) = self.element_type(element, &label);
+            let fallback = if is_field { "field" } else { "component" };
+            let field_name = names.claim(
+                &snake(&element.name, &format!("{fallback}_{}", element.position)),
+                &format!("_{}", element.position),
+            );
+            let ident = field_ident(&field_name);
+            let entry = element_entry(element, Some(&field_name), Some(&item_name), is_field);
+            let wrapped = wrap_slot(entry["slot"].as_str().unwrap_or("one"), item);
+            entries.push(entry);
+            let attr = self.element_attr(element, is_field);
+            let doc = doc_attrs(&docs::element(&label, element, is_field));
+            fields.push(quote! {
+                #doc
+                #attr
+                pub #ident: #wrapped,
+            });
+        }
+        (fields, excluded, entries)
     }
 
     /// The type of one value of `element` (a field repetition, a component, a subcomponent).
@@ -316,34 +313,7 @@ impl<'a, 't> MessageGen<'a, 't> {
         let site_suffix = camel(label, "");
         let name = self.scope.claim(&type_name(&element.datatype, "Composite", "Type"), &site_suffix);
         self.composites.insert(shape, name.clone());
-        let mut names = Scope::default();
-        let mut fields = Vec::new();
-        let mut excluded = Vec::new();
-        let mut entries = Vec::new();
-        for child in &element.children {
-            let child_label = format!("{label}.{}", child.position);
-            if child.usage.is_excluded() {
-                excluded.push(exclude_attr(child));
-                entries.push(element_entry(child, None, None, false));
-                continue;
-            }
-            let (item, item_name) = self.element_type(child, &child_label);
-            let wrapped = if child.usage.is_required() {
-                item
-            } else {
-                quote!(::hl7_runtime::codegen::Option<#item>)
-            };
-            let field_name = names.claim(&snake(&child.name, &format!("component_{}", child.position)), &format!("_{}", child.position));
-            let ident = field_ident(&field_name);
-            entries.push(element_entry(child, Some(&field_name), Some(&item_name), false));
-            let attr = self.element_attr(child, false);
-            let doc = doc_attrs(&docs::element(&child_label, child, false));
-            fields.push(quote! {
-                #doc
-                #attr
-                pub #ident: #wrapped,
-            });
-        }
+        let (fields, excluded, entries) = self.members(&element.children, label, false);
         self.manifest.insert(
             name.clone(),
             json!({ "kind": "composite", "name": element.datatype, "elements": entries }),
@@ -457,6 +427,17 @@ fn condition_tokens(condition: &constraints::Cond) -> TokenStream {
             let any = any.iter().map(condition_tokens);
             quote!(::hl7_runtime::codegen::Condition::Any(&[#(#any),*]))
         }
+    }
+}
+
+/// The type of a slot holding `item`.
+fn wrap_slot(slot: &str, item: TokenStream) -> TokenStream {
+    match slot {
+        "nonempty" => quote!(::hl7_runtime::codegen::NonEmpty<#item>),
+        "vec" => quote!(::hl7_runtime::codegen::Vec<#item>),
+        "option_box" => quote!(::hl7_runtime::codegen::Option<::hl7_runtime::codegen::Box<#item>>),
+        "option" => quote!(::hl7_runtime::codegen::Option<#item>),
+        _ => item,
     }
 }
 
