@@ -6,11 +6,13 @@
 //!   typed and generic messages alike.
 //! - [`types`] and [`typed`]: the primitive values and traits of generated message types.
 //! - [`codegen`]: the hub generated code names everything through.
+//! - [`mllp`]: the sans-I/O MLLP framing codec.
 
 pub mod codegen;
 pub mod crosswalk;
 pub mod er7;
 pub mod mapping;
+pub mod mllp;
 mod nonempty;
 pub mod rules;
 pub mod typed;
