@@ -1,5 +1,6 @@
 //! What generated code and engines link against.
 //!
+//! - [`ack`]: acknowledgments, sans-I/O: mode and decision, ACK text, duplicate check.
 //! - [`er7`]: the zero-copy generic view of any ER7 message, escapes, charsets, batches, paths,
 //!   and the encoder.
 //! - [`rules`] and [`validate`]: a profile as static rules, and the one validator that checks
@@ -8,6 +9,7 @@
 //! - [`codegen`]: the hub generated code names everything through.
 //! - [`mllp`]: the sans-I/O MLLP framing codec.
 
+pub mod ack;
 pub mod codegen;
 pub mod crosswalk;
 pub mod er7;
