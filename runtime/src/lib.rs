@@ -7,7 +7,8 @@
 //!   typed and generic messages alike.
 //! - [`types`] and [`typed`]: the primitive values and traits of generated message types.
 //! - [`codegen`]: the hub generated code names everything through.
-//! - [`mllp`]: the sans-I/O MLLP framing codec.
+//! - [`mllp`]: the sans-I/O MLLP framing codec; [`transport`]: the tokio MLLP listener and
+//!   client.
 
 pub mod ack;
 pub mod codegen;
@@ -17,6 +18,7 @@ pub mod mapping;
 pub mod mllp;
 mod nonempty;
 pub mod rules;
+pub mod transport;
 pub mod typed;
 pub mod types;
 pub mod validate;

@@ -1,0 +1,285 @@
+//! The MLLP listener (server role).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::{timeout, timeout_at, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, trace, warn};
+
+use super::{Handler, ListenerConfig, PeerInfo, Reply};
+use crate::mllp::{Frame, FrameError, FrameReader, MllpCodec};
+
+/// Why [`serve_connection`] closed a connection.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The peer closed the connection between frames.
+    PeerClosed,
+    /// The peer closed the connection inside a frame; nothing of it was dispatched.
+    Truncated,
+    /// No new frame started within the idle timeout.
+    IdleTimeout,
+    /// A frame was not complete within the frame read timeout of its `<VT>`.
+    FrameReadTimeout,
+    /// A frame exceeded `max_frame_len`.
+    FrameTooLarge,
+    /// Writing a reply took longer than the write timeout.
+    WriteTimeout,
+    /// The handler replied [`Reply::Close`].
+    Handler,
+    /// The listener is shutting down.
+    Shutdown,
+    /// Reading or writing failed.
+    Io(io::Error),
+}
+
+/// An MLLP listener: accepts TCP connections and serves each with a [`Handler`].
+#[derive(Debug)]
+pub struct MllpListener {
+    listener: TcpListener,
+    config: ListenerConfig,
+}
+
+impl MllpListener {
+    /// Binds to `addr` (use port 0 for any free port; see [`MllpListener::local_addr`]).
+    pub async fn bind(addr: impl ToSocketAddrs, config: ListenerConfig) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self { listener, config })
+    }
+
+    /// Wraps an already bound listener.
+    pub fn from_tcp(listener: TcpListener, config: ListenerConfig) -> Self {
+        Self { listener, config }
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The listener's settings.
+    pub fn config(&self) -> &ListenerConfig {
+        &self.config
+    }
+
+    /// Serves connections until the task is dropped.
+    pub async fn serve<H: Handler>(self, handler: H) -> io::Result<()> {
+        self.serve_with_shutdown(handler, std::future::pending())
+            .await
+    }
+
+    /// Serves connections until `shutdown` completes; then stops accepting, lets each connection
+    /// finish the message it is handling (its reply is written), closes it, and returns once all
+    /// are closed.
+    pub async fn serve_with_shutdown<H: Handler>(
+        self,
+        handler: H,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        let handler = Arc::new(handler);
+        let config = Arc::new(self.config);
+        let limit = Arc::new(Semaphore::new(config.max_connections));
+        let token = CancellationToken::new();
+        let next_id = AtomicU64::new(1);
+        let mut tasks = JoinSet::new();
+        let local = self.listener.local_addr().ok();
+        info!(addr = ?local, max_connections = config.max_connections, "MLLP listener started");
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut shutdown => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+                accepted = self.listener.accept() => accepted,
+            };
+            let (stream, addr) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep listening.
+                    error!(error = %e, "MLLP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let connection_id = next_id.fetch_add(1, Ordering::Relaxed);
+            let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+                warn!(
+                    peer = %addr,
+                    connection_id,
+                    max_connections = config.max_connections,
+                    "MLLP connection refused: too many connections; closing it"
+                );
+                drop(stream);
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let peer = PeerInfo {
+                addr: Some(addr),
+                connection_id,
+            };
+            let handler = Arc::clone(&handler);
+            let config = Arc::clone(&config);
+            let token = token.clone();
+            tasks.spawn(async move {
+                debug!(peer = %addr, connection_id, "MLLP connection accepted");
+                let reason = serve_connection(stream, peer, &*handler, &config, &token).await;
+                log_close(&peer, &reason);
+                drop(permit);
+            });
+        }
+        info!(addr = ?local, open = tasks.len(), "MLLP listener shutting down");
+        token.cancel();
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+fn log_close(peer: &PeerInfo, reason: &CloseReason) {
+    let id = peer.connection_id;
+    let addr = peer.addr;
+    match reason {
+        CloseReason::PeerClosed | CloseReason::Shutdown | CloseReason::Handler => {
+            debug!(peer = ?addr, connection_id = id, reason = ?reason, "MLLP connection closed");
+        }
+        _ => warn!(peer = ?addr, connection_id = id, reason = ?reason, "MLLP connection closed"),
+    }
+}
+
+/// Serves one MLLP connection over any byte stream until it closes, returning why.
+///
+/// This is the seam for other transports: a TLS acceptor wraps the accepted `TcpStream` and
+/// calls this. Frames are read with the bounded codec; each message is passed to `handler` and
+/// its reply written before the next frame is read. `shutdown` closes the connection between
+/// frames (never while a message is being handled).
+pub async fn serve_connection<S, H>(
+    mut stream: S,
+    peer: PeerInfo,
+    handler: &H,
+    config: &ListenerConfig,
+    shutdown: &CancellationToken,
+) -> CloseReason
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Handler,
+{
+    let codec = MllpCodec::new()
+        .with_max_frame_len(config.max_frame_len)
+        .with_commit_blocks(config.commit_blocks);
+    let mut reader = FrameReader::new(codec);
+    let mut out = BytesMut::new();
+    let mut idle_since = Instant::now();
+    let mut frame_started: Option<Instant> = None;
+    let id = peer.connection_id;
+    let mut reported_discards = 0u64;
+    loop {
+        // Everything complete in the buffer first, one message at a time.
+        loop {
+            let frame = match reader.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(FrameError::TooLarge { limit }) => {
+                    warn!(connection_id = id, limit, "MLLP frame too large; closing");
+                    return CloseReason::FrameTooLarge;
+                }
+                Err(e) => {
+                    // Interrupted or stray end block: the codec resynchronised; the partial
+                    // frame was never acknowledged, so the sender resends it.
+                    warn!(connection_id = id, error = %e, "MLLP framing error; resynchronised");
+                    continue;
+                }
+            };
+            frame_started = None;
+            let message = match frame {
+                Frame::Message(m) => m,
+                Frame::Commit(c) => {
+                    debug!(connection_id = id, commit = ?c, "MLLP commit block received; ignored");
+                    continue;
+                }
+            };
+            if message.is_empty() {
+                debug!(connection_id = id, "empty MLLP frame ignored");
+                continue;
+            }
+            debug!(
+                connection_id = id,
+                len = message.len(),
+                "MLLP message received"
+            );
+            if config.log_payloads {
+                trace!(connection_id = id, body = %String::from_utf8_lossy(&message), "MLLP message body");
+            }
+            let reply = handler.handle(message, peer).await;
+            out.clear();
+            let encoded = match &reply {
+                Reply::Message(b) => MllpCodec::encode_frame(&Frame::Message(b.clone()), &mut out),
+                Reply::Commit(c) => MllpCodec::encode_frame(&Frame::Commit(*c), &mut out),
+                Reply::Close => return CloseReason::Handler,
+                _ => Ok(()),
+            };
+            if let Err(e) = encoded {
+                error!(connection_id = id, error = %e, "handler reply cannot be framed; closing");
+                return CloseReason::Handler;
+            }
+            if !out.is_empty() {
+                match timeout(config.write_timeout, write_reply(&mut stream, &out)).await {
+                    Err(_) => return CloseReason::WriteTimeout,
+                    Ok(Err(e)) => return CloseReason::Io(e),
+                    Ok(Ok(())) => {}
+                }
+                if config.log_payloads {
+                    trace!(connection_id = id, body = %String::from_utf8_lossy(&out), "MLLP reply body");
+                }
+            }
+            idle_since = Instant::now();
+        }
+        let discarded = reader.codec().discarded_bytes();
+        if discarded > reported_discards {
+            debug!(
+                connection_id = id,
+                discarded, "MLLP bytes outside frames discarded"
+            );
+            reported_discards = discarded;
+        }
+        let in_frame = reader.in_frame();
+        let deadline = if in_frame {
+            *frame_started.get_or_insert_with(Instant::now) + config.frame_read_timeout
+        } else {
+            frame_started = None;
+            idle_since + config.idle_timeout
+        };
+        let read = tokio::select! {
+            biased;
+            () = shutdown.cancelled(), if !in_frame => return CloseReason::Shutdown,
+            read = timeout_at(deadline, stream.read_buf(reader.read_buffer())) => read,
+        };
+        match read {
+            Err(_) if in_frame => return CloseReason::FrameReadTimeout,
+            Err(_) => return CloseReason::IdleTimeout,
+            Ok(Err(e)) => return CloseReason::Io(e),
+            Ok(Ok(0)) => {
+                return match reader.finish() {
+                    Err(e) => {
+                        warn!(connection_id = id, error = %e, "MLLP stream ended inside a frame");
+                        CloseReason::Truncated
+                    }
+                    Ok(_) => CloseReason::PeerClosed,
+                };
+            }
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+async fn write_reply<S: AsyncWrite + Unpin>(stream: &mut S, out: &[u8]) -> io::Result<()> {
+    stream.write_all(out).await?;
+    stream.flush().await
+}
