@@ -152,15 +152,36 @@ pub struct TableRule {
 
 impl TableRule {
     /// True when `code` is in the table.
+    #[inline]
     pub fn contains(&self, code: &str) -> bool {
-        self.codes.binary_search_by(|(c, _)| (*c).cmp(code)).is_ok()
+        self.position(code).is_some()
     }
 
     /// The description of a code.
     pub fn describe(&self, code: &str) -> Option<&'static str> {
-        let i = self.codes.binary_search_by(|(c, _)| (*c).cmp(code)).ok()?;
-        Some(self.codes[i].1)
+        Some(self.codes[self.position(code)?].1)
     }
+
+    /// Index of `code` in the sorted codes. Codes are a few bytes long: they are compared in
+    /// line, byte by byte, rather than through a `memcmp` call per probe.
+    #[inline]
+    fn position(&self, code: &str) -> Option<usize> {
+        let code = code.as_bytes();
+        self.codes
+            .binary_search_by(|(c, _)| compare_short(c.as_bytes(), code))
+            .ok()
+    }
+}
+
+/// The order of `str` (bytewise, then by length), for short strings.
+#[inline]
+fn compare_short(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// A field, component or subcomponent.
@@ -285,7 +306,9 @@ pub struct SegmentRule {
 impl SegmentRule {
     /// The rule of field `position`.
     pub fn field(&self, position: usize) -> Option<&'static ElementRule> {
-        self.fields.iter().find(|f| usize::from(f.position) == position)
+        self.fields
+            .iter()
+            .find(|f| usize::from(f.position) == position)
     }
 }
 

@@ -9,8 +9,19 @@ use crate::attr::{self, Constraints, ContainerKeys, Ctxt};
 use crate::expand::{named_fields, opt_str, usage_tokens, with_errors};
 
 const ELEMENT_KEYS: &[&str] = &[
-    "position", "name", "usage", "min", "max", "datatype", "len", "min_len", "table", "table_rule",
-    "constant", "condition", "predicate",
+    "position",
+    "name",
+    "usage",
+    "min",
+    "max",
+    "datatype",
+    "len",
+    "min_len",
+    "table",
+    "table_rule",
+    "constant",
+    "condition",
+    "predicate",
 ];
 
 /// One positioned child: its struct field (absent for an excluded one) and its constraints.
@@ -20,12 +31,22 @@ struct Child<'a> {
     position: u16,
 }
 
-fn children<'a>(input: &'a DeriveInput, derive: &str, excluded: Vec<Constraints>, cx: &mut Ctxt) -> Vec<Child<'a>> {
+fn children<'a>(
+    input: &'a DeriveInput,
+    derive: &str,
+    excluded: Vec<Constraints>,
+    cx: &mut Ctxt,
+) -> Vec<Child<'a>> {
     let mut out = Vec::new();
     for field in named_fields(input, derive, cx) {
-        let Some(ident) = field.ident.as_ref() else { continue };
+        let Some(ident) = field.ident.as_ref() else {
+            continue;
+        };
         let Some(constraints) = attr::parse_field(&field.attrs, ELEMENT_KEYS, cx) else {
-            cx.error_at(ident.span(), format!("every field of a `{derive}` needs `#[hl7(position = N, ...)]`"));
+            cx.error_at(
+                ident.span(),
+                format!("every field of a `{derive}` needs `#[hl7(position = N, ...)]`"),
+            );
             continue;
         };
         constraints.check_range(cx, ident.span());
@@ -42,17 +63,30 @@ fn children<'a>(input: &'a DeriveInput, derive: &str, excluded: Vec<Constraints>
                 "an excluded (X) element has no field; write `#[hl7(exclude(position = N))]` on the struct",
             );
         }
-        out.push(Child { member: Some((ident, &field.ty)), constraints, position });
+        out.push(Child {
+            member: Some((ident, &field.ty)),
+            constraints,
+            position,
+        });
     }
     for constraints in excluded {
         let position = constraints.position.unwrap_or(0);
-        out.push(Child { member: None, constraints, position });
+        out.push(Child {
+            member: None,
+            constraints,
+            position,
+        });
     }
     out.sort_by_key(|c| c.position);
     for pair in out.windows(2) {
         if pair[0].position == pair[1].position {
-            let span = pair[1].member.map_or_else(proc_macro2::Span::call_site, |(i, _)| i.span());
-            cx.error_at(span, format!("two elements at position {}", pair[1].position));
+            let span = pair[1]
+                .member
+                .map_or_else(proc_macro2::Span::call_site, |(i, _)| i.span());
+            cx.error_at(
+                span,
+                format!("two elements at position {}", pair[1].position),
+            );
         }
     }
     out
@@ -61,11 +95,21 @@ fn children<'a>(input: &'a DeriveInput, derive: &str, excluded: Vec<Constraints>
 fn rule_tokens(child: &Child<'_>, excluded: bool) -> TokenStream {
     let c = &child.constraints;
     let position = child.position;
-    let name = c.name.clone().unwrap_or_else(|| LitStr::new("", proc_macro2::Span::call_site()));
-    let usage = if excluded { usage_tokens("X") } else { usage_tokens(&c.usage_code()) };
+    let name = c
+        .name
+        .clone()
+        .unwrap_or_else(|| LitStr::new("", proc_macro2::Span::call_site()));
+    let usage = if excluded {
+        usage_tokens("X")
+    } else {
+        usage_tokens(&c.usage_code())
+    };
     let min = c.min_value();
     let max = c.max_value();
-    let datatype = c.datatype.clone().unwrap_or_else(|| LitStr::new("ST", proc_macro2::Span::call_site()));
+    let datatype = c
+        .datatype
+        .clone()
+        .unwrap_or_else(|| LitStr::new("ST", proc_macro2::Span::call_site()));
     let min_len = c.min_len.unwrap_or(0);
     let max_len = match c.len {
         Some(len) => quote!(::hl7_runtime::codegen::Option::Some(#len)),
@@ -94,7 +138,10 @@ fn rule_tokens(child: &Child<'_>, excluded: bool) -> TokenStream {
                 quote!(<#item as ::hl7_runtime::codegen::Element>::CHILDREN),
             )
         }
-        None => (quote!(::hl7_runtime::codegen::Primitive::for_datatype(#datatype)), quote!(&[])),
+        None => (
+            quote!(::hl7_runtime::codegen::Primitive::for_datatype(#datatype)),
+            quote!(&[]),
+        ),
     };
     quote! {
         ::hl7_runtime::codegen::ElementRule {
@@ -127,20 +174,29 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
 
     let rules = children.iter().map(|c| rule_tokens(c, c.member.is_none()));
-    let members: Vec<_> = children.iter().filter_map(|c| c.member.map(|(i, t)| (c.position, i, t))).collect();
+    let members: Vec<_> = children
+        .iter()
+        .filter_map(|c| c.member.map(|(i, t)| (c.position, i, t)))
+        .collect();
     let decode_arms = members.iter().map(|(position, ident, ty)| {
         let position = usize::from(*position);
         quote_spanned!(ty.span()=> #position => out.#ident = <#ty as ::hl7_runtime::codegen::Slot>::decode_slot(part, child_level, ctx),)
     });
     // Children after the last member are not read; empty ones keep their default.
-    let last_member = members.iter().map(|(p, _, _)| usize::from(*p)).max().unwrap_or(0);
+    let last_member = members
+        .iter()
+        .map(|(p, _, _)| usize::from(*p))
+        .max()
+        .unwrap_or(0);
     let first = members.iter().find(|(p, _, _)| *p == 1).map(|(_, ident, ty)| {
         quote!(out.#ident = <#ty as ::hl7_runtime::codegen::Slot>::decode_slot(raw, level, ctx);)
     });
-    let encode = members.iter().map(|(position, ident, _)| quote!(children.child(#position, &self.#ident);));
-    let empty = members.iter().map(|(_, ident, ty)| {
-        quote!(<#ty as ::hl7_runtime::codegen::Slot>::is_empty_slot(&self.#ident))
-    });
+    let encode = members
+        .iter()
+        .map(|(position, ident, _)| quote!(children.child(#position, &self.#ident);));
+    let empty = members.iter().map(
+        |(_, ident, ty)| quote!(<#ty as ::hl7_runtime::codegen::Slot>::is_empty_slot(&self.#ident)),
+    );
 
     let body = quote! {
         impl #impl_generics ::hl7_runtime::codegen::Element for #ident #ty_generics #where_clause {
@@ -155,7 +211,7 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
                 match level.child_separator(&ctx.delimiters) {
                     ::hl7_runtime::codegen::Option::Some(separator) => {
                         let child_level = level.child();
-                        for (i, part) in ::hl7_runtime::codegen::split(raw, separator).enumerate() {
+                        for (i, part) in ctx.split(raw, separator).enumerate() {
                             if i >= #last_member {
                                 break;
                             }
@@ -185,16 +241,19 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
     };
     match cx.finish() {
         Ok(()) => body,
-        Err(error) => with_errors(error, quote! {
-            impl #impl_generics ::hl7_runtime::codegen::Element for #ident #ty_generics #where_clause {
-                const CHILDREN: &'static [::hl7_runtime::codegen::ElementRule] = &[];
-                fn decode(_: &str, _: ::hl7_runtime::codegen::Level, _: &::hl7_runtime::codegen::DecodeContext) -> Self {
-                    <Self as ::hl7_runtime::codegen::Default>::default()
+        Err(error) => with_errors(
+            error,
+            quote! {
+                impl #impl_generics ::hl7_runtime::codegen::Element for #ident #ty_generics #where_clause {
+                    const CHILDREN: &'static [::hl7_runtime::codegen::ElementRule] = &[];
+                    fn decode(_: &str, _: ::hl7_runtime::codegen::Level, _: &::hl7_runtime::codegen::DecodeContext) -> Self {
+                        <Self as ::hl7_runtime::codegen::Default>::default()
+                    }
+                    fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer, _: ::hl7_runtime::codegen::Level) {}
+                    fn is_empty(&self) -> bool { true }
                 }
-                fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer, _: ::hl7_runtime::codegen::Level) {}
-                fn is_empty(&self) -> bool { true }
-            }
-        }),
+            },
+        ),
     }
 }
 
@@ -207,25 +266,45 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
     let id = match &container.id {
         Some(id) => {
             let value = id.value();
-            if value.len() != 3 || !value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
-                cx.error_at(id.span(), format!("segment id `{value}` must be 3 uppercase letters or digits"));
+            if value.len() != 3
+                || !value
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            {
+                cx.error_at(
+                    id.span(),
+                    format!("segment id `{value}` must be 3 uppercase letters or digits"),
+                );
             }
             id.clone()
         }
         None => {
-            cx.error_at(ident.span(), "missing `#[hl7(id = \"XXX\")]` on the segment");
+            cx.error_at(
+                ident.span(),
+                "missing `#[hl7(id = \"XXX\")]` on the segment",
+            );
             LitStr::new("ZZZ", ident.span())
         }
     };
-    let name = container.name.clone().unwrap_or_else(|| LitStr::new("", ident.span()));
+    let name = container
+        .name
+        .clone()
+        .unwrap_or_else(|| LitStr::new("", ident.span()));
     let header = matches!(id.value().as_str(), "MSH" | "FHS" | "BHS");
     let children = children(input, "Segment", container.excluded, &mut cx);
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
 
     let rules = children.iter().map(|c| rule_tokens(c, c.member.is_none()));
-    let members: Vec<_> = children.iter().filter_map(|c| c.member.map(|(i, t)| (c.position, i, t))).collect();
+    let members: Vec<_> = children
+        .iter()
+        .filter_map(|c| c.member.map(|(i, t)| (c.position, i, t)))
+        .collect();
     // One pass over the segment's fields collects the raw text of each position read.
-    let last_member = members.iter().map(|(p, _, _)| usize::from(*p)).max().unwrap_or(0);
+    let last_member = members
+        .iter()
+        .map(|(p, _, _)| usize::from(*p))
+        .max()
+        .unwrap_or(0);
     let decode = members.iter().map(|(position, ident, ty)| {
         let n = usize::from(*position);
         let index = n.saturating_sub(1);
@@ -311,16 +390,19 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
     };
     match cx.finish() {
         Ok(()) => quote!(#body #node),
-        Err(error) => with_errors(error, quote! {
-            impl #impl_generics ::hl7_runtime::codegen::SegmentType for #ident #ty_generics #where_clause {
-                const RULE: ::hl7_runtime::codegen::SegmentRule =
-                    ::hl7_runtime::codegen::SegmentRule { id: #id, name: "", fields: &[] };
-                fn decode(_: &::hl7_runtime::codegen::Er7Segment<'_>, _: &::hl7_runtime::codegen::DecodeContext) -> Self {
-                    <Self as ::hl7_runtime::codegen::Default>::default()
+        Err(error) => with_errors(
+            error,
+            quote! {
+                impl #impl_generics ::hl7_runtime::codegen::SegmentType for #ident #ty_generics #where_clause {
+                    const RULE: ::hl7_runtime::codegen::SegmentRule =
+                        ::hl7_runtime::codegen::SegmentRule { id: #id, name: "", fields: &[] };
+                    fn decode(_: &::hl7_runtime::codegen::Er7Segment<'_>, _: &::hl7_runtime::codegen::DecodeContext) -> Self {
+                        <Self as ::hl7_runtime::codegen::Default>::default()
+                    }
+                    fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
                 }
-                fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
-            }
-            #node
-        }),
+                #node
+            },
+        ),
     }
 }

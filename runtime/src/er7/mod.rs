@@ -40,6 +40,7 @@ pub use item::Item;
 pub use location::Location;
 pub use message::{Message, Segments};
 pub use path::{Path, PathError};
+pub(crate) use scan::SplitStr;
 pub use segment::{Fields, Segment};
 pub use view::{
     Component, Components, Field, Repetition, Repetitions, Subcomponent, Subcomponents,

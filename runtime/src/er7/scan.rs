@@ -194,6 +194,50 @@ impl Iterator for Pieces<'_> {
     }
 }
 
+/// Splits `raw` at `sep`, yielding each piece and whether it is flat (holds none of `lower`).
+///
+/// When `raw` is a slice of `text` (the message), the search reads whole words of `text` around
+/// the piece instead of a byte loop near its end; otherwise `raw` is searched alone.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitStr<'a> {
+    text: &'a str,
+    inner: Pieces<'a>,
+}
+
+impl<'a> SplitStr<'a> {
+    /// Pieces of `raw` split at `sep` (no split when `sep` is `None`). The flatness of a piece
+    /// is only known when `lower` is given; without it every piece is reported flat.
+    #[inline]
+    pub(crate) fn new(
+        text: &'a str,
+        raw: &'a str,
+        sep: Option<u8>,
+        lower: Option<[u8; 3]>,
+    ) -> Self {
+        let start = (raw.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+        let (text, start) = if start <= text.len() && raw.len() <= text.len() - start {
+            (text, start)
+        } else {
+            (raw, 0)
+        };
+        SplitStr {
+            text,
+            inner: Pieces::new(text.as_bytes(), start, start + raw.len(), sep, lower),
+        }
+    }
+}
+
+impl<'a> Iterator for SplitStr<'a> {
+    /// (piece, flat).
+    type Item = (&'a str, bool);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (start, end, _, flat) = self.inner.next()?;
+        Some((self.text.get(start..end).unwrap_or_default(), flat))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

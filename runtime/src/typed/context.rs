@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::er7::Delimiters;
+use crate::er7::{Delimiters, SplitStr};
 use crate::types::Text;
 
 /// What decoding needs to know about the message being read.
@@ -31,6 +31,14 @@ impl DecodeContext {
             delimiters,
             buffer: Some(buffer),
         }
+    }
+
+    /// Splits `raw`, a slice of the message text when the context shares it, at `separator`,
+    /// searching the message's words around each piece (no byte loop near its end).
+    #[inline]
+    pub fn split<'a>(&'a self, raw: &'a str, separator: u8) -> impl Iterator<Item = &'a str> + 'a {
+        let text = self.buffer.as_deref().map_or(raw, String::as_str);
+        SplitStr::new(text, raw, Some(separator), None).map(|(piece, _)| piece)
     }
 
     /// The typed text of a raw value: kept as it is for the standard delimiters (the common

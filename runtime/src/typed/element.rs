@@ -1,6 +1,6 @@
 //! Values below the segment: primitives, composites, and the slots that hold them in a struct.
 
-use crate::er7::{Delimiters, Writer};
+use crate::er7::{Delimiters, SplitStr, Writer};
 use crate::rules::ElementRule;
 use crate::typed::context::{translate, DecodeContext};
 use crate::types::{Date, DateTime, Number, SequenceId, Text, Time, Varies};
@@ -150,7 +150,14 @@ pub trait Slot {
 
 fn first_repetition<'a>(raw: &'a str, level: Level, ctx: &DecodeContext) -> &'a str {
     match level {
-        Level::Field => split(raw, ctx.delimiters.repetition).next().unwrap_or(raw),
+        Level::Field => {
+            let separator = ctx.delimiters.repetition;
+            // Most fields hold one repetition of a few bytes: a byte loop beats a call.
+            match raw.bytes().position(|b| b == separator) {
+                Some(end) => raw.get(..end).unwrap_or(raw),
+                None => raw,
+            }
+        }
         Level::Component | Level::Subcomponent => raw,
     }
 }
@@ -201,9 +208,12 @@ impl<T: Element> Slot for Vec<T> {
             Level::Field => {
                 // Exactly as many slots as repetitions: no spare capacity is kept.
                 let separator = ctx.delimiters.repetition;
-                let count = memchr::memchr_iter(separator, raw.as_bytes()).count() + 1;
+                let count = raw.bytes().filter(|&b| b == separator).count() + 1;
                 let mut values = Vec::with_capacity(count);
-                values.extend(split(raw, separator).map(|rep| T::decode(rep, level, ctx)));
+                values.extend(
+                    ctx.split(raw, separator)
+                        .map(|rep| T::decode(rep, level, ctx)),
+                );
                 values
             }
             Level::Component | Level::Subcomponent => vec![T::decode(raw, level, ctx)],
@@ -256,8 +266,7 @@ impl<T: Element> Slot for crate::NonEmpty<T> {
 
 /// Splits `raw` at every `separator` byte (ASCII, so the split is on char boundaries).
 pub fn split(raw: &str, separator: u8) -> impl Iterator<Item = &str> + '_ {
-    let sep = separator as char;
-    raw.split(sep)
+    SplitStr::new(raw, raw, Some(separator), None).map(|(piece, _)| piece)
 }
 
 /// Writes the children of a composite in position order, with separators only where a later

@@ -1,9 +1,9 @@
 //! Checks of one segment's fields, components and subcomponents against their rules.
 
-use crate::er7::{escape, Delimiters, Location, Segment};
+use crate::er7::{escape, Delimiters, Location, Segment, SplitStr};
 use crate::rules::{ElementRule, Primitive, SegmentRule, TableKind, TableRule, Usage};
-use crate::validate::condition::{effective_usage, Scope};
 use crate::typed::Level;
+use crate::validate::condition::{effective_usage, Scope};
 use crate::validate::format;
 use crate::validate::problem::{Problem, ProblemKind, Severity};
 
@@ -41,7 +41,11 @@ pub(crate) fn check_segment(
         };
         let usage = if field_rule.predicate.is_some() {
             let sibling = |n: u16| segment.field(usize::from(n)).map_or("", |f| f.raw());
-            let scope = Scope { sibling: &sibling, segment, delimiters };
+            let scope = Scope {
+                sibling: &sibling,
+                segment,
+                delimiters,
+            };
             effective_usage(field_rule, &scope)
         } else {
             Some(field_rule.usage)
@@ -76,11 +80,19 @@ pub(crate) fn check_segment(
         }
         if header && position <= 2 {
             // MSH-1 and MSH-2 hold the delimiters themselves: never split them.
-            checker.check_value(raw, field_rule, Level::Subcomponent, &location);
+            checker.check_value(raw, field_rule, Level::Subcomponent, &location, true);
             continue;
         }
         let mut count = 0u32;
-        for (r, rep) in raw.split(delimiters.repetition as char).enumerate() {
+        // A flat field (no repetition, component or subcomponent separator) is one value and
+        // is never split; otherwise one pass finds each repetition and whether it is flat.
+        let flat = field.is_some_and(|f| f.flat);
+        let separator = (!flat).then_some(delimiters.repetition);
+        let sub = delimiters.subcomponent.unwrap_or(delimiters.component);
+        let lower = [delimiters.component, sub, sub];
+        for (r, (rep, rep_flat)) in
+            SplitStr::new(message_text, raw, separator, Some(lower)).enumerate()
+        {
             count += 1;
             if rep.is_empty() {
                 continue;
@@ -90,7 +102,7 @@ pub(crate) fn check_segment(
                 byte_offset: checker.offset(rep),
                 ..location
             };
-            checker.check_value(rep, field_rule, Level::Field, &location);
+            checker.check_value(rep, field_rule, Level::Field, &location, rep_flat);
         }
         if count > field_rule.max {
             checker.report(
@@ -172,9 +184,17 @@ impl Checker<'_, '_> {
         (part.as_ptr() as usize).saturating_sub(self.text.as_ptr() as usize)
     }
 
-    /// Checks one valued repetition, component or subcomponent.
-    fn check_value(&mut self, raw: &str, rule: &ElementRule, level: Level, location: &Loc) {
-        if raw == "\"\"" {
+    /// Checks one valued repetition, component or subcomponent; `flat` when it holds no
+    /// separator of a lower level (it is then not split).
+    fn check_value(
+        &mut self,
+        raw: &str,
+        rule: &ElementRule,
+        level: Level,
+        location: &Loc,
+        flat: bool,
+    ) {
+        if raw.as_bytes() == b"\"\"" {
             return; // the HL7 null value is valid for any element
         }
         self.check_length(raw, rule, location);
@@ -198,55 +218,61 @@ impl Checker<'_, '_> {
         let Some(separator) = level.child_separator(&self.delimiters) else {
             return;
         };
-        let mut parts = raw.split(separator as char);
+        // Components are split noting whether each holds subcomponents; subcomponents are
+        // the lowest level.
+        let lower = match (level, self.delimiters.subcomponent) {
+            (Level::Field, Some(sub)) => Some([sub; 3]),
+            _ => None,
+        };
+        let mut parts = SplitStr::new(self.text, raw, (!flat).then_some(separator), lower);
         // Conditional children look at their siblings: keep them at hand only when needed.
         let siblings: Vec<&str> = if rule.children.iter().any(|c| c.predicate.is_some()) {
-            raw.split(separator as char).collect()
+            parts.clone().map(|(part, _)| part).collect()
         } else {
             Vec::new()
         };
         for child in rule.children {
-            let part = parts.next().unwrap_or("");
+            let (part, part_flat) = parts.next().unwrap_or(("", true));
             let usage = match child.predicate {
                 Some(_) => {
-                    let sibling = |n: u16| siblings.get(usize::from(n).wrapping_sub(1)).copied().unwrap_or("");
-                    let scope = Scope { sibling: &sibling, segment: self.segment, delimiters: self.delimiters };
+                    let sibling = |n: u16| {
+                        siblings
+                            .get(usize::from(n).wrapping_sub(1))
+                            .copied()
+                            .unwrap_or("")
+                    };
+                    let scope = Scope {
+                        sibling: &sibling,
+                        segment: self.segment,
+                        delimiters: self.delimiters,
+                    };
                     effective_usage(child, &scope)
                 }
                 None => Some(child.usage),
             };
-            let mut location = *location;
-            match level {
-                Level::Field => location.component = Some(usize::from(child.position)),
-                _ => location.subcomponent = Some(usize::from(child.position)),
-            }
-            if !part.is_empty() {
-                location.byte_offset = self.offset(part);
-            }
-            let what = || format!("{} {}", kind_of(level), child_name(child));
-            if usage.is_some_and(Usage::is_excluded) {
-                if !part.is_empty() {
-                    self.report(
-                        Severity::Error,
-                        &location,
-                        ProblemKind::Excluded { what: what() },
-                    );
-                }
-                continue;
-            }
+            let excluded = usage.is_some_and(Usage::is_excluded);
             if part.is_empty() {
-                if usage == Some(Usage::R) {
+                // Nothing to check in an absent child, unless it is required.
+                if !excluded && usage == Some(Usage::R) {
+                    let location = child_location(location, level, child, None);
+                    let what = format!("{} {}", kind_of(level), child_name(child));
                     self.report(
                         Severity::Error,
                         &location,
-                        ProblemKind::MissingRequired { what: what() },
+                        ProblemKind::MissingRequired { what },
                     );
                 }
                 continue;
             }
-            self.check_value(part, child, level.child(), &location);
+            let location = child_location(location, level, child, Some(self.offset(part)));
+            if excluded {
+                let what = format!("{} {}", kind_of(level), child_name(child));
+                self.report(Severity::Error, &location, ProblemKind::Excluded { what });
+                continue;
+            }
+            self.check_value(part, child, level.child(), &location, part_flat);
         }
-        if let Some(extra) = parts.find(|p| !p.is_empty()) {
+        if let Some((extra, _)) = parts.find(|(p, _)| !p.is_empty()) {
             let location = Loc {
                 byte_offset: self.offset(extra),
                 ..*location
@@ -333,7 +359,7 @@ impl Checker<'_, '_> {
         if !matches!(base, "CE" | "CWE" | "CNE") {
             return;
         }
-        let mut parts = raw.split(separator as char);
+        let mut parts = SplitStr::new(self.text, raw, Some(separator), None).map(|(p, _)| p);
         let code = parts.next().unwrap_or("");
         let system = parts.nth(1).unwrap_or("");
         let own_system = system.is_empty()
@@ -381,6 +407,19 @@ fn open_coding_system(table: &TableRule, code: &str) -> bool {
             .strip_prefix("HL7")
             .is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()))
             || code.starts_with("99"))
+}
+
+/// The location of a child of the value at `location` (at `level`), at `offset` when valued.
+fn child_location(location: &Loc, level: Level, child: &ElementRule, offset: Option<usize>) -> Loc {
+    let mut location = *location;
+    match level {
+        Level::Field => location.component = Some(usize::from(child.position)),
+        _ => location.subcomponent = Some(usize::from(child.position)),
+    }
+    if let Some(offset) = offset {
+        location.byte_offset = offset;
+    }
+    location
 }
 
 fn kind_of(level: Level) -> &'static str {
