@@ -78,7 +78,8 @@ impl Connect for TcpConnector {
     }
 }
 
-/// Why a send failed. After any of these the connection is closed; the next send opens a new one.
+/// Why a send failed. After any of these but [`SendError::InvalidMessage`] (refused before
+/// anything was written) the connection is closed; the next send opens a new one.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
