@@ -203,11 +203,19 @@ fn note_unchecked(profile: &hl7_spec::MessageProfile) {
     if unchecked.is_empty() {
         return;
     }
-    let first: Vec<&str> = unchecked.iter().take(5).map(|(path, _)| path.as_str()).collect();
+    let first: Vec<&str> = unchecked
+        .iter()
+        .take(5)
+        .map(|(path, _)| path.as_str())
+        .collect();
     eprintln!(
         "note: {} conditional element(s) have a predicate in text only, not checked: {}{}",
         unchecked.len(),
         first.join(", "),
-        if unchecked.len() > first.len() { ", ..." } else { "" }
+        if unchecked.len() > first.len() {
+            ", ..."
+        } else {
+            ""
+        }
     );
 }

@@ -20,7 +20,10 @@ pub(crate) fn usage_code(usage: &Usage) -> &'static str {
 /// The predicate text of a conditional usage.
 pub(crate) fn condition_text(usage: &Usage) -> Option<String> {
     let condition = usage.condition()?;
-    condition.text.clone().or_else(|| condition.expr.as_ref().map(|e| format!("{e:?}")))
+    condition
+        .text
+        .clone()
+        .or_else(|| condition.expr.as_ref().map(|e| format!("{e:?}")))
 }
 
 /// The base datatype of a flavour: `CE_IZ` -> `CE`, `HD_IZ_0361` -> `HD`.
@@ -149,7 +152,12 @@ pub(crate) enum Cond {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PlaceRef {
     Sibling(u16),
-    Field { segment: String, field: u16, component: u16, subcomponent: u16 },
+    Field {
+        segment: String,
+        field: u16,
+        component: u16,
+        subcomponent: u16,
+    },
 }
 
 /// The evaluable predicate of a `C`/`CE` usage, when its condition has a clear form; the HL7
@@ -157,11 +165,17 @@ pub(crate) enum PlaceRef {
 pub(crate) fn predicate_of(usage: &hl7_spec::Usage) -> Option<Pred> {
     let condition = usage.condition()?;
     let cond = cond_of(condition.expr.as_ref()?)?;
-    let default_true = if matches!(usage, hl7_spec::Usage::CE(_)) { "RE" } else { "R" };
+    let default_true = if matches!(usage, hl7_spec::Usage::CE(_)) {
+        "RE"
+    } else {
+        "R"
+    };
     let code = |given: &Option<String>, default: &'static str| -> Option<&'static str> {
         match given.as_deref() {
             None => Some(default),
-            Some(code) => ["R", "RE", "O", "X", "B", "W"].into_iter().find(|c| *c == code.trim()),
+            Some(code) => ["R", "RE", "O", "X", "B", "W"]
+                .into_iter()
+                .find(|c| *c == code.trim()),
         }
     };
     Some(Pred {
@@ -191,10 +205,17 @@ fn place_of(path: &str) -> Option<PlaceRef> {
         return (n > 0).then_some(PlaceRef::Sibling(n));
     }
     let (segment, rest) = path.split_once('-')?;
-    if segment.len() != 3 || !segment.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+    if segment.len() != 3
+        || !segment
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
         return None;
     }
-    let numbers: Vec<u16> = rest.split('.').map(|n| n.parse().ok().filter(|&n| n > 0)).collect::<Option<_>>()?;
+    let numbers: Vec<u16> = rest
+        .split('.')
+        .map(|n| n.parse().ok().filter(|&n| n > 0))
+        .collect::<Option<_>>()?;
     let get = |i: usize| numbers.get(i).copied().unwrap_or(0);
     (1..=3).contains(&numbers.len()).then(|| PlaceRef::Field {
         segment: segment.to_owned(),

@@ -17,7 +17,10 @@ fn notes(doc: &Doc) -> String {
 
 /// Keeps rustdoc from reading profile text as markup it is not.
 fn escape(text: &str) -> String {
-    text.replace('[', "\\[").replace(']', "\\]").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('[', "\\[")
+        .replace(']', "\\]")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn cardinality(min: u32, max: Option<u32>) -> String {
@@ -28,7 +31,11 @@ fn cardinality(min: u32, max: Option<u32>) -> String {
 }
 
 pub(crate) fn message(profile: &MessageProfile, source: &str) -> String {
-    let event = if profile.event_type.is_empty() { "*" } else { &profile.event_type };
+    let event = if profile.event_type.is_empty() {
+        "*"
+    } else {
+        &profile.event_type
+    };
     let mut out = format!(
         "`{}^{event}` message, structure `{}`, HL7 {}.",
         profile.msg_type, profile.structure_id, profile.hl7_version
@@ -75,9 +82,17 @@ pub(crate) fn group(group: &Group) -> String {
 }
 
 pub(crate) fn element(label: &str, element: &Element, is_field: bool) -> String {
-    let mut out = format!("`{label}` {}: {}, usage {}", escape(&element.name), element.datatype, element.usage);
+    let mut out = format!(
+        "`{label}` {}: {}, usage {}",
+        escape(&element.name),
+        element.datatype,
+        element.usage
+    );
     if is_field {
-        out.push_str(&format!(", cardinality {}", cardinality(element.cardinality.min, element.cardinality.max)));
+        out.push_str(&format!(
+            ", cardinality {}",
+            cardinality(element.cardinality.min, element.cardinality.max)
+        ));
     }
     if let Some(length) = element.length {
         out.push_str(&format!(", length {length}"));

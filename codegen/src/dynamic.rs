@@ -55,21 +55,32 @@ fn nodes(profile: &MessageProfile, nodes: &[Node], tables: &mut Tables) -> &'sta
     leak_slice(rules)
 }
 
-fn elements(profile: &MessageProfile, elements: &[Element], tables: &mut Tables) -> &'static [ElementRule] {
+fn elements(
+    profile: &MessageProfile,
+    elements: &[Element],
+    tables: &mut Tables,
+) -> &'static [ElementRule] {
     let rules = elements
         .iter()
         .map(|e| {
-            let table = e.table.as_ref().filter(|_| constraints::table_checked(e)).and_then(|id| {
-                let t = tables.resolve(profile, id)?;
-                Some(leak(TableRule {
-                    id: leak_str(t.id.clone()),
-                    name: leak_str(t.name.clone()),
-                    kind: t.kind,
-                    codes: leak_slice(
-                        t.codes.iter().map(|(c, d)| (leak_str(c.clone()), leak_str(d.clone()))).collect(),
-                    ),
-                }))
-            });
+            let table = e
+                .table
+                .as_ref()
+                .filter(|_| constraints::table_checked(e))
+                .and_then(|id| {
+                    let t = tables.resolve(profile, id)?;
+                    Some(leak(TableRule {
+                        id: leak_str(t.id.clone()),
+                        name: leak_str(t.name.clone()),
+                        kind: t.kind,
+                        codes: leak_slice(
+                            t.codes
+                                .iter()
+                                .map(|(c, d)| (leak_str(c.clone()), leak_str(d.clone())))
+                                .collect(),
+                        ),
+                    }))
+                });
             let children = self::elements(profile, &e.children, tables);
             ElementRule {
                 position: e.position,
@@ -78,7 +89,11 @@ fn elements(profile: &MessageProfile, elements: &[Element], tables: &mut Tables)
                 min: e.cardinality.min,
                 max: constraints::max_value(e.cardinality.max),
                 datatype: leak_str(e.datatype.clone()),
-                primitive: if children.is_empty() { Primitive::for_datatype(&e.datatype) } else { Primitive::Composite },
+                primitive: if children.is_empty() {
+                    Primitive::for_datatype(&e.datatype)
+                } else {
+                    Primitive::Composite
+                },
                 min_length: e.length.map_or(0, |l| l.min),
                 max_length: e.length.and_then(|l| l.max),
                 table,
@@ -95,13 +110,22 @@ fn elements(profile: &MessageProfile, elements: &[Element], tables: &mut Tables)
 
 fn predicate(p: &Pred) -> Predicate {
     let usage = |code: &str| Usage::from_code(code).unwrap_or(Usage::O);
-    Predicate { condition: condition(&p.condition), when_true: usage(p.when_true), when_false: usage(p.when_false) }
+    Predicate {
+        condition: condition(&p.condition),
+        when_true: usage(p.when_true),
+        when_false: usage(p.when_false),
+    }
 }
 
 fn condition(c: &Cond) -> Condition {
     let place = |p: &PlaceRef| match p {
         PlaceRef::Sibling(n) => Place::Sibling(*n),
-        PlaceRef::Field { segment, field, component, subcomponent } => Place::Field {
+        PlaceRef::Field {
+            segment,
+            field,
+            component,
+            subcomponent,
+        } => Place::Field {
             segment: leak_str(segment.clone()),
             field: *field,
             component: *component,

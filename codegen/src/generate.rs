@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
-use serde_json::{json, Map, Value};
 use quote::{format_ident, quote};
+use serde_json::{json, Map, Value};
 
 use hl7_spec::{Element, Group, MessageProfile, Node, Segment};
 
@@ -105,7 +105,13 @@ fn tables_module(tables: &Tables) -> TokenStream {
 }
 
 pub(crate) fn table_ident(id: &str) -> Ident {
-    format_ident!("TABLE_{}", snake(id, "unnamed").trim_start_matches("r#").trim_start_matches("f_").to_ascii_uppercase())
+    format_ident!(
+        "TABLE_{}",
+        snake(id, "unnamed")
+            .trim_start_matches("r#")
+            .trim_start_matches("f_")
+            .to_ascii_uppercase()
+    )
 }
 
 struct MessageGen<'a, 't> {
@@ -182,7 +188,12 @@ impl<'a, 't> MessageGen<'a, 't> {
             let ty = format_ident!("{ty}");
             let cardinality = node.cardinality();
             let required = node.usage().is_required();
-            let slot = slot_of(cardinality.repeats(), required && cardinality.min > 0, required, true);
+            let slot = slot_of(
+                cardinality.repeats(),
+                required && cardinality.min > 0,
+                required,
+                true,
+            );
             let wrapped = wrap_slot(slot, quote!(#ty));
             let field_name = names.claim(&snake(node.name(), "segment"), "_group");
             let field = field_ident(&field_name);
@@ -210,7 +221,9 @@ impl<'a, 't> MessageGen<'a, 't> {
 
     fn group(&mut self, group: &Group) -> String {
         let (fields, children) = self.nodes(&group.children, &group.name);
-        let name = self.scope.claim(&type_name(&group.name, "Group", "Group"), "Group");
+        let name = self
+            .scope
+            .claim(&type_name(&group.name, "Group", "Group"), "Group");
         self.manifest.insert(
             name.clone(),
             json!({ "kind": "group", "name": group.name, "children": children }),
@@ -234,7 +247,10 @@ impl<'a, 't> MessageGen<'a, 't> {
         if let Some(name) = self.segments.get(&shape) {
             return name.clone();
         }
-        let name = self.scope.claim(&type_name(&segment.name, "Segment", "Segment"), &camel(parent, ""));
+        let name = self.scope.claim(
+            &type_name(&segment.name, "Segment", "Segment"),
+            &camel(parent, ""),
+        );
         self.segments.insert(shape, name.clone());
         let (fields, excluded, entries) = self.members(&segment.fields, &segment.name, true);
         self.manifest.insert(
@@ -260,13 +276,22 @@ impl<'a, 't> MessageGen<'a, 't> {
     /// The struct fields of a segment's fields (`is_field`) or a composite's components, the
     /// `exclude` attributes of the excluded ones, and their manifest entries. The manifest's slot
     /// and the generated type come from one decision, so they cannot disagree.
-    fn members(&mut self, elements: &[Element], parent: &str, is_field: bool) -> (Vec<TokenStream>, Vec<TokenStream>, Vec<Value>) {
+    fn members(
+        &mut self,
+        elements: &[Element],
+        parent: &str,
+        is_field: bool,
+    ) -> (Vec<TokenStream>, Vec<TokenStream>, Vec<Value>) {
         let mut names = Scope::default();
         let mut fields = Vec::new();
         let mut excluded = Vec::new();
         let mut entries = Vec::new();
         for element in elements {
-            let label = if is_field { format!("{parent}-{}", element.position) } else { format!("{parent}.{}", element.position) };
+            let label = if is_field {
+                format!("{parent}-{}", element.position)
+            } else {
+                format!("{parent}.{}", element.position)
+            };
             if element.usage.is_excluded() {
                 excluded.push(exclude_attr(element));
                 entries.push(element_entry(element, None, None, is_field));
@@ -311,7 +336,10 @@ impl<'a, 't> MessageGen<'a, 't> {
             return name.clone();
         }
         let site_suffix = camel(label, "");
-        let name = self.scope.claim(&type_name(&element.datatype, "Composite", "Type"), &site_suffix);
+        let name = self.scope.claim(
+            &type_name(&element.datatype, "Composite", "Type"),
+            &site_suffix,
+        );
         self.composites.insert(shape, name.clone());
         let (fields, excluded, entries) = self.members(&element.children, label, false);
         self.manifest.insert(
@@ -338,7 +366,11 @@ impl<'a, 't> MessageGen<'a, 't> {
         let name = &element.name;
         let usage = constraints::usage_code(&element.usage);
         let datatype = &element.datatype;
-        let mut parts = vec![quote!(position = #position), quote!(name = #name), quote!(usage = #usage)];
+        let mut parts = vec![
+            quote!(position = #position),
+            quote!(name = #name),
+            quote!(usage = #usage),
+        ];
         if is_field {
             let min = unsuffixed(element.cardinality.min);
             let max = max_tokens(element.cardinality.max);
@@ -401,8 +433,17 @@ fn condition_tokens(condition: &constraints::Cond) -> TokenStream {
             let n = unsuffixed(u32::from(*n));
             quote!(::hl7_runtime::codegen::Place::Sibling(#n))
         }
-        PlaceRef::Field { segment, field, component, subcomponent } => {
-            let (f, c, s) = (unsuffixed(u32::from(*field)), unsuffixed(u32::from(*component)), unsuffixed(u32::from(*subcomponent)));
+        PlaceRef::Field {
+            segment,
+            field,
+            component,
+            subcomponent,
+        } => {
+            let (f, c, s) = (
+                unsuffixed(u32::from(*field)),
+                unsuffixed(u32::from(*component)),
+                unsuffixed(u32::from(*subcomponent)),
+            );
             quote!(::hl7_runtime::codegen::Place::Field { segment: #segment, field: #f, component: #c, subcomponent: #s })
         }
     };
@@ -442,7 +483,12 @@ fn wrap_slot(slot: &str, item: TokenStream) -> TokenStream {
 }
 
 /// How a struct holds a child: `one` (T), `option`, `option_box`, `vec`, `nonempty`.
-fn slot_of(repeats: bool, required_repeat: bool, required: bool, boxed_when_optional: bool) -> &'static str {
+fn slot_of(
+    repeats: bool,
+    required_repeat: bool,
+    required: bool,
+    boxed_when_optional: bool,
+) -> &'static str {
     match (repeats, required_repeat, required, boxed_when_optional) {
         (true, true, _, _) => "nonempty",
         (true, false, _, _) => "vec",
@@ -453,10 +499,20 @@ fn slot_of(repeats: bool, required_repeat: bool, required: bool, boxed_when_opti
 }
 
 /// The manifest entry of a field or component; `field` and `ty` are absent when excluded.
-fn element_entry(element: &Element, field: Option<&str>, ty: Option<&str>, is_field: bool) -> Value {
+fn element_entry(
+    element: &Element,
+    field: Option<&str>,
+    ty: Option<&str>,
+    is_field: bool,
+) -> Value {
     let repeats = is_field && element.cardinality.repeats();
     let required = element.usage.is_required();
-    let slot = slot_of(repeats, required && element.cardinality.min > 0, required, is_field && element.is_composite());
+    let slot = slot_of(
+        repeats,
+        required && element.cardinality.min > 0,
+        required,
+        is_field && element.is_composite(),
+    );
     json!({
         "position": element.position,
         "name": element.name,
@@ -497,7 +553,11 @@ fn unsuffixed(n: u32) -> Literal {
 /// One `#[doc]` per line, so the output reads as `///` comments.
 fn doc_attrs(text: &str) -> TokenStream {
     let lines = text.lines().map(|line| {
-        let line = if line.is_empty() { String::new() } else { format!(" {line}") };
+        let line = if line.is_empty() {
+            String::new()
+        } else {
+            format!(" {line}")
+        };
         quote!(#[doc = #line])
     });
     quote!(#(#lines)*)

@@ -4,10 +4,10 @@ use std::collections::BTreeSet;
 
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "box", "break", "const", "continue", "crate", "dyn", "else", "enum",
-    "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move",
-    "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true",
-    "try", "type", "unsafe", "use", "where", "while", "abstract", "become", "do", "final", "macro",
-    "override", "priv", "typeof", "unsized", "virtual", "yield",
+    "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
+    "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait",
+    "true", "try", "type", "unsafe", "use", "where", "while", "abstract", "become", "do", "final",
+    "macro", "override", "priv", "typeof", "unsized", "virtual", "yield",
 ];
 
 /// Words of a name: runs of ASCII letters and digits; camel humps split too.
@@ -38,9 +38,21 @@ fn words(name: &str) -> Vec<String> {
 /// `Patient Identifier List` -> `patient_identifier_list`; keywords get `r#`; a leading digit
 /// gets `f_`; an empty name gets `fallback`.
 pub(crate) fn snake(name: &str, fallback: &str) -> String {
-    let joined = words(name).iter().map(|w| w.to_ascii_lowercase()).collect::<Vec<_>>().join("_");
-    let joined = if joined.is_empty() { fallback.to_owned() } else { joined };
-    escape(if joined.starts_with(|c: char| c.is_ascii_digit()) { format!("f_{joined}") } else { joined })
+    let joined = words(name)
+        .iter()
+        .map(|w| w.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join("_");
+    let joined = if joined.is_empty() {
+        fallback.to_owned()
+    } else {
+        joined
+    };
+    escape(if joined.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("f_{joined}")
+    } else {
+        joined
+    })
 }
 
 /// `ORU_R01` -> `OruR01`, `PATIENT_RESULT` -> `PatientResult`, `HD_IZ_0361` -> `HdIz0361`.
@@ -50,10 +62,17 @@ pub(crate) fn camel(name: &str, fallback: &str) -> String {
         .map(|w| {
             let lower = w.to_ascii_lowercase();
             let mut chars = lower.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect();
-    let joined = if joined.is_empty() { fallback.to_owned() } else { joined };
+    let joined = if joined.is_empty() {
+        fallback.to_owned()
+    } else {
+        joined
+    };
     if joined.starts_with(|c: char| c.is_ascii_digit()) {
         format!("T{joined}")
     } else if joined == "Self" {
@@ -75,10 +94,44 @@ fn escape(ident: String) -> String {
 /// not take: a user's `use site::oru_r01::*` would shadow them, and `Err(e)` would mean the ERR
 /// segment.
 const RESERVED_TYPES: &[&str] = &[
-    "Box", "Clone", "Copy", "Default", "Drop", "Eq", "Err", "Extend", "Fn", "FnMut", "FnOnce",
-    "From", "Into", "Iterator", "None", "Ok", "Option", "Ord", "PartialEq", "PartialOrd", "Result",
-    "Send", "Sized", "Some", "String", "Sync", "ToOwned", "ToString", "Unpin", "Vec", "Text",
-    "Number", "Date", "Time", "DateTime", "Varies", "NonEmpty", "SequenceId",
+    "Box",
+    "Clone",
+    "Copy",
+    "Default",
+    "Drop",
+    "Eq",
+    "Err",
+    "Extend",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "From",
+    "Into",
+    "Iterator",
+    "None",
+    "Ok",
+    "Option",
+    "Ord",
+    "PartialEq",
+    "PartialOrd",
+    "Result",
+    "Send",
+    "Sized",
+    "Some",
+    "String",
+    "Sync",
+    "ToOwned",
+    "ToString",
+    "Unpin",
+    "Vec",
+    "Text",
+    "Number",
+    "Date",
+    "Time",
+    "DateTime",
+    "Varies",
+    "NonEmpty",
+    "SequenceId",
 ];
 
 /// A type name for `name`, with `suffix` added when the plain name is reserved
@@ -110,7 +163,10 @@ impl Scope {
         if !suffix.is_empty() && self.taken.insert(with_suffix.clone()) {
             return with_suffix;
         }
-        (2..).map(|n| format!("{base}{n}")).find(|n| self.taken.insert(n.clone())).unwrap_or_default()
+        (2..)
+            .map(|n| format!("{base}{n}"))
+            .find(|n| self.taken.insert(n.clone()))
+            .unwrap_or_default()
     }
 }
 
@@ -120,7 +176,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(snake("Patient Identifier List", "x"), "patient_identifier_list");
+        assert_eq!(
+            snake("Patient Identifier List", "x"),
+            "patient_identifier_list"
+        );
         assert_eq!(snake("Type", "x"), "r#type");
         assert_eq!(snake("2nd Line", "x"), "f_2nd_line");
         assert_eq!(snake("  ", "field_3"), "field_3");

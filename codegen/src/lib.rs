@@ -35,7 +35,12 @@ pub use error::Error;
 /// The conditional elements of `profile` whose predicate is text only: documented in the
 /// generated code, not checked by the validator. Each is `(path, predicate text)`.
 pub fn unchecked_predicates(profile: &MessageProfile) -> Vec<(String, String)> {
-    fn elements(label: &str, list: &[hl7_spec::Element], sep: char, out: &mut Vec<(String, String)>) {
+    fn elements(
+        label: &str,
+        list: &[hl7_spec::Element],
+        sep: char,
+        out: &mut Vec<(String, String)>,
+    ) {
         for element in list {
             let path = format!("{label}{sep}{}", element.position);
             // A bare `C` with no predicate at all (as base data has it) is plain optional.
@@ -50,7 +55,9 @@ pub fn unchecked_predicates(profile: &MessageProfile) -> Vec<(String, String)> {
     fn nodes(list: &[hl7_spec::Node], out: &mut Vec<(String, String)>) {
         for node in list {
             match node {
-                hl7_spec::Node::Segment(segment) => elements(&segment.name, &segment.fields, '-', out),
+                hl7_spec::Node::Segment(segment) => {
+                    elements(&segment.name, &segment.fields, '-', out)
+                }
                 hl7_spec::Node::Group(group) => nodes(&group.children, out),
             }
         }
@@ -93,7 +100,10 @@ impl Config {
     /// Starts a site: the profiles named after it belong to it, and `include_site!(name)`
     /// includes its code.
     pub fn site(&mut self, name: &str) -> &mut Self {
-        self.sites.push(Site { name: name.to_owned(), ..Site::default() });
+        self.sites.push(Site {
+            name: name.to_owned(),
+            ..Site::default()
+        });
         self
     }
 
@@ -113,13 +123,17 @@ impl Config {
     /// Adds a message structure of a bundled HL7 base version, unconstrained (usage and
     /// cardinality as the standard gives them), e.g. `("2.5.1", "ORU_R01")`.
     pub fn base_structure(&mut self, version: &str, structure: &str) -> &mut Self {
-        self.current().base_structures.push((version.to_owned(), structure.to_owned()));
+        self.current()
+            .base_structures
+            .push((version.to_owned(), structure.to_owned()));
         self
     }
 
     /// Names the message type of one profile, when two profiles of a site share a structure.
     pub fn rename(&mut self, profile: impl AsRef<Path>, type_name: &str) -> &mut Self {
-        self.current().renames.insert(profile.as_ref().to_owned(), type_name.to_owned());
+        self.current()
+            .renames
+            .insert(profile.as_ref().to_owned(), type_name.to_owned());
         self
     }
 
@@ -137,7 +151,8 @@ impl Config {
         sender: impl AsRef<Path>,
         receiver: impl AsRef<Path>,
     ) -> &mut Self {
-        self.compat_pairs.push((sender.as_ref().to_owned(), receiver.as_ref().to_owned()));
+        self.compat_pairs
+            .push((sender.as_ref().to_owned(), receiver.as_ref().to_owned()));
         self
     }
 
@@ -181,7 +196,10 @@ impl Config {
 
     fn current(&mut self) -> &mut Site {
         if self.sites.is_empty() {
-            self.sites.push(Site { name: "site".to_owned(), ..Site::default() });
+            self.sites.push(Site {
+                name: "site".to_owned(),
+                ..Site::default()
+            });
         }
         let last = self.sites.len() - 1;
         &mut self.sites[last]
@@ -198,11 +216,17 @@ impl Config {
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or_else(|| {
-                Error::Config("OUT_DIR is not set: call compile() from build.rs, or set out_dir()".into())
+                Error::Config(
+                    "OUT_DIR is not set: call compile() from build.rs, or set out_dir()".into(),
+                )
             })?)
             .join("hl7"),
         };
-        fs::create_dir_all(&out_dir).map_err(|source| Error::Io { action: "create", path: out_dir.clone(), source })?;
+        fs::create_dir_all(&out_dir).map_err(|source| Error::Io {
+            action: "create",
+            path: out_dir.clone(),
+            source,
+        })?;
         // Only a build script (cargo sets OUT_DIR for it) reads these lines from stdout.
         let in_build_script = std::env::var_os("OUT_DIR").is_some();
         for site in &self.sites {
@@ -220,10 +244,16 @@ impl Config {
             let crosswalk_manifest = crosswalk::manifest(&site.name, &crosswalks.crosswalks);
             let crosswalk_manifest = serde_json::to_string_pretty(&crosswalk_manifest)
                 .map_err(|e| Error::Config(format!("crosswalk manifest: {e}")))?;
-            write_if_changed(&out_dir.join(format!("{}.crosswalks.json", site.name)), &crosswalk_manifest)?;
+            write_if_changed(
+                &out_dir.join(format!("{}.crosswalks.json", site.name)),
+                &crosswalk_manifest,
+            )?;
             write_if_changed(&out_dir.join(format!("{}.rs", site.name)), &code)?;
             // Read by `#[derive(Mapping)]` to resolve HL7 paths at compile time.
-            write_if_changed(&out_dir.join(format!("{}.manifest.json", site.name)), &manifest)?;
+            write_if_changed(
+                &out_dir.join(format!("{}.manifest.json", site.name)),
+                &manifest,
+            )?;
         }
         Ok(())
     }
@@ -264,7 +294,9 @@ impl Config {
     /// The code of the configured sites, as `compile` would write it (for snapshot tests).
     pub fn generate_to_string(&self) -> Result<String, Error> {
         if self.sites.is_empty() {
-            return Err(Error::Config("no site configured: call .site(name) first".into()));
+            return Err(Error::Config(
+                "no site configured: call .site(name) first".into(),
+            ));
         }
         let mut out = String::new();
         for site in &self.sites {
@@ -299,7 +331,10 @@ pub fn compatibility(
     match (sender, receiver) {
         (Ok(sender), Ok(receiver)) => Ok(hl7_spec::compat::compare(&sender, &receiver)),
         (sender, receiver) => {
-            let errors = [sender.err(), receiver.err()].into_iter().flatten().collect();
+            let errors = [sender.err(), receiver.err()]
+                .into_iter()
+                .flatten()
+                .collect();
             Err(hl7_spec::LoadError::from_all(errors).map_or_else(
                 || Error::Config("a profile failed to load".into()),
                 Error::Load,
@@ -309,15 +344,27 @@ pub fn compatibility(
 }
 
 /// Generates one site; returns its code and the files and folders read.
-fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>, String, crosswalk::SiteCrosswalks), Error> {
+fn generate_site(
+    site: &Site,
+) -> Result<(String, Vec<PathBuf>, String, crosswalk::SiteCrosswalks), Error> {
     let mut paths = site.profiles.clone();
     let mut read = site.profiles.clone();
     for dir in &site.dirs {
         read.push(dir.clone());
         let mut found = Vec::new();
-        let entries = fs::read_dir(dir).map_err(|source| Error::Io { action: "read", path: dir.clone(), source })?;
+        let entries = fs::read_dir(dir).map_err(|source| Error::Io {
+            action: "read",
+            path: dir.clone(),
+            source,
+        })?;
         for entry in entries {
-            let path = entry.map_err(|source| Error::Io { action: "read", path: dir.clone(), source })?.path();
+            let path = entry
+                .map_err(|source| Error::Io {
+                    action: "read",
+                    path: dir.clone(),
+                    source,
+                })?
+                .path();
             if path.extension().is_some_and(|e| e == "xml") {
                 found.push(path);
             }
@@ -326,8 +373,15 @@ fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>, String, crosswalk
         read.extend(found.iter().cloned());
         paths.extend(found);
     }
-    if paths.is_empty() && site.base_structures.is_empty() && site.crosswalks.is_empty() && site.crosswalk_dirs.is_empty() {
-        return Err(Error::Config(format!("site `{}` has no profiles", site.name)));
+    if paths.is_empty()
+        && site.base_structures.is_empty()
+        && site.crosswalks.is_empty()
+        && site.crosswalk_dirs.is_empty()
+    {
+        return Err(Error::Config(format!(
+            "site `{}` has no profiles",
+            site.name
+        )));
     }
     let mut errors = Vec::new();
     let mut profiles: Vec<(PathBuf, MessageProfile)> = Vec::new();
@@ -335,9 +389,15 @@ fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>, String, crosswalk
         // A base structure stands for every event that uses it (ADT_A01 for A01, A04, A08...).
         let profile = hl7_spec::base::load(version)
             .and_then(|base| base.to_profile(structure))
-            .map(|profile| MessageProfile { event_type: String::new(), ..profile });
+            .map(|profile| MessageProfile {
+                event_type: String::new(),
+                ..profile
+            });
         match profile {
-            Ok(profile) => profiles.push((PathBuf::from(format!("hl7-spec/spec/{version}#{structure}")), profile)),
+            Ok(profile) => profiles.push((
+                PathBuf::from(format!("hl7-spec/spec/{version}#{structure}")),
+                profile,
+            )),
             Err(error) => errors.push(error),
         }
     }
@@ -360,30 +420,59 @@ fn generate_site(site: &Site) -> Result<(String, Vec<PathBuf>, String, crosswalk
             .cloned()
             .unwrap_or_else(|| ident::camel(&profile.structure_id, "Message"));
         if let Some(first) = names.insert(type_name.clone(), source.clone()) {
-            return Err(Error::NameCollision { site: site.name.clone(), name: type_name, first, second: source });
+            return Err(Error::NameCollision {
+                site: site.name.clone(),
+                name: type_name,
+                first,
+                second: source,
+            });
         }
-        inputs.push(generate::Input { profile, type_name, source });
+        inputs.push(generate::Input {
+            profile,
+            type_name,
+            source,
+        });
     }
-    let crosswalks = crosswalk::compile_site(&site.name, &site.crosswalks, &site.crosswalk_dirs, &profiles)?;
+    let crosswalks = crosswalk::compile_site(
+        &site.name,
+        &site.crosswalks,
+        &site.crosswalk_dirs,
+        &profiles,
+    )?;
     read.extend(crosswalks.read.iter().cloned());
     let (mut tokens, manifest) = generate::site(&inputs);
     tokens.extend(crosswalk::crosswalks_module(&crosswalks.crosswalks));
-    let file: syn::File = syn::parse2(tokens).map_err(|e| Error::Config(format!("generated code does not parse: {e}")))?;
-    let sources: Vec<&str> =
-        inputs.iter().map(|i| i.source.as_str()).chain(crosswalks.crosswalks.iter().map(|c| c.source.as_str())).collect();
+    let file: syn::File = syn::parse2(tokens)
+        .map_err(|e| Error::Config(format!("generated code does not parse: {e}")))?;
+    let sources: Vec<&str> = inputs
+        .iter()
+        .map(|i| i.source.as_str())
+        .chain(crosswalks.crosswalks.iter().map(|c| c.source.as_str()))
+        .collect();
     let header = format!(
         "// @generated by hl7-codegen for site `{}` from {}. Do not edit.\n\n",
         site.name,
         sources.join(", ")
     );
-    let manifest = serde_json::to_string_pretty(&serde_json::json!({ "site": site.name, "messages": manifest["messages"] }))
-        .map_err(|e| Error::Config(format!("manifest: {e}")))?;
-    Ok((header + &prettyplease::unparse(&file), read, manifest, crosswalks))
+    let manifest = serde_json::to_string_pretty(
+        &serde_json::json!({ "site": site.name, "messages": manifest["messages"] }),
+    )
+    .map_err(|e| Error::Config(format!("manifest: {e}")))?;
+    Ok((
+        header + &prettyplease::unparse(&file),
+        read,
+        manifest,
+        crosswalks,
+    ))
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {
     if fs::read_to_string(path).ok().as_deref() != Some(text) {
-        fs::write(path, text).map_err(|source| Error::Io { action: "write", path: path.to_owned(), source })?;
+        fs::write(path, text).map_err(|source| Error::Io {
+            action: "write",
+            path: path.to_owned(),
+            source,
+        })?;
     }
     Ok(())
 }

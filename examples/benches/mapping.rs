@@ -36,7 +36,9 @@ fn lab_result() -> String {
             i % 10
         ));
         if i % 5 == 0 {
-            out.push_str(&format!("ZLR|RV-{i}|4455^REVIEW^RITA|A\rNTE|1||Reviewed\\.br\\by the lab\r"));
+            out.push_str(&format!(
+                "ZLR|RV-{i}|4455^REVIEW^RITA|A\rNTE|1||Reviewed\\.br\\by the lab\r"
+            ));
         }
     }
     out
@@ -56,7 +58,11 @@ fn bench(c: &mut Criterion) {
         b.iter(|| LabResultToEhr::map(std::hint::black_box(&parsed)).expect("maps"))
     });
     group.bench_function("map_then_encode", |b| {
-        b.iter_batched(|| (), |()| LabResultToEhr::map(&parsed).expect("maps").to_er7(), BatchSize::SmallInput)
+        b.iter_batched(
+            || (),
+            |()| LabResultToEhr::map(&parsed).expect("maps").to_er7(),
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
 }

@@ -2,7 +2,6 @@
 
 use hl7_runtime::Mapping;
 
-
 /// ACME's lab results, as St Mary's EHR files them: the hub as sender (MSH-3 and MSH-4 rebuilt,
 /// not copied), one identifier per patient, sex codes of table 0001; everything else of the same
 /// path and a compatible type is copied as it is.

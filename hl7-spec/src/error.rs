@@ -53,7 +53,12 @@ impl SpecError {
 
     /// A located error at a known span (no source line shown).
     pub fn at_span(span: Span, message: impl Into<String>) -> SpecError {
-        SpecError { message: message.into(), span, line_text: None, help: None }
+        SpecError {
+            message: message.into(),
+            span,
+            line_text: None,
+            help: None,
+        }
     }
 
     /// Adds a hint.

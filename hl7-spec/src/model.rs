@@ -312,9 +312,15 @@ pub struct Cardinality {
 
 impl Cardinality {
     /// `1..1`.
-    pub const ONE: Cardinality = Cardinality { min: 1, max: Some(1) };
+    pub const ONE: Cardinality = Cardinality {
+        min: 1,
+        max: Some(1),
+    };
     /// `0..1`.
-    pub const OPTIONAL: Cardinality = Cardinality { min: 0, max: Some(1) };
+    pub const OPTIONAL: Cardinality = Cardinality {
+        min: 0,
+        max: Some(1),
+    };
 
     /// True when more than one occurrence is allowed.
     pub fn repeats(&self) -> bool {

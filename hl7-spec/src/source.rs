@@ -17,7 +17,11 @@ pub struct Span {
 impl Span {
     /// A span for elements that come from no file (built in code).
     pub fn synthetic() -> Span {
-        Span { file: Arc::from("<built-in>"), line: 0, col: 0 }
+        Span {
+            file: Arc::from("<built-in>"),
+            line: 0,
+            col: 0,
+        }
     }
 }
 
@@ -42,7 +46,11 @@ impl SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        SourceFile { path: path.into(), text, line_starts }
+        SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+        }
     }
 
     /// The path errors name.
@@ -60,14 +68,26 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&start| start <= offset);
         let start = self.line_starts[line - 1];
-        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
-        Span { file: self.path.clone(), line: line as u32, col: col as u32 }
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count())
+            + 1;
+        Span {
+            file: self.path.clone(),
+            line: line as u32,
+            col: col as u32,
+        }
     }
 
     /// The text of a 1-based line, without its terminator.
     pub fn line_text(&self, line: u32) -> Option<&str> {
         let start = *self.line_starts.get(line.checked_sub(1)? as usize)?;
-        let end = self.line_starts.get(line as usize).copied().unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(line as usize)
+            .copied()
+            .unwrap_or(self.text.len());
         Some(self.text[start..end].trim_end_matches(['\r', '\n']))
     }
 }

@@ -65,11 +65,14 @@ pub(crate) struct Constraints {
 
 impl Constraints {
     pub(crate) fn usage_code(&self) -> String {
-        self.usage.as_ref().map_or_else(|| "O".to_owned(), LitStr::value)
+        self.usage
+            .as_ref()
+            .map_or_else(|| "O".to_owned(), LitStr::value)
     }
 
     pub(crate) fn min_value(&self) -> u32 {
-        self.min.unwrap_or(if self.usage_code() == "R" { 1 } else { 0 })
+        self.min
+            .unwrap_or(if self.usage_code() == "R" { 1 } else { 0 })
     }
 
     pub(crate) fn max_value(&self) -> u32 {
@@ -78,8 +81,16 @@ impl Constraints {
 
     /// Parses one `key = value` of an element or node attribute; false when the key is not one
     /// of these constraints.
-    pub(crate) fn parse_key(&mut self, meta: &ParseNestedMeta<'_>, cx: &mut Ctxt) -> syn::Result<bool> {
-        let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+    pub(crate) fn parse_key(
+        &mut self,
+        meta: &ParseNestedMeta<'_>,
+        cx: &mut Ctxt,
+    ) -> syn::Result<bool> {
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         match key.as_str() {
             "position" => set(cx, meta, &mut self.position, parse_int(meta)?)?,
             "name" => set(cx, meta, &mut self.name, meta.value()?.parse()?)?,
@@ -117,15 +128,27 @@ impl Constraints {
     pub(crate) fn check_range(&self, cx: &mut Ctxt, span: Span) {
         if let Some(Max::Bounded(max)) = self.max {
             if self.min_value() > max {
-                cx.error_at(span, format!("min {} is greater than max {max}", self.min_value()));
+                cx.error_at(
+                    span,
+                    format!("min {} is greater than max {max}", self.min_value()),
+                );
             }
         }
     }
 }
 
-fn set<T>(cx: &mut Ctxt, meta: &ParseNestedMeta<'_>, slot: &mut Option<T>, value: T) -> syn::Result<()> {
+fn set<T>(
+    cx: &mut Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    slot: &mut Option<T>,
+    value: T,
+) -> syn::Result<()> {
     if slot.is_some() {
-        let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         cx.error(meta.error(format!("duplicate `{key}`")));
     }
     *slot = Some(value);
@@ -138,7 +161,9 @@ where
 {
     let expr: Expr = meta.value()?.parse()?;
     match &expr {
-        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => int.base10_parse(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse(),
         other => Err(syn::Error::new_spanned(other, "expected an integer")),
     }
 }
@@ -146,9 +171,16 @@ where
 fn parse_max(meta: &ParseNestedMeta<'_>) -> syn::Result<Max> {
     let expr: Expr = meta.value()?.parse()?;
     match &expr {
-        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => Ok(Max::Bounded(int.base10_parse()?)),
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) if s.value() == "*" => Ok(Max::Unbounded),
-        other => Err(syn::Error::new_spanned(other, "expected an integer or \"*\"")),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => Ok(Max::Bounded(int.base10_parse()?)),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) if s.value() == "*" => Ok(Max::Unbounded),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "expected an integer or \"*\"",
+        )),
     }
 }
 
@@ -170,11 +202,19 @@ pub(crate) struct Container {
 /// Which keys a derive accepts on its struct.
 pub(crate) struct ContainerKeys(pub(crate) &'static [&'static str]);
 
-pub(crate) fn parse_container(attrs: &[Attribute], keys: &ContainerKeys, cx: &mut Ctxt) -> Container {
+pub(crate) fn parse_container(
+    attrs: &[Attribute],
+    keys: &ContainerKeys,
+    cx: &mut Ctxt,
+) -> Container {
     let mut out = Container::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("hl7")) {
         let result = attr.parse_nested_meta(|meta| {
-            let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             if !keys.0.contains(&key.as_str()) {
                 cx.error(meta.error(format!(
                     "unknown key `{}` here; expected one of: {}",
@@ -199,7 +239,9 @@ pub(crate) fn parse_container(attrs: &[Attribute], keys: &ContainerKeys, cx: &mu
                     let mut excluded = Constraints::default();
                     meta.parse_nested_meta(|inner| {
                         if !excluded.parse_key(&inner, cx)? {
-                            cx.error(inner.error("expected `position` or `name` in `exclude(...)`"));
+                            cx.error(
+                                inner.error("expected `position` or `name` in `exclude(...)`"),
+                            );
                         }
                         Ok(())
                     })?;
@@ -229,12 +271,20 @@ pub(crate) fn parse_container(attrs: &[Attribute], keys: &ContainerKeys, cx: &mu
 }
 
 /// Parses the `#[hl7(...)]` of one struct field.
-pub(crate) fn parse_field(attrs: &[Attribute], allowed: &[&str], cx: &mut Ctxt) -> Option<Constraints> {
+pub(crate) fn parse_field(
+    attrs: &[Attribute],
+    allowed: &[&str],
+    cx: &mut Ctxt,
+) -> Option<Constraints> {
     let mut out: Option<Constraints> = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("hl7")) {
         let constraints = out.get_or_insert_with(Constraints::default);
         let result = attr.parse_nested_meta(|meta| {
-            let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             if !allowed.contains(&key.as_str()) {
                 cx.error(meta.error(format!(
                     "unknown key `{key}` here; expected one of: {}",

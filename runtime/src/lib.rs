@@ -23,10 +23,10 @@ pub mod typed;
 pub mod types;
 pub mod validate;
 
-pub use nonempty::NonEmpty;
 /// `#[derive(Mapping)]`: see [`mapping`].
 pub use hl7_macros::Mapping;
 pub use mapping::Mapping;
+pub use nonempty::NonEmpty;
 
 /// Includes the code generated for a site by `hl7_codegen::Config` in `build.rs`.
 ///

@@ -54,7 +54,10 @@ pub enum MapError {
 impl MapError {
     /// A crosswalk's refusal, at `target`.
     pub fn unmapped(target: &'static str, error: impl fmt::Display) -> MapError {
-        MapError::Unmapped { target: Cow::Borrowed(target), message: error.to_string() }
+        MapError::Unmapped {
+            target: Cow::Borrowed(target),
+            message: error.to_string(),
+        }
     }
 
     /// The target path of the failure.
@@ -70,24 +73,51 @@ impl MapError {
     /// (`OBX-3` gives `OBX-3.3`); composites are converted by functions shared between fields.
     pub fn under(self, field: &'static str) -> MapError {
         let place = |path: Cow<'static, str>| -> Cow<'static, str> {
-            if path.starts_with('.') { Cow::Owned(format!("{field}{path}")) } else { path }
+            if path.starts_with('.') {
+                Cow::Owned(format!("{field}{path}"))
+            } else {
+                path
+            }
         };
         match self {
-            MapError::Missing { target, from } => MapError::Missing { target: place(target), from: place(from) },
-            MapError::Unmapped { target, message } => MapError::Unmapped { target: place(target), message },
-            MapError::Conversion { target, message } => MapError::Conversion { target: place(target), message },
+            MapError::Missing { target, from } => MapError::Missing {
+                target: place(target),
+                from: place(from),
+            },
+            MapError::Unmapped { target, message } => MapError::Unmapped {
+                target: place(target),
+                message,
+            },
+            MapError::Conversion { target, message } => MapError::Conversion {
+                target: place(target),
+                message,
+            },
         }
     }
 }
 
 /// The value of an optional source that a required target needs.
-pub fn required<T>(value: Option<T>, target: &'static str, source: &'static str) -> Result<T, MapError> {
-    value.ok_or(MapError::Missing { target: Cow::Borrowed(target), from: Cow::Borrowed(source) })
+pub fn required<T>(
+    value: Option<T>,
+    target: &'static str,
+    source: &'static str,
+) -> Result<T, MapError> {
+    value.ok_or(MapError::Missing {
+        target: Cow::Borrowed(target),
+        from: Cow::Borrowed(source),
+    })
 }
 
 /// The values of a source that a required repeating target needs, at least one.
-pub fn non_empty<T>(values: Vec<T>, target: &'static str, source: &'static str) -> Result<NonEmpty<T>, MapError> {
-    NonEmpty::from_vec(values).ok_or(MapError::Missing { target: Cow::Borrowed(target), from: Cow::Borrowed(source) })
+pub fn non_empty<T>(
+    values: Vec<T>,
+    target: &'static str,
+    source: &'static str,
+) -> Result<NonEmpty<T>, MapError> {
+    NonEmpty::from_vec(values).ok_or(MapError::Missing {
+        target: Cow::Borrowed(target),
+        from: Cow::Borrowed(source),
+    })
 }
 
 /// Maps every value, stopping at the first failure.

@@ -64,7 +64,12 @@ struct ResultGroup {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Message)]
-#[hl7(structure = "ZLR_Z01", msg_type = "ZLR", event = "Z01", version = "2.5.1")]
+#[hl7(
+    structure = "ZLR_Z01",
+    msg_type = "ZLR",
+    event = "Z01",
+    version = "2.5.1"
+)]
 struct ZlrZ01 {
     #[hl7(usage = "R", min = 1, max = 1)]
     msh: Msh,
@@ -72,13 +77,17 @@ struct ZlrZ01 {
     result: Vec<ResultGroup>,
 }
 
-const GOOD: &str = "MSH|^~\\&|LAB^1.2.3^ISO||||20240101120000||ZLR^Z01|42||2.5.1\rZLR|A1||one~two\\F\\x\rZLR|B2\r";
+const GOOD: &str =
+    "MSH|^~\\&|LAB^1.2.3^ISO||||20240101120000||ZLR^Z01|42||2.5.1\rZLR|A1||one~two\\F\\x\rZLR|B2\r";
 
 #[test]
 fn parses_and_re_encodes_byte_for_byte() {
     let msg = ZlrZ01::parse(GOOD.as_bytes()).expect("valid");
     assert_eq!(msg.msh.control_id, "42");
-    assert_eq!(msg.msh.sending_application.as_ref().unwrap().namespace_id, "LAB");
+    assert_eq!(
+        msg.msh.sending_application.as_ref().unwrap().namespace_id,
+        "LAB"
+    );
     assert_eq!(msg.result.len(), 2);
     assert_eq!(msg.result[0].zlr.notes[1].decoded(), "two|x");
     assert_eq!(msg.to_er7(), GOOD);
@@ -89,14 +98,26 @@ fn built_in_code_encodes() {
     let msg = ZlrZ01 {
         msh: Msh {
             date_time: DateTime::new("20240101"),
-            message_type: Msg { message_code: "ZLR".into(), trigger_event: "Z01".into(), message_structure: None },
+            message_type: Msg {
+                message_code: "ZLR".into(),
+                trigger_event: "Z01".into(),
+                message_structure: None,
+            },
             control_id: "1".into(),
             version: "2.5.1".into(),
             ..Msh::default()
         },
-        result: vec![ResultGroup { zlr: Zlr { code: "A^B".into(), notes: vec![] } }],
+        result: vec![ResultGroup {
+            zlr: Zlr {
+                code: "A^B".into(),
+                notes: vec![],
+            },
+        }],
     };
-    assert_eq!(msg.to_er7(), "MSH|^~\\&|||||20240101||ZLR^Z01|1||2.5.1\rZLR|A\\S\\B\r");
+    assert_eq!(
+        msg.to_er7(),
+        "MSH|^~\\&|||||20240101||ZLR^Z01|1||2.5.1\rZLR|A\\S\\B\r"
+    );
     assert!(msg.validate().is_empty(), "{:?}", msg.validate());
 }
 
@@ -105,10 +126,34 @@ fn problems_are_located() {
     let bad = "MSH|^~\\&|||||2024133||ZLR^Z01|42||2.5.1\rZLR|TOOLONG|x\rPID|1\r";
     let parsed = ZlrZ01::parse_lenient(bad.as_bytes()).expect("parses leniently");
     let shown: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();
-    assert!(parsed.problems.iter().any(|p| matches!(p.kind, ProblemKind::Malformed { .. })), "{shown:#?}");
-    assert!(parsed.problems.iter().any(|p| matches!(p.kind, ProblemKind::TooLong { max: 5, found: 7 })), "{shown:#?}");
-    assert!(parsed.problems.iter().any(|p| matches!(p.kind, ProblemKind::Excluded { .. })), "{shown:#?}");
-    assert!(parsed.problems.iter().any(|p| matches!(&p.kind, ProblemKind::UnexpectedSegment { id, .. } if id == "PID")), "{shown:#?}");
+    assert!(
+        parsed
+            .problems
+            .iter()
+            .any(|p| matches!(p.kind, ProblemKind::Malformed { .. })),
+        "{shown:#?}"
+    );
+    assert!(
+        parsed
+            .problems
+            .iter()
+            .any(|p| matches!(p.kind, ProblemKind::TooLong { max: 5, found: 7 })),
+        "{shown:#?}"
+    );
+    assert!(
+        parsed
+            .problems
+            .iter()
+            .any(|p| matches!(p.kind, ProblemKind::Excluded { .. })),
+        "{shown:#?}"
+    );
+    assert!(
+        parsed
+            .problems
+            .iter()
+            .any(|p| matches!(&p.kind, ProblemKind::UnexpectedSegment { id, .. } if id == "PID")),
+        "{shown:#?}"
+    );
     assert!(ZlrZ01::parse(bad.as_bytes()).is_err());
     insta::assert_snapshot!(shown.join("\n"));
 }

@@ -21,22 +21,34 @@ fn generate(site: &str, profiles: &[&str]) -> String {
 
 #[test]
 fn hl7_example_ack_v24() {
-    insta::assert_snapshot!(generate("hapi", &["profiles/hapi_ACK_v24_HL7_example_ack.xml"]));
+    insta::assert_snapshot!(generate(
+        "hapi",
+        &["profiles/hapi_ACK_v24_HL7_example_ack.xml"]
+    ));
 }
 
 #[test]
 fn ihe_law_oul_r22_v251() {
-    insta::assert_snapshot!(generate("gazelle", &["profiles/gazelle_OUL_R22_v251_IHE_LAW.xml"]));
+    insta::assert_snapshot!(generate(
+        "gazelle",
+        &["profiles/gazelle_OUL_R22_v251_IHE_LAW.xml"]
+    ));
 }
 
 #[test]
 fn va_adt_a01_v231() {
-    insta::assert_snapshot!(generate("hapi_va", &["profiles/hapi_ADT_A01_v231_VA_receiver.xml"]));
+    insta::assert_snapshot!(generate(
+        "hapi_va",
+        &["profiles/hapi_ADT_A01_v231_VA_receiver.xml"]
+    ));
 }
 
 #[test]
 fn output_is_deterministic() {
-    let profiles = ["profiles/nist_VXU_V04_v251_immunization_NIST_ext.xml", "site/acme_lab_oru_r01.xml"];
+    let profiles = [
+        "profiles/nist_VXU_V04_v251_immunization_NIST_ext.xml",
+        "site/acme_lab_oru_r01.xml",
+    ];
     assert_eq!(generate("x", &profiles), generate("x", &profiles));
 }
 
@@ -45,7 +57,12 @@ fn a_name_collision_is_a_build_error_with_a_way_out() {
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd to the crate");
     let first = fixture("profiles/hapi_ADT_A01_v25_full_with_predicates.xml");
     let second = fixture("profiles/hapi_ADT_A01_v231_VA_receiver.xml");
-    let error = Config::new().site("both").profile(&first).profile(&second).generate_to_string().unwrap_err();
+    let error = Config::new()
+        .site("both")
+        .profile(&first)
+        .profile(&second)
+        .generate_to_string()
+        .unwrap_err();
     insta::assert_snapshot!(error.to_string());
     let renamed = Config::new()
         .site("both")
@@ -66,6 +83,9 @@ fn a_broken_profile_is_a_located_build_error() {
         .generate_to_string()
         .unwrap_err();
     let shown = error.to_string();
-    assert!(shown.contains("--> fixtures/malformed/unknown_usage.xml:"), "{shown}");
+    assert!(
+        shown.contains("--> fixtures/malformed/unknown_usage.xml:"),
+        "{shown}"
+    );
     insta::assert_snapshot!(shown);
 }

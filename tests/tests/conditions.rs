@@ -53,7 +53,16 @@ fn nist_structured_predicates_are_evaluated() {
     assert!(msh3_problems("MYEHR").is_empty());
     assert!(msh3_problems("^2.16.840.1.113883.3.72^ISO").is_empty());
     let hd3_without_hd2 = msh3_problems("MYEHR^^ISO");
-    assert!(matches!(hd3_without_hd2.as_slice(), [ProblemKind::Excluded { .. }]), "{hd3_without_hd2:?}");
+    assert!(
+        matches!(hd3_without_hd2.as_slice(), [ProblemKind::Excluded { .. }]),
+        "{hd3_without_hd2:?}"
+    );
     let hd2_without_hd3 = msh3_problems("^2.16.840.1.113883.3.72");
-    assert!(matches!(hd2_without_hd3.as_slice(), [ProblemKind::MissingRequired { .. }]), "{hd2_without_hd3:?}");
+    assert!(
+        matches!(
+            hd2_without_hd3.as_slice(),
+            [ProblemKind::MissingRequired { .. }]
+        ),
+        "{hd2_without_hd3:?}"
+    );
 }

@@ -44,7 +44,10 @@ fn parse_as<M: MessageType>(bytes: &[u8]) -> String {
         Ok(parsed) => {
             // What the typed model holds encodes to a message the generic parser accepts.
             let text = hl7_runtime::typed::to_er7(&parsed.message);
-            assert!(hl7_runtime::er7::Message::parse(&text).is_ok(), "re-encoded message parses");
+            assert!(
+                hl7_runtime::er7::Message::parse(&text).is_ok(),
+                "re-encoded message parses"
+            );
             summary(&parsed)
         }
         Err(error) => format!("not ER7: {error}"),
@@ -59,7 +62,11 @@ fn fixture_messages_parse_into_their_profile_types() {
             continue;
         }
         let mut parts = msh9.split(['^', '~']);
-        let key = format!("{}^{}", parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let key = format!(
+            "{}^{}",
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or("")
+        );
         let bytes = std::fs::read(messages_dir().join(&source).join(&file)).expect("fixture");
         let outcome = match (key.as_str(), version.as_str()) {
             ("VXU^V04", "2.5.1") => ("nist::VxuV04", parse_as::<nist::VxuV04>(&bytes)),
@@ -74,9 +81,20 @@ fn fixture_messages_parse_into_their_profile_types() {
             }
             _ => continue,
         };
-        let flag = if flags.is_empty() { String::new() } else { format!(" {flags}") };
-        let _ = writeln!(report, "{source}/{file} as {}{flag}: {}", outcome.0, outcome.1);
+        let flag = if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" {flags}")
+        };
+        let _ = writeln!(
+            report,
+            "{source}/{file} as {}{flag}: {}",
+            outcome.0, outcome.1
+        );
     }
-    assert!(report.lines().count() >= 10, "too few fixtures matched:\n{report}");
+    assert!(
+        report.lines().count() >= 10,
+        "too few fixtures matched:\n{report}"
+    );
     insta::assert_snapshot!(report);
 }

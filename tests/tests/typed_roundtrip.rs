@@ -34,10 +34,18 @@ fn trim_trailing_empties(text: &str) -> String {
 
 fn round_trip<M: MessageType + PartialEq + std::fmt::Debug>(text: &str) -> Vec<String> {
     let parsed = typed::parse_lenient::<M>(text.as_bytes()).expect("corpus messages are ER7");
-    let errors: Vec<String> =
-        parsed.problems.iter().filter(|p| p.is_error()).map(ToString::to_string).collect();
+    let errors: Vec<String> = parsed
+        .problems
+        .iter()
+        .filter(|p| p.is_error())
+        .map(ToString::to_string)
+        .collect();
     let encoded = typed::to_er7(&parsed.message);
-    assert_eq!(encoded, trim_trailing_empties(text), "typed re-encoding differs");
+    assert_eq!(
+        encoded,
+        trim_trailing_empties(text),
+        "typed re-encoding differs"
+    );
     let again = typed::parse_lenient::<M>(encoded.as_bytes()).expect("re-encoded parses");
     assert_eq!(again.message, parsed.message);
     errors
@@ -57,7 +65,11 @@ fn hospital_mix_round_trips_through_the_typed_model() {
         };
         errors.extend(found.into_iter().map(|e| format!("{event}: {e}")));
     }
-    assert!(errors.is_empty(), "the corpus should conform to base 2.5.1:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "the corpus should conform to base 2.5.1:\n{}",
+        errors.join("\n")
+    );
 }
 
 fn text() -> impl Strategy<Value = String> {

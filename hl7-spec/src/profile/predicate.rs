@@ -84,7 +84,10 @@ pub(crate) fn from_text(text: &str) -> Option<ConditionExpr> {
     let lower = text.to_ascii_lowercase();
     let start = lower.find("if ")? + 3;
     let rest = text[start..].trim();
-    if [" and ", " or ", ";"].iter().any(|w| lower[start..].contains(w)) {
+    if [" and ", " or ", ";"]
+        .iter()
+        .any(|w| lower[start..].contains(w))
+    {
         return None;
     }
     let (path, rest) = take_path(rest)?;
@@ -113,14 +116,23 @@ pub(crate) fn from_text(text: &str) -> Option<ConditionExpr> {
             let value = value.trim_matches(['"', '\'', '`']);
             let code_like = !value.is_empty()
                 && value.len() <= 20
-                && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'^');
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'^');
             if !code_like {
                 return None;
             }
-            ConditionExpr::Equals { path, value: value.to_owned() }
+            ConditionExpr::Equals {
+                path,
+                value: value.to_owned(),
+            }
         }
     };
-    Some(if negated { ConditionExpr::Not(Box::new(expr)) } else { expr })
+    Some(if negated {
+        ConditionExpr::Not(Box::new(expr))
+    } else {
+        expr
+    })
 }
 
 /// `PID-3`, `OBX-11`, `PV1-3.1`, `PID-3.4.1` at the start of `text`.
@@ -128,7 +140,9 @@ fn take_path(text: &str) -> Option<(String, &str)> {
     let bytes = text.as_bytes();
     let segment_ok = bytes.len() >= 5
         && bytes[0].is_ascii_uppercase()
-        && bytes[1..3].iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && bytes[1..3]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         && bytes[3] == b'-';
     if !segment_ok {
         return None;
@@ -178,14 +192,26 @@ mod tests {
 
     #[test]
     fn english_predicates_of_one_clause() {
-        assert_eq!(parse("If PID-3 is valued").as_deref(), Some("PID-3 is valued"));
-        assert_eq!(parse("Required if PV1-3.1 is not present.").as_deref(), Some("PV1-3.1 is not valued"));
+        assert_eq!(
+            parse("If PID-3 is valued").as_deref(),
+            Some("PID-3 is valued")
+        );
+        assert_eq!(
+            parse("Required if PV1-3.1 is not present.").as_deref(),
+            Some("PV1-3.1 is not valued")
+        );
         assert_eq!(
             parse("If OBX-11 (Observation Result Status) is not D (deleted)").as_deref(),
             Some("not (OBX-11 = \"D\")")
         );
-        assert_eq!(parse("if MSH-9.1 is \"ACK\"").as_deref(), Some("MSH-9.1 = \"ACK\""));
-        assert_eq!(parse("Either start or stop date or both must be present"), None);
+        assert_eq!(
+            parse("if MSH-9.1 is \"ACK\"").as_deref(),
+            Some("MSH-9.1 = \"ACK\"")
+        );
+        assert_eq!(
+            parse("Either start or stop date or both must be present"),
+            None
+        );
         assert_eq!(parse("If PID-3 is valued and PID-4 is not"), None);
         assert_eq!(parse("Used to delineate the first component."), None);
         assert_eq!(parse("If the patient is deceased"), None);

@@ -10,18 +10,28 @@ use syn::{Data, DeriveInput, Field, Fields};
 use crate::attr::Ctxt;
 
 /// The named fields of a struct, or an error at the item.
-pub(crate) fn named_fields<'a>(input: &'a DeriveInput, derive: &str, cx: &mut Ctxt) -> Vec<&'a Field> {
+pub(crate) fn named_fields<'a>(
+    input: &'a DeriveInput,
+    derive: &str,
+    cx: &mut Ctxt,
+) -> Vec<&'a Field> {
     match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(fields) => fields.named.iter().collect(),
             Fields::Unit => Vec::new(),
             Fields::Unnamed(_) => {
-                cx.error_at(input.ident.span(), format!("`{derive}` needs a struct with named fields"));
+                cx.error_at(
+                    input.ident.span(),
+                    format!("`{derive}` needs a struct with named fields"),
+                );
                 Vec::new()
             }
         },
         _ => {
-            cx.error_at(input.ident.span(), format!("`{derive}` can only be derived for a struct"));
+            cx.error_at(
+                input.ident.span(),
+                format!("`{derive}` can only be derived for a struct"),
+            );
             Vec::new()
         }
     }
@@ -29,7 +39,11 @@ pub(crate) fn named_fields<'a>(input: &'a DeriveInput, derive: &str, cx: &mut Ct
 
 /// `::hl7_runtime::codegen::Usage::R` for a usage code.
 pub(crate) fn usage_tokens(code: &str) -> TokenStream {
-    let code = if crate::attr::USAGES.contains(&code) { code } else { "O" };
+    let code = if crate::attr::USAGES.contains(&code) {
+        code
+    } else {
+        "O"
+    };
     let ident = Ident::new(code, Span::call_site());
     quote!(::hl7_runtime::codegen::Usage::#ident)
 }

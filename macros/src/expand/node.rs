@@ -19,11 +19,16 @@ struct Member<'a> {
 fn members<'a>(input: &'a DeriveInput, derive: &str, cx: &mut Ctxt) -> Vec<Member<'a>> {
     let mut out = Vec::new();
     for field in named_fields(input, derive, cx) {
-        let Some(ident) = field.ident.as_ref() else { continue };
+        let Some(ident) = field.ident.as_ref() else {
+            continue;
+        };
         let constraints = attr::parse_field(&field.attrs, NODE_KEYS, cx).unwrap_or_default();
         constraints.check_range(cx, ident.span());
         if constraints.usage_code() == "X" {
-            cx.error_at(ident.span(), "an excluded (X) segment or group has no field: leave it out");
+            cx.error_at(
+                ident.span(),
+                "an excluded (X) segment or group has no field: leave it out",
+            );
         }
         let ty = &field.ty;
         let usage = usage_tokens(&constraints.usage_code());
@@ -68,7 +73,10 @@ pub(crate) fn group(input: &DeriveInput) -> TokenStream {
     let container = attr::parse_container(&input.attrs, &ContainerKeys(&["group"]), &mut cx);
     let ident = &input.ident;
     let name = container.group.clone().unwrap_or_else(|| {
-        cx.error_at(ident.span(), "missing `#[hl7(group = \"NAME\")]` on the group");
+        cx.error_at(
+            ident.span(),
+            "missing `#[hl7(group = \"NAME\")]` on the group",
+        );
         LitStr::new("", ident.span())
     });
     let members = members(input, "Group", &mut cx);
@@ -116,21 +124,24 @@ pub(crate) fn group(input: &DeriveInput) -> TokenStream {
     };
     match cx.finish() {
         Ok(()) => quote!(#body #node),
-        Err(error) => with_errors(error, quote! {
-            impl #impl_generics ::hl7_runtime::codegen::GroupType for #ident #ty_generics #where_clause {
-                const RULE: ::hl7_runtime::codegen::GroupRule =
-                    ::hl7_runtime::codegen::GroupRule { name: #name, children: &[] };
-                fn decode(
-                    _: &::hl7_runtime::codegen::MatchedGroup,
-                    _: &::hl7_runtime::codegen::Er7Message<'_>,
-                    _: &::hl7_runtime::codegen::DecodeContext,
-                ) -> Self {
-                    <Self as ::hl7_runtime::codegen::Default>::default()
+        Err(error) => with_errors(
+            error,
+            quote! {
+                impl #impl_generics ::hl7_runtime::codegen::GroupType for #ident #ty_generics #where_clause {
+                    const RULE: ::hl7_runtime::codegen::GroupRule =
+                        ::hl7_runtime::codegen::GroupRule { name: #name, children: &[] };
+                    fn decode(
+                        _: &::hl7_runtime::codegen::MatchedGroup,
+                        _: &::hl7_runtime::codegen::Er7Message<'_>,
+                        _: &::hl7_runtime::codegen::DecodeContext,
+                    ) -> Self {
+                        <Self as ::hl7_runtime::codegen::Default>::default()
+                    }
+                    fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
                 }
-                fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
-            }
-            #node
-        }),
+                #node
+            },
+        ),
     }
 }
 
@@ -142,7 +153,10 @@ pub(crate) fn message(input: &DeriveInput) -> TokenStream {
     let ident = &input.ident;
     let mut required = |value: &Option<LitStr>, key: &str| {
         value.clone().unwrap_or_else(|| {
-            cx.error_at(ident.span(), format!("missing `{key} = \"...\"` in `#[hl7(...)]` on the message"));
+            cx.error_at(
+                ident.span(),
+                format!("missing `{key} = \"...\"` in `#[hl7(...)]` on the message"),
+            );
             LitStr::new("", ident.span())
         })
     };
@@ -150,7 +164,10 @@ pub(crate) fn message(input: &DeriveInput) -> TokenStream {
     let msg_type = required(&container.msg_type, "msg_type");
     let event = required(&container.event, "event");
     let version = required(&container.version, "version");
-    let profile = container.profile.clone().unwrap_or_else(|| LitStr::new("", ident.span()));
+    let profile = container
+        .profile
+        .clone()
+        .unwrap_or_else(|| LitStr::new("", ident.span()));
     let members = members(input, "Message", &mut cx);
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let rules = members.iter().map(|m| &m.rule);
@@ -207,26 +224,29 @@ pub(crate) fn message(input: &DeriveInput) -> TokenStream {
     };
     match cx.finish() {
         Ok(()) => quote!(#body #inherent),
-        Err(error) => with_errors(error, quote! {
-            impl #impl_generics ::hl7_runtime::codegen::MessageType for #ident #ty_generics #where_clause {
-                const RULE: ::hl7_runtime::codegen::MessageRule = ::hl7_runtime::codegen::MessageRule {
-                    profile: "",
-                    version: "",
-                    msg_type: "",
-                    event: "",
-                    structure: "",
-                    children: &[],
-                };
-                fn decode(
-                    _: &::hl7_runtime::codegen::MatchedGroup,
-                    _: &::hl7_runtime::codegen::Er7Message<'_>,
-                    _: &::hl7_runtime::codegen::DecodeContext,
-                ) -> Self {
-                    <Self as ::hl7_runtime::codegen::Default>::default()
+        Err(error) => with_errors(
+            error,
+            quote! {
+                impl #impl_generics ::hl7_runtime::codegen::MessageType for #ident #ty_generics #where_clause {
+                    const RULE: ::hl7_runtime::codegen::MessageRule = ::hl7_runtime::codegen::MessageRule {
+                        profile: "",
+                        version: "",
+                        msg_type: "",
+                        event: "",
+                        structure: "",
+                        children: &[],
+                    };
+                    fn decode(
+                        _: &::hl7_runtime::codegen::MatchedGroup,
+                        _: &::hl7_runtime::codegen::Er7Message<'_>,
+                        _: &::hl7_runtime::codegen::DecodeContext,
+                    ) -> Self {
+                        <Self as ::hl7_runtime::codegen::Default>::default()
+                    }
+                    fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
                 }
-                fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
-            }
-            #inherent
-        }),
+                #inherent
+            },
+        ),
     }
 }

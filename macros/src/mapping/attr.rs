@@ -43,9 +43,21 @@ pub(crate) struct MapRule {
 }
 
 const MAPPING_KEYS: &[&str] = &["from", "to", "from_site", "to_site", "auto", "finish"];
-const MAP_KEYS: &[&str] = &["to", "from", "with", "crosswalk", "constant", "drop", "set_in_finish"];
+const MAP_KEYS: &[&str] = &[
+    "to",
+    "from",
+    "with",
+    "crosswalk",
+    "constant",
+    "drop",
+    "set_in_finish",
+];
 
-pub(crate) fn parse(attrs: &[Attribute], span: Span, cx: &mut Ctxt) -> (Option<MappingAttr>, Vec<MapRule>) {
+pub(crate) fn parse(
+    attrs: &[Attribute],
+    span: Span,
+    cx: &mut Ctxt,
+) -> (Option<MappingAttr>, Vec<MapRule>) {
     let mut mapping: Option<MappingAttr> = None;
     let mut rules = Vec::new();
     for attr in attrs {
@@ -57,7 +69,11 @@ pub(crate) fn parse(attrs: &[Attribute], span: Span, cx: &mut Ctxt) -> (Option<M
             let mut auto = true;
             let mut finish = None;
             let result = attr.parse_nested_meta(|meta| {
-                let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+                let key = meta
+                    .path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 match key.as_str() {
                     "from" => from = Some(meta.value()?.parse::<Path>()?),
                     "to" => to = Some(meta.value()?.parse::<Path>()?),
@@ -67,8 +83,13 @@ pub(crate) fn parse(attrs: &[Attribute], span: Span, cx: &mut Ctxt) -> (Option<M
                     "auto" => {
                         let expr: Expr = meta.value()?.parse()?;
                         match expr {
-                            Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => auto = b.value,
-                            other => cx.error(syn::Error::new_spanned(other, "expected `true` or `false`")),
+                            Expr::Lit(ExprLit {
+                                lit: Lit::Bool(b), ..
+                            }) => auto = b.value,
+                            other => cx.error(syn::Error::new_spanned(
+                                other,
+                                "expected `true` or `false`",
+                            )),
                         }
                     }
                     _ => {
@@ -88,9 +109,20 @@ pub(crate) fn parse(attrs: &[Attribute], span: Span, cx: &mut Ctxt) -> (Option<M
             }
             match (from, to) {
                 (Some(from), Some(to)) => {
-                    mapping = Some(MappingAttr { from, to, from_site, to_site, auto, finish, span: attr_span(attr) })
+                    mapping = Some(MappingAttr {
+                        from,
+                        to,
+                        from_site,
+                        to_site,
+                        auto,
+                        finish,
+                        span: attr_span(attr),
+                    })
                 }
-                _ => cx.error_at(attr_span(attr), "`#[mapping(...)]` needs `from = site::Type` and `to = site::Type`"),
+                _ => cx.error_at(
+                    attr_span(attr),
+                    "`#[mapping(...)]` needs `from = site::Type` and `to = site::Type`",
+                ),
             }
         } else if attr.path().is_ident("map") {
             if let Some(rule) = parse_rule(attr, cx) {
@@ -99,9 +131,15 @@ pub(crate) fn parse(attrs: &[Attribute], span: Span, cx: &mut Ctxt) -> (Option<M
         }
     }
     if mapping.is_none() && !rules.is_empty() {
-        cx.error_at(span, "a mapping needs `#[mapping(from = site::Type, to = site::Type)]`");
+        cx.error_at(
+            span,
+            "a mapping needs `#[mapping(from = site::Type, to = site::Type)]`",
+        );
     } else if mapping.is_none() {
-        cx.error_at(span, "missing `#[mapping(from = site::Type, to = site::Type)]`");
+        cx.error_at(
+            span,
+            "missing `#[mapping(from = site::Type, to = site::Type)]`",
+        );
     }
     (mapping, rules)
 }
@@ -117,8 +155,15 @@ fn parse_rule(attr: &Attribute, cx: &mut Ctxt) -> Option<MapRule> {
     let mut actions: Vec<(Action, Span)> = Vec::new();
     let mut unknown = false;
     let result = attr.parse_nested_meta(|meta| {
-        let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
-        let key_span = meta.path.get_ident().map_or_else(Span::call_site, |i| i.span());
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let key_span = meta
+            .path
+            .get_ident()
+            .map_or_else(Span::call_site, |i| i.span());
         match key.as_str() {
             "to" => to = Some(meta.value()?.parse()?),
             "from" => from = Some(meta.value()?.parse()?),
@@ -143,10 +188,17 @@ fn parse_rule(attr: &Attribute, cx: &mut Ctxt) -> Option<MapRule> {
                 if meta.input.peek(syn::Token![=]) {
                     let path: LitStr = meta.value()?.parse()?;
                     if to.replace(path).is_some() {
-                        cx.error_at(key_span, format!("`{key} = \"PATH\"` names the target: leave out `to`"));
+                        cx.error_at(
+                            key_span,
+                            format!("`{key} = \"PATH\"` names the target: leave out `to`"),
+                        );
                     }
                 }
-                let action = if key == "drop" { Action::Drop } else { Action::Finish };
+                let action = if key == "drop" {
+                    Action::Drop
+                } else {
+                    Action::Finish
+                };
                 actions.push((action, key_span));
             }
             _ => {
@@ -167,20 +219,34 @@ fn parse_rule(attr: &Attribute, cx: &mut Ctxt) -> Option<MapRule> {
         return None;
     }
     let Some(to) = to else {
-        cx.error_at(attr_span(attr), "`#[map(...)]` needs `to = \"PATH\"`, the target element");
+        cx.error_at(
+            attr_span(attr),
+            "`#[map(...)]` needs `to = \"PATH\"`, the target element",
+        );
         return None;
     };
     if actions.len() > 1 {
         cx.error_at(actions[1].1, "one rule does one thing: `with`, `crosswalk`, `constant`, `drop` and `set_in_finish` exclude each other");
     }
-    let (action, action_span) = actions.into_iter().next().unwrap_or((Action::Copy, to.span()));
+    let (action, action_span) = actions
+        .into_iter()
+        .next()
+        .unwrap_or((Action::Copy, to.span()));
     if from.is_some() && matches!(action, Action::Constant(_) | Action::Drop | Action::Finish) {
-        cx.error_at(from.as_ref().map_or(to.span(), LitStr::span), "`from` has no meaning with `constant`, `drop` or `set_in_finish`");
+        cx.error_at(
+            from.as_ref().map_or(to.span(), LitStr::span),
+            "`from` has no meaning with `constant`, `drop` or `set_in_finish`",
+        );
     }
     if matches!(action, Action::Copy) && from.is_none() && !unknown {
         cx.error_at(to.span(), "this rule does nothing: give `from`, `with`, `crosswalk`, `constant`, `drop` or `set_in_finish`");
     }
-    Some(MapRule { to, from, action, action_span })
+    Some(MapRule {
+        to,
+        from,
+        action,
+        action_span,
+    })
 }
 
 fn path_span(path: &Path) -> Span {

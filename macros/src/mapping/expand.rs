@@ -47,7 +47,11 @@ fn key(segment: &[String], positions: &[u16]) -> String {
 }
 
 fn base_datatype(datatype: &str) -> String {
-    datatype.split('_').next().unwrap_or(datatype).to_ascii_uppercase()
+    datatype
+        .split('_')
+        .next()
+        .unwrap_or(datatype)
+        .to_ascii_uppercase()
 }
 
 /// Table ids as profiles write them: `0001`, `1`, `HL70001`.
@@ -55,7 +59,11 @@ fn same_table(a: &str, b: &str) -> bool {
     let norm = |t: &str| {
         let t = t.strip_prefix("HL7").unwrap_or(t);
         let trimmed = t.trim_start_matches('0');
-        if trimmed.is_empty() { t.to_owned() } else { trimmed.to_owned() }
+        if trimmed.is_empty() {
+            t.to_owned()
+        } else {
+            trimmed.to_owned()
+        }
     };
     norm(a) == norm(b)
 }
@@ -64,7 +72,9 @@ fn same_table(a: &str, b: &str) -> bool {
 /// coded-element family CE, CWE and CNE (their first six components mean the same).
 fn same_family(a: &str, b: &str) -> bool {
     let (a, b) = (base_datatype(a), base_datatype(b));
-    a == b || (matches!(a.as_str(), "CE" | "CWE" | "CNE") && matches!(b.as_str(), "CE" | "CWE" | "CNE"))
+    a == b
+        || (matches!(a.as_str(), "CE" | "CWE" | "CNE")
+            && matches!(b.as_str(), "CE" | "CWE" | "CNE"))
 }
 
 fn is_coded(element: &ElementInfo) -> bool {
@@ -105,7 +115,13 @@ impl Expander<'_> {
 
     /// Adds `fn name(s: &Source) -> Result<Target, MapError>` that starts from the target's
     /// default and applies `assignments`.
-    fn push_fn(&mut self, name: &proc_macro2::Ident, source: &TokenStream, target: &TokenStream, assignments: &[TokenStream]) {
+    fn push_fn(
+        &mut self,
+        name: &proc_macro2::Ident,
+        source: &TokenStream,
+        target: &TokenStream,
+        assignments: &[TokenStream],
+    ) {
         self.fns.push(quote! {
             #[allow(unused_variables, unused_mut, clippy::all)]
             fn #name(s: &#source) -> ::core::result::Result<#target, ::hl7_runtime::mapping::MapError> {
@@ -122,29 +138,59 @@ impl Expander<'_> {
         self.node(&s, &t, &[], cx)
     }
 
-    fn node(&mut self, source_ty: &str, target_ty: &str, path: &[String], cx: &mut Ctxt) -> proc_macro2::Ident {
+    fn node(
+        &mut self,
+        source_ty: &str,
+        target_ty: &str,
+        path: &[String],
+        cx: &mut Ctxt,
+    ) -> proc_macro2::Ident {
         let name = self.fresh("node");
         let src_tokens = self.type_tokens(&self.source_module.clone(), source_ty);
         let tgt_tokens = self.type_tokens(&self.target_module.clone(), target_ty);
-        let source_children = self.source.node(source_ty).map(|(_, c)| c.to_vec()).unwrap_or_default();
-        let target_children = self.target.node(target_ty).map(|(_, c)| c.to_vec()).unwrap_or_default();
+        let source_children = self
+            .source
+            .node(source_ty)
+            .map(|(_, c)| c.to_vec())
+            .unwrap_or_default();
+        let target_children = self
+            .target
+            .node(target_ty)
+            .map(|(_, c)| c.to_vec())
+            .unwrap_or_default();
         let mut assignments = Vec::new();
         for child in &target_children {
             let mut child_path = path.to_vec();
             child_path.push(child.name.clone());
             let label = child_path.join("/");
             let field = format_ident!("{}", child.field.trim_start_matches("r#"));
-            let rule = self.node_rules.get(&label).map(|r| (r.rule.action_span, matches!(r.rule.action, Action::Drop | Action::Finish), r.from.clone()));
+            let rule = self.node_rules.get(&label).map(|r| {
+                (
+                    r.rule.action_span,
+                    matches!(r.rule.action, Action::Drop | Action::Finish),
+                    r.from.clone(),
+                )
+            });
             if let Some((span, leave_empty, _)) = &rule {
                 self.used.insert(label.clone());
                 if *leave_empty {
-                    if child.slot.required() && !matches!(self.node_rules[&label].rule.action, Action::Finish) {
-                        cx.error_at(*span, format!("`{label}` is required by the target profile: it cannot be dropped"));
+                    if child.slot.required()
+                        && !matches!(self.node_rules[&label].rule.action, Action::Finish)
+                    {
+                        cx.error_at(
+                            *span,
+                            format!(
+                                "`{label}` is required by the target profile: it cannot be dropped"
+                            ),
+                        );
                     }
                     continue;
                 }
             }
-            let Some(source) = source_children.iter().find(|c| c.name == child.name && c.is_group == child.is_group) else {
+            let Some(source) = source_children
+                .iter()
+                .find(|c| c.name == child.name && c.is_group == child.is_group)
+            else {
                 if child.slot.required() {
                     cx.error_at(self.span, format!(
                         "required target {} `{label}` has no counterpart in the source {}: map it in a `finish` function and mark it `#[map(to = \"{label}\", set_in_finish)]`",
@@ -183,12 +229,26 @@ impl Expander<'_> {
         name
     }
 
-    fn segment(&mut self, source_ty: &str, target_ty: &str, path: &[String], cx: &mut Ctxt) -> proc_macro2::Ident {
+    fn segment(
+        &mut self,
+        source_ty: &str,
+        target_ty: &str,
+        path: &[String],
+        cx: &mut Ctxt,
+    ) -> proc_macro2::Ident {
         let name = self.fresh("segment");
         let src_tokens = self.type_tokens(&self.source_module.clone(), source_ty);
         let tgt_tokens = self.type_tokens(&self.target_module.clone(), target_ty);
-        let source_elements = self.source.elements(source_ty).map(|(_, e)| e.to_vec()).unwrap_or_default();
-        let target_elements = self.target.elements(target_ty).map(|(_, e)| e.to_vec()).unwrap_or_default();
+        let source_elements = self
+            .source
+            .elements(source_ty)
+            .map(|(_, e)| e.to_vec())
+            .unwrap_or_default();
+        let target_elements = self
+            .target
+            .elements(target_ty)
+            .map(|(_, e)| e.to_vec())
+            .unwrap_or_default();
         let mut assignments = Vec::new();
         // MSH-1 and MSH-2 are written by the encoder from its delimiters: nothing to map.
         let header = matches!(path.last().map(String::as_str), Some("MSH" | "FHS" | "BHS"));
@@ -201,7 +261,9 @@ impl Expander<'_> {
             let positions = [target.position];
             let target_key = key(path, &positions);
             let label = element_label(path, &positions);
-            if let Some(expr) = self.element(target, &source_elements, path, &target_key, &label, cx) {
+            if let Some(expr) =
+                self.element(target, &source_elements, path, &target_key, &label, cx)
+            {
                 assignments.push(quote!(t.#field = #expr;));
             }
             // Component-level rules under this field.
@@ -235,15 +297,23 @@ impl Expander<'_> {
         let rule = self.element_rules.get(target_key);
         let Some(rule) = rule else {
             // Copied without being named, when the source has a compatible element.
-            let source = source_elements.iter().find(|e| e.position == target.position && e.field.is_some());
+            let source = source_elements
+                .iter()
+                .find(|e| e.position == target.position && e.field.is_some());
             let compatible = self.auto
-                && source.is_some_and(|s| self.value_conversion(s, target, label, cx, None).is_ok());
+                && source
+                    .is_some_and(|s| self.value_conversion(s, target, label, cx, None).is_ok());
             if !compatible {
                 if target.slot.required() {
                     let why = match source {
                         None => "the source profile has no such element".to_owned(),
-                        Some(_) if !self.auto => "automatic copies are off (`auto = false`)".to_owned(),
-                        Some(s) => self.value_conversion(s, target, label, cx, None).err().unwrap_or_default(),
+                        Some(_) if !self.auto => {
+                            "automatic copies are off (`auto = false`)".to_owned()
+                        }
+                        Some(s) => self
+                            .value_conversion(s, target, label, cx, None)
+                            .err()
+                            .unwrap_or_default(),
                     };
                     cx.error_at(self.span, format!(
                         "required target {label} ({}) is not provided: {why}; add `#[map(to = \"{label}\", ...)]`",
@@ -253,9 +323,22 @@ impl Expander<'_> {
                 return None;
             }
             let source = source?;
-            let conv = self.value_conversion(source, target, label, cx, None).ok()?;
-            let source_field = format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
-            return Some(self.convert_slot(quote!(s.#source_field), source.slot, target.slot, conv, None, label, label, self.span, cx));
+            let conv = self
+                .value_conversion(source, target, label, cx, None)
+                .ok()?;
+            let source_field =
+                format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
+            return Some(self.convert_slot(
+                quote!(s.#source_field),
+                source.slot,
+                target.slot,
+                conv,
+                None,
+                label,
+                label,
+                self.span,
+                cx,
+            ));
         };
         self.used.insert(target_key.to_owned());
         let span = rule.rule.action_span;
@@ -263,7 +346,10 @@ impl Expander<'_> {
         match &rule.rule.action {
             Action::Drop => {
                 if target.slot.required() {
-                    cx.error_at(span, format!("{label} is required by the target profile: it cannot be dropped"));
+                    cx.error_at(
+                        span,
+                        format!("{label} is required by the target profile: it cannot be dropped"),
+                    );
                 }
                 None
             }
@@ -278,10 +364,27 @@ impl Expander<'_> {
                 Some(wrap(value, target.slot))
             }
             Action::With(function) => {
-                let (source, source_label, _) = self.rule_source(rule.from.as_ref(), source_elements, target, path, label, to_span, cx)?;
-                let src_slot = self.slot_tokens(&self.source_module.clone(), source.ty.as_deref()?, source.slot);
-                let tgt_slot = self.slot_tokens(&self.target_module.clone(), target.ty.as_deref()?, target.slot);
-                let source_field = format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
+                let (source, source_label, _) = self.rule_source(
+                    rule.from.as_ref(),
+                    source_elements,
+                    target,
+                    path,
+                    label,
+                    to_span,
+                    cx,
+                )?;
+                let src_slot = self.slot_tokens(
+                    &self.source_module.clone(),
+                    source.ty.as_deref()?,
+                    source.slot,
+                );
+                let tgt_slot = self.slot_tokens(
+                    &self.target_module.clone(),
+                    target.ty.as_deref()?,
+                    target.slot,
+                );
+                let source_field =
+                    format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
                 let _ = source_label;
                 Some(quote_spanned! {span=> {
                     let convert: fn(&#src_slot) -> #tgt_slot = #function;
@@ -289,29 +392,76 @@ impl Expander<'_> {
                 }})
             }
             Action::Crosswalk(crosswalk) => {
-                let (source, source_label, repetition) = self.rule_source(rule.from.as_ref(), source_elements, target, path, label, to_span, cx)?;
-                let conv = match self.value_conversion(&source, target, label, cx, Some((crosswalk, span))) {
+                let (source, source_label, repetition) = self.rule_source(
+                    rule.from.as_ref(),
+                    source_elements,
+                    target,
+                    path,
+                    label,
+                    to_span,
+                    cx,
+                )?;
+                let conv = match self.value_conversion(
+                    &source,
+                    target,
+                    label,
+                    cx,
+                    Some((crosswalk, span)),
+                ) {
                     Ok(conv) => conv,
                     Err(why) => {
                         cx.error_at(span, why);
                         return None;
                     }
                 };
-                let source_field = format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
-                Some(self.convert_slot(quote!(s.#source_field), source.slot, target.slot, conv, repetition, label, &source_label, to_span, cx))
+                let source_field =
+                    format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
+                Some(self.convert_slot(
+                    quote!(s.#source_field),
+                    source.slot,
+                    target.slot,
+                    conv,
+                    repetition,
+                    label,
+                    &source_label,
+                    to_span,
+                    cx,
+                ))
             }
             Action::Copy => {
-                let (source, source_label, repetition) = self.rule_source(rule.from.as_ref(), source_elements, target, path, label, to_span, cx)?;
+                let (source, source_label, repetition) = self.rule_source(
+                    rule.from.as_ref(),
+                    source_elements,
+                    target,
+                    path,
+                    label,
+                    to_span,
+                    cx,
+                )?;
                 let from_span = rule.rule.from.as_ref().map_or(to_span, LitStr::span);
                 let conv = match self.value_conversion(&source, target, label, cx, None) {
                     Ok(conv) => conv,
                     Err(why) => {
-                        cx.error_at(from_span, format!("{why}; convert it with `with = function`"));
+                        cx.error_at(
+                            from_span,
+                            format!("{why}; convert it with `with = function`"),
+                        );
                         return None;
                     }
                 };
-                let source_field = format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
-                Some(self.convert_slot(quote!(s.#source_field), source.slot, target.slot, conv, repetition, label, &source_label, from_span, cx))
+                let source_field =
+                    format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
+                Some(self.convert_slot(
+                    quote!(s.#source_field),
+                    source.slot,
+                    target.slot,
+                    conv,
+                    repetition,
+                    label,
+                    &source_label,
+                    from_span,
+                    cx,
+                ))
             }
         }
     }
@@ -330,7 +480,12 @@ impl Expander<'_> {
     ) -> Option<(ElementInfo, String, Option<usize>)> {
         let (position, repetition, source_label) = match from {
             None => (target.position, None, label.to_owned()),
-            Some(Resolved::Element { segment, positions, repetition, excluded }) => {
+            Some(Resolved::Element {
+                segment,
+                positions,
+                repetition,
+                excluded,
+            }) => {
                 if segment != path {
                     cx.error_at(span, format!(
                         "the source of {label} must be in the corresponding source segment `{}`, not `{}`",
@@ -340,7 +495,13 @@ impl Expander<'_> {
                     return None;
                 }
                 if *excluded {
-                    cx.error_at(span, format!("the source {} is excluded (X) by the source profile", element_label(segment, positions)));
+                    cx.error_at(
+                        span,
+                        format!(
+                            "the source {} is excluded (X) by the source profile",
+                            element_label(segment, positions)
+                        ),
+                    );
                     return None;
                 }
                 if positions.len() != 1 {
@@ -350,14 +511,25 @@ impl Expander<'_> {
                 (positions[0], *repetition, element_label(segment, positions))
             }
             Some(Resolved::Node { .. }) => {
-                cx.error_at(span, format!("the source of {label} is a segment or group, not an element"));
+                cx.error_at(
+                    span,
+                    format!("the source of {label} is a segment or group, not an element"),
+                );
                 return None;
             }
         };
-        match source_elements.iter().find(|e| e.position == position && e.field.is_some()) {
+        match source_elements
+            .iter()
+            .find(|e| e.position == position && e.field.is_some())
+        {
             Some(source) => Some((source.clone(), source_label, repetition)),
             None => {
-                cx.error_at(span, format!("the source profile has no {source_label} (excluded or beyond its segment)"));
+                cx.error_at(
+                    span,
+                    format!(
+                        "the source profile has no {source_label} (excluded or beyond its segment)"
+                    ),
+                );
                 None
             }
         }
@@ -373,7 +545,8 @@ impl Expander<'_> {
         cx: &mut Ctxt,
         crosswalk: Option<(&Path, Span)>,
     ) -> Result<TokenStream, String> {
-        let (Some(source_ty), Some(target_ty)) = (source.ty.as_deref(), target.ty.as_deref()) else {
+        let (Some(source_ty), Some(target_ty)) = (source.ty.as_deref(), target.ty.as_deref())
+        else {
             return Err("excluded element".into());
         };
         let src_item = self.type_tokens(&self.source_module.clone(), source_ty);
@@ -385,9 +558,16 @@ impl Expander<'_> {
                     source.datatype, label, target.datatype
                 ));
             }
-            let ident = crosswalk.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+            let ident = crosswalk
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default();
             if let Some(info) = manifest::crosswalk(&ident) {
-                for (side, column, table) in [("source", &info.from_table, &source.table), ("target", &info.to_table, &target.table)] {
+                for (side, column, table) in [
+                    ("source", &info.from_table, &source.table),
+                    ("target", &info.to_table, &target.table),
+                ] {
                     if let (Some(column), Some(table)) = (column, table) {
                         if !same_table(column, table) {
                             return Err(format!(
@@ -403,7 +583,10 @@ impl Expander<'_> {
                 let (code, system) = self.coded_parts(&self.source.clone(), source_ty)?;
                 (system, code)
             } else {
-                (quote!(::std::borrow::Cow::Borrowed("")), quote!(v.decoded()))
+                (
+                    quote!(::std::borrow::Cow::Borrowed("")),
+                    quote!(v.decoded()),
+                )
             };
             let write = if target.composite {
                 self.coded_value(target_ty)?
@@ -426,14 +609,23 @@ impl Expander<'_> {
         }
         if !source.composite && !target.composite {
             if source_ty != target_ty {
-                return Err(format!("the source is {} ({source_ty}) and the target is {} ({target_ty})", source.datatype, target.datatype));
+                return Err(format!(
+                    "the source is {} ({source_ty}) and the target is {} ({target_ty})",
+                    source.datatype, target.datatype
+                ));
             }
-            return Ok(quote!(|v: &#src_item| -> ::core::result::Result<#tgt_item, ::hl7_runtime::mapping::MapError> {
-                ::core::result::Result::Ok(::core::clone::Clone::clone(v))
-            }));
+            return Ok(
+                quote!(|v: &#src_item| -> ::core::result::Result<#tgt_item, ::hl7_runtime::mapping::MapError> {
+                    ::core::result::Result::Ok(::core::clone::Clone::clone(v))
+                }),
+            );
         }
-        if source.composite != target.composite || !same_family(&source.datatype, &target.datatype) {
-            return Err(format!("the source is {} and the target is {}", source.datatype, target.datatype));
+        if source.composite != target.composite || !same_family(&source.datatype, &target.datatype)
+        {
+            return Err(format!(
+                "the source is {} and the target is {}",
+                source.datatype, target.datatype
+            ));
         }
         let function = self.composite(source_ty, target_ty, cx)?;
         let label = LitStr::new(label, Span::call_site());
@@ -441,25 +633,58 @@ impl Expander<'_> {
     }
 
     /// A function converting composite `source_ty` into `target_ty` component by component.
-    fn composite(&mut self, source_ty: &str, target_ty: &str, cx: &mut Ctxt) -> Result<proc_macro2::Ident, String> {
+    fn composite(
+        &mut self,
+        source_ty: &str,
+        target_ty: &str,
+        cx: &mut Ctxt,
+    ) -> Result<proc_macro2::Ident, String> {
         let pair = (source_ty.to_owned(), target_ty.to_owned());
         if let Some(existing) = self.composite_fns.get(&pair) {
             return Ok(existing.clone());
         }
-        let sources = self.source.elements(source_ty).map(|(_, e)| e.to_vec()).unwrap_or_default();
-        let targets = self.target.elements(target_ty).map(|(_, e)| e.to_vec()).unwrap_or_default();
+        let sources = self
+            .source
+            .elements(source_ty)
+            .map(|(_, e)| e.to_vec())
+            .unwrap_or_default();
+        let targets = self
+            .target
+            .elements(target_ty)
+            .map(|(_, e)| e.to_vec())
+            .unwrap_or_default();
         let mut assignments = Vec::new();
         for target in &targets {
             let Some(field) = &target.field else { continue };
-            let source = sources.iter().find(|s| s.position == target.position && s.field.is_some());
+            let source = sources
+                .iter()
+                .find(|s| s.position == target.position && s.field.is_some());
             let component_label = format!(".{}", target.position);
-            let conversion = source.map(|s| self.value_conversion(s, target, &component_label, cx, None));
+            let conversion =
+                source.map(|s| self.value_conversion(s, target, &component_label, cx, None));
             match (source, conversion) {
                 (Some(source), Some(Ok(conv))) => {
                     let tf = format_ident!("{}", field.trim_start_matches("r#"));
-                    let sf = format_ident!("{}", source.field.as_deref().unwrap_or_default().trim_start_matches("r#"));
+                    let sf = format_ident!(
+                        "{}",
+                        source
+                            .field
+                            .as_deref()
+                            .unwrap_or_default()
+                            .trim_start_matches("r#")
+                    );
                     let label = format!(".{}", target.position);
-                    let expr = self.convert_slot(quote!(s.#sf), source.slot, target.slot, conv, None, &label, &label, self.span, cx);
+                    let expr = self.convert_slot(
+                        quote!(s.#sf),
+                        source.slot,
+                        target.slot,
+                        conv,
+                        None,
+                        &label,
+                        &label,
+                        self.span,
+                        cx,
+                    );
                     assignments.push(quote!(t.#tf = #expr;));
                 }
                 (_, conversion) if target.slot.required() => {
@@ -467,7 +692,10 @@ impl Expander<'_> {
                         Some(Err(why)) => why,
                         _ => "the source has no such component".to_owned(),
                     };
-                    return Err(format!("component {} ({}) of {target_ty} is required, and {why}", target.position, target.name));
+                    return Err(format!(
+                        "component {} ({}) of {target_ty} is required, and {why}",
+                        target.position, target.name
+                    ));
                 }
                 _ => {}
             }
@@ -481,7 +709,11 @@ impl Expander<'_> {
     }
 
     /// How to read (code, coding system) from a coded composite: components 1 and 3.
-    fn coded_parts(&self, message: &MessageInfo, ty: &str) -> Result<(TokenStream, TokenStream), String> {
+    fn coded_parts(
+        &self,
+        message: &MessageInfo,
+        ty: &str,
+    ) -> Result<(TokenStream, TokenStream), String> {
         let (_, elements) = message.elements(ty).ok_or("not a composite")?;
         let read = |position: u16| -> Result<TokenStream, String> {
             let element = elements.iter().find(|e| e.position == position);
@@ -505,9 +737,17 @@ impl Expander<'_> {
         let (_, elements) = self.target.elements(ty).ok_or("not a composite")?;
         let item = self.type_tokens(&self.target_module.clone(), ty);
         let mut sets = Vec::new();
-        for (position, source) in [(1u16, quote!(mapped.code)), (2, quote!(mapped.display)), (3, quote!(mapped.system))] {
-            let Some(element) = elements.iter().find(|e| e.position == position) else { continue };
-            let Some(field) = element.field.as_deref() else { continue };
+        for (position, source) in [
+            (1u16, quote!(mapped.code)),
+            (2, quote!(mapped.display)),
+            (3, quote!(mapped.system)),
+        ] {
+            let Some(element) = elements.iter().find(|e| e.position == position) else {
+                continue;
+            };
+            let Some(field) = element.field.as_deref() else {
+                continue;
+            };
             let field = format_ident!("{}", field.trim_start_matches("r#"));
             let value = quote!(::hl7_runtime::types::Text::new(::core::convert::AsRef::<str>::as_ref(&#source)));
             sets.push(match element.slot {
@@ -523,7 +763,13 @@ impl Expander<'_> {
     }
 
     /// Sets a component rule's value inside field `field` (every repetition of it).
-    fn component_rule(&mut self, target: &ElementInfo, field: &proc_macro2::Ident, component_key: &str, cx: &mut Ctxt) -> Option<TokenStream> {
+    fn component_rule(
+        &mut self,
+        target: &ElementInfo,
+        field: &proc_macro2::Ident,
+        component_key: &str,
+        cx: &mut Ctxt,
+    ) -> Option<TokenStream> {
         let rule = self.element_rules.get(component_key)?;
         self.used.insert(component_key.to_owned());
         let span = rule.rule.action_span;
@@ -548,10 +794,19 @@ impl Expander<'_> {
             let (_, elements) = self.target.elements(&ty)?;
             let element = elements.iter().find(|e| e.position == *position)?;
             let Some(name) = element.field.as_deref() else {
-                cx.error_at(span, format!("{} is excluded (X) by the target profile", rule.rule.to.value()));
+                cx.error_at(
+                    span,
+                    format!(
+                        "{} is excluded (X) by the target profile",
+                        rule.rule.to.value()
+                    ),
+                );
                 return None;
             };
-            accessors.push((format_ident!("{}", name.trim_start_matches("r#")), element.slot));
+            accessors.push((
+                format_ident!("{}", name.trim_start_matches("r#")),
+                element.slot,
+            ));
             last_slot = element.slot;
             leaf_ty = element.ty.clone().unwrap_or_default();
             if element.composite {
@@ -572,14 +827,20 @@ impl Expander<'_> {
             } else {
                 match slot {
                     Slot::One => quote!({ let x = &mut x.#name; #inner }),
-                    _ => quote!({ let x = x.#name.get_or_insert_with(::core::default::Default::default); #inner }),
+                    _ => {
+                        quote!({ let x = x.#name.get_or_insert_with(::core::default::Default::default); #inner })
+                    }
                 }
             };
         }
         Some(match target.slot {
             Slot::One => quote!({ let x = &mut t.#field; #body }),
-            Slot::Option => quote!({ let x = t.#field.get_or_insert_with(::core::default::Default::default); #body }),
-            Slot::OptionBox => quote!({ let x = &mut **t.#field.get_or_insert_with(::core::default::Default::default); #body }),
+            Slot::Option => {
+                quote!({ let x = t.#field.get_or_insert_with(::core::default::Default::default); #body })
+            }
+            Slot::OptionBox => {
+                quote!({ let x = &mut **t.#field.get_or_insert_with(::core::default::Default::default); #body })
+            }
             Slot::Vec => quote!({
                 if t.#field.is_empty() { t.#field.push(::core::default::Default::default()); }
                 for x in t.#field.iter_mut() { #body }
@@ -617,18 +878,28 @@ impl Expander<'_> {
             (Slot::Excluded, _) => Some(quote!(::core::option::Option::None)),
         };
         match (single, to) {
-            (Some(_), Slot::One) if from == Slot::One && repetition.is_none() => quote!(#conv(&#source)?),
+            (Some(_), Slot::One) if from == Slot::One && repetition.is_none() => {
+                quote!(#conv(&#source)?)
+            }
             (Some(value), Slot::One) => {
                 quote!(#conv(::hl7_runtime::mapping::required(#value, #target_label, #source_label)?)?)
             }
-            (Some(value), Slot::Option) => quote!(match #value { ::core::option::Option::Some(v) => ::core::option::Option::Some(#conv(v)?), ::core::option::Option::None => ::core::option::Option::None }),
-            (Some(value), Slot::OptionBox) => quote!(match #value { ::core::option::Option::Some(v) => ::core::option::Option::Some(::std::boxed::Box::new(#conv(v)?)), ::core::option::Option::None => ::core::option::Option::None }),
-            (Some(value), Slot::Vec) => quote!(match #value { ::core::option::Option::Some(v) => ::std::vec![#conv(v)?], ::core::option::Option::None => ::std::vec::Vec::new() }),
+            (Some(value), Slot::Option) => {
+                quote!(match #value { ::core::option::Option::Some(v) => ::core::option::Option::Some(#conv(v)?), ::core::option::Option::None => ::core::option::Option::None })
+            }
+            (Some(value), Slot::OptionBox) => {
+                quote!(match #value { ::core::option::Option::Some(v) => ::core::option::Option::Some(::std::boxed::Box::new(#conv(v)?)), ::core::option::Option::None => ::core::option::Option::None })
+            }
+            (Some(value), Slot::Vec) => {
+                quote!(match #value { ::core::option::Option::Some(v) => ::std::vec![#conv(v)?], ::core::option::Option::None => ::std::vec::Vec::new() })
+            }
             (Some(value), Slot::NonEmpty) => {
                 quote!(::hl7_runtime::NonEmpty::new(#conv(::hl7_runtime::mapping::required(#value, #target_label, #source_label)?)?))
             }
             (None, Slot::Vec) => quote!(::hl7_runtime::mapping::each(#source.iter(), #conv)?),
-            (None, Slot::NonEmpty) => quote!(::hl7_runtime::mapping::non_empty(::hl7_runtime::mapping::each(#source.iter(), #conv)?, #target_label, #source_label)?),
+            (None, Slot::NonEmpty) => {
+                quote!(::hl7_runtime::mapping::non_empty(::hl7_runtime::mapping::each(#source.iter(), #conv)?, #target_label, #source_label)?)
+            }
             (None, Slot::One | Slot::Option | Slot::OptionBox) => {
                 cx.error_at(span, format!(
                     "{source_label} repeats in the source and {target_label} does not in the target: say which repetition, e.g. `#[map(to = \"{target_label}\", from = \"{source_label}[1]\")]`"

@@ -61,9 +61,15 @@ pub(crate) struct ElementInfo {
 #[derive(Debug, Clone)]
 pub(crate) enum TypeInfo {
     /// A message or group: ordered children.
-    Node { name: String, children: Vec<NodeInfo> },
+    Node {
+        name: String,
+        children: Vec<NodeInfo>,
+    },
     /// A segment or composite: positioned elements.
-    Elements { name: String, elements: Vec<ElementInfo> },
+    Elements {
+        name: String,
+        elements: Vec<ElementInfo>,
+    },
 }
 
 /// One message of a site: its module and types.
@@ -91,7 +97,10 @@ impl MessageInfo {
 }
 
 fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn opt_text(v: &Value, key: &str) -> Option<String> {
@@ -162,7 +171,8 @@ fn manifest_dir() -> Result<PathBuf, String> {
 pub(crate) fn sites() -> Result<Vec<String>, String> {
     let dir = manifest_dir()?;
     let mut out = Vec::new();
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(site) = name.strip_suffix(".manifest.json") {
@@ -176,14 +186,23 @@ pub(crate) fn sites() -> Result<Vec<String>, String> {
 /// The message `type_name` of `site`.
 pub(crate) fn message(site: &str, type_name: &str) -> Result<MessageInfo, String> {
     let path = manifest_dir()?.join(format!("{site}.manifest.json"));
-    let content = std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let value: Value = serde_json::from_str(&content).map_err(|e| format!("`{}` is not a manifest: {e}", path.display()))?;
-    let messages = value.get("messages").and_then(Value::as_object).ok_or("manifest without messages")?;
+    let content = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let value: Value = serde_json::from_str(&content)
+        .map_err(|e| format!("`{}` is not a manifest: {e}", path.display()))?;
+    let messages = value
+        .get("messages")
+        .and_then(Value::as_object)
+        .ok_or("manifest without messages")?;
     let Some(message) = messages.get(type_name) else {
         let known: Vec<&String> = messages.keys().collect();
         return Err(format!(
             "site `{site}` has no message type `{type_name}`; it has: {}",
-            known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            known
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     };
     let types = message
@@ -191,7 +210,11 @@ pub(crate) fn message(site: &str, type_name: &str) -> Result<MessageInfo, String
         .and_then(Value::as_object)
         .map(|t| t.iter().map(|(k, v)| (k.clone(), parse_type(v))).collect())
         .unwrap_or_default();
-    Ok(MessageInfo { type_name: type_name.to_owned(), module: text(message, "module"), types })
+    Ok(MessageInfo {
+        type_name: type_name.to_owned(),
+        module: text(message, "module"),
+        types,
+    })
 }
 
 /// What the generator says of one compiled crosswalk (`<site>.crosswalks.json`).
@@ -210,13 +233,29 @@ pub(crate) fn crosswalk(ident: &str) -> Option<CrosswalkInfo> {
         if !name.ends_with(".crosswalks.json") {
             continue;
         }
-        let Ok(content) = std::fs::read_to_string(site.path()) else { continue };
-        let Ok(value) = serde_json::from_str::<Value>(&content) else { continue };
-        let Some(list) = value.get("crosswalks").and_then(Value::as_array) else { continue };
+        let Ok(content) = std::fs::read_to_string(site.path()) else {
+            continue;
+        };
+        let Ok(value) = serde_json::from_str::<Value>(&content) else {
+            continue;
+        };
+        let Some(list) = value.get("crosswalks").and_then(Value::as_array) else {
+            continue;
+        };
         for entry in list {
             if entry.get("static").and_then(Value::as_str) == Some(ident) {
-                let table = |key: &str| entry.get(key).and_then(|t| t.get("id")).and_then(Value::as_str).map(str::to_owned);
-                return Some(CrosswalkInfo { name: text(entry, "name"), from_table: table("from_table"), to_table: table("to_table") });
+                let table = |key: &str| {
+                    entry
+                        .get(key)
+                        .and_then(|t| t.get("id"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                return Some(CrosswalkInfo {
+                    name: text(entry, "name"),
+                    from_table: table("from_table"),
+                    to_table: table("to_table"),
+                });
             }
         }
     }

@@ -26,7 +26,10 @@ fn locate(path: &Path, site: Option<&LitStr>, cx: &mut Ctxt) -> Option<(MessageI
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     let (type_name, prefix) = segments.split_last()?;
     if prefix.is_empty() {
-        cx.error_at(path.span(), format!("write `{type_name}` with its site module, e.g. `my_site::{type_name}`"));
+        cx.error_at(
+            path.span(),
+            format!("write `{type_name}` with its site module, e.g. `my_site::{type_name}`"),
+        );
         return None;
     }
     let sites = match manifest::sites() {
@@ -53,7 +56,12 @@ fn locate(path: &Path, site: Option<&LitStr>, cx: &mut Ctxt) -> Option<(MessageI
     match manifest::message(&site_name, type_name) {
         Ok(message) => {
             let module = syn::Ident::new(&message.module, path.span());
-            let prefix: Vec<syn::Ident> = path.segments.iter().take(prefix.len()).map(|s| s.ident.clone()).collect();
+            let prefix: Vec<syn::Ident> = path
+                .segments
+                .iter()
+                .take(prefix.len())
+                .map(|s| s.ident.clone())
+                .collect();
             let leading = path.leading_colon.map(|_| quote!(::));
             Some((message, quote!(#leading #(#prefix)::* :: #module)))
         }
@@ -70,7 +78,11 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     let (mapping, rules) = attr::parse(&input.attrs, input.ident.span(), &mut cx);
     let ident = &input.ident;
     let Some(mapping) = mapping else {
-        return cx.finish().err().map(|e| e.to_compile_error()).unwrap_or_default();
+        return cx
+            .finish()
+            .err()
+            .map(|e| e.to_compile_error())
+            .unwrap_or_default();
     };
     let source = locate(&mapping.from, mapping.from_site.as_ref(), &mut cx);
     let target = locate(&mapping.to, mapping.to_site.as_ref(), &mut cx);
@@ -102,12 +114,20 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         };
         let key = match &to {
             Resolved::Node { path, .. } => path.join("/"),
-            Resolved::Element { segment, positions, excluded, .. } => {
+            Resolved::Element {
+                segment,
+                positions,
+                excluded,
+                ..
+            } => {
                 if *excluded {
-                    cx.error_at(rule.to.span(), format!(
+                    cx.error_at(
+                        rule.to.span(),
+                        format!(
                         "target {} is excluded (usage X) by the target profile: it cannot be set",
                         paths::element_label(segment, positions)
-                    ));
+                    ),
+                    );
                     continue;
                 }
                 let mut key = segment.join("/");
@@ -119,7 +139,10 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             }
         };
         if let Some(first) = first_at.get(&key) {
-            cx.error_at(rule.to.span(), format!("a second rule for `{key}`; one target, one rule"));
+            cx.error_at(
+                rule.to.span(),
+                format!("a second rule for `{key}`; one target, one rule"),
+            );
             cx.error_at(*first, format!("the first rule for `{key}` is here"));
             continue;
         }
@@ -127,7 +150,10 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         let resolved = Rule { rule, from };
         match to {
             Resolved::Node { .. } => {
-                if !matches!(rule.action, attr::Action::Drop | attr::Action::Finish | attr::Action::Copy) {
+                if !matches!(
+                    rule.action,
+                    attr::Action::Drop | attr::Action::Finish | attr::Action::Copy
+                ) {
                     cx.error_at(rule.action_span, "a segment or group can be dropped, set in `finish`, or copied from one repetition (`from = \"GROUP[1]\"`)");
                     continue;
                 }
@@ -138,8 +164,15 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             }
         }
     }
-    if rules.iter().any(|r| matches!(r.action, attr::Action::Finish)) && mapping.finish.is_none() {
-        cx.error_at(mapping.span, "rules say `set_in_finish`, but the mapping has no `finish = function`");
+    if rules
+        .iter()
+        .any(|r| matches!(r.action, attr::Action::Finish))
+        && mapping.finish.is_none()
+    {
+        cx.error_at(
+            mapping.span,
+            "rules say `set_in_finish`, but the mapping has no `finish = function`",
+        );
     }
 
     let mut expander = Expander {
@@ -157,7 +190,11 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         next: 0,
     };
     let root = expander.message(&mut cx);
-    for (key, rule) in expander.element_rules.iter().chain(expander.node_rules.iter()) {
+    for (key, rule) in expander
+        .element_rules
+        .iter()
+        .chain(expander.node_rules.iter())
+    {
         if !expander.used.contains(key) {
             cx.error_at(rule.rule.to.span(), format!(
                 "this rule never applies: the source has no segment or group where target `{key}` is built"
@@ -216,7 +253,11 @@ fn fallback_impl(ident: &syn::Ident, from: &Path, to: &Path) -> TokenStream {
 }
 
 fn fallback(ident: &syn::Ident, from: &Path, to: &Path, cx: Ctxt) -> TokenStream {
-    let errors = cx.finish().err().map(|e| e.to_compile_error()).unwrap_or_default();
+    let errors = cx
+        .finish()
+        .err()
+        .map(|e| e.to_compile_error())
+        .unwrap_or_default();
     let fallback = fallback_impl(ident, from, to);
     quote!(#errors #fallback)
 }

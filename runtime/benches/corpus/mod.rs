@@ -526,8 +526,8 @@ impl Ctx {
             let doctor = self.rng.pick(DOCTORS);
             let ts = self.ts();
             segs.push(format!(
-                "ORC|NW|{placer}^EPIC|||||^^^{ts}^^R||{ts}|{doctor}||{doctor}|{}^^^GENHOSP"
-                , self.rng.pick(UNITS)
+                "ORC|NW|{placer}^EPIC|||||^^^{ts}^^R||{ts}|{doctor}||{doctor}|{}^^^GENHOSP",
+                self.rng.pick(UNITS)
             ));
             segs.push(format!(
                 "OBR|{i}|{placer}^EPIC||{}|R|{ts}|{ts}|||||||{ts}|SER^Serum^HL70070|{doctor}|^WPN^PH^^1^555^1234567",

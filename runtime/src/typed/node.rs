@@ -76,9 +76,10 @@ pub fn decode_segment_node<T: SegmentType>(
     ctx: &DecodeContext,
 ) -> T {
     match matched {
-        Matched::Segment(index) => {
-            message.segment_at(*index).map(|s| T::decode(&s, ctx)).unwrap_or_default()
-        }
+        Matched::Segment(index) => message
+            .segment_at(*index)
+            .map(|s| T::decode(&s, ctx))
+            .unwrap_or_default(),
         Matched::Group(_) => T::default(),
     }
 }
@@ -115,7 +116,10 @@ impl<T: Node> NodeSlot for T {
     type Item = T;
 
     fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
-        occurrences.first().map(|m| T::decode_node(m, message, ctx)).unwrap_or_default()
+        occurrences
+            .first()
+            .map(|m| T::decode_node(m, message, ctx))
+            .unwrap_or_default()
     }
 
     fn encode_slot(&self, w: &mut Writer) {
@@ -141,7 +145,10 @@ impl<T: Node> NodeSlot for Vec<T> {
     type Item = T;
 
     fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
-        occurrences.iter().map(|m| T::decode_node(m, message, ctx)).collect()
+        occurrences
+            .iter()
+            .map(|m| T::decode_node(m, message, ctx))
+            .collect()
     }
 
     fn encode_slot(&self, w: &mut Writer) {
@@ -155,7 +162,8 @@ impl<T: Node> NodeSlot for crate::NonEmpty<T> {
     type Item = T;
 
     fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
-        crate::NonEmpty::from_vec(Vec::<T>::decode_slot(occurrences, message, ctx)).unwrap_or_default()
+        crate::NonEmpty::from_vec(Vec::<T>::decode_slot(occurrences, message, ctx))
+            .unwrap_or_default()
     }
 
     fn encode_slot(&self, w: &mut Writer) {

@@ -19,7 +19,11 @@ pub(crate) fn effective_usage(rule: &ElementRule, scope: &Scope<'_, '_>) -> Opti
     }
     let predicate = rule.predicate?;
     let holds = evaluate(&predicate.condition, scope)?;
-    Some(if holds { predicate.when_true } else { predicate.when_false })
+    Some(if holds {
+        predicate.when_true
+    } else {
+        predicate.when_false
+    })
 }
 
 fn evaluate(condition: &Condition, scope: &Scope<'_, '_>) -> Option<bool> {
@@ -49,22 +53,36 @@ fn evaluate(condition: &Condition, scope: &Scope<'_, '_>) -> Option<bool> {
 fn value<'a>(place: &Place, scope: &Scope<'_, 'a>) -> Option<&'a str> {
     match *place {
         Place::Sibling(n) => Some((scope.sibling)(n)),
-        Place::Field { segment, field, component, subcomponent } => {
+        Place::Field {
+            segment,
+            field,
+            component,
+            subcomponent,
+        } => {
             if segment != scope.segment.id() {
                 return None;
             }
-            let Some(field) = scope.segment.field(usize::from(field)) else { return Some("") };
+            let Some(field) = scope.segment.field(usize::from(field)) else {
+                return Some("");
+            };
             let raw = field.raw();
             if component == 0 {
                 return Some(raw);
             }
             let d = &scope.delimiters;
             let first = raw.split(d.repetition as char).next().unwrap_or("");
-            let comp = first.split(d.component as char).nth(usize::from(component) - 1).unwrap_or("");
+            let comp = first
+                .split(d.component as char)
+                .nth(usize::from(component) - 1)
+                .unwrap_or("");
             if subcomponent == 0 {
                 return Some(comp);
             }
-            let sub = d.subcomponent.map_or("", |s| comp.split(s as char).nth(usize::from(subcomponent) - 1).unwrap_or(""));
+            let sub = d.subcomponent.map_or("", |s| {
+                comp.split(s as char)
+                    .nth(usize::from(subcomponent) - 1)
+                    .unwrap_or("")
+            });
             Some(sub)
         }
     }

@@ -90,7 +90,9 @@ pub fn timestamp_parts(raw: &str) -> Option<TimestampParts> {
         Some((w, f)) => (w, Some(f)),
         None => (body, None),
     };
-    if !matches!(whole.len(), 4 | 6 | 8 | 10 | 12 | 14) || !whole.bytes().all(|b| b.is_ascii_digit()) {
+    if !matches!(whole.len(), 4 | 6 | 8 | 10 | 12 | 14)
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let two = |i: usize| -> Option<u8> { whole.get(i..i + 2)?.parse().ok() };
@@ -113,7 +115,16 @@ pub fn timestamp_parts(raw: &str) -> Option<TimestampParts> {
         Some(_) => return None,
         None => None,
     };
-    Some(TimestampParts { year, month, day, hour, minute, second, fraction, offset_minutes })
+    Some(TimestampParts {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        fraction,
+        offset_minutes,
+    })
 }
 
 fn days_in_month(year: u16, month: u8) -> u8 {
@@ -141,10 +152,24 @@ mod tests {
 
     #[test]
     fn timestamps() {
-        for ok in ["2024", "202402", "20240229", "202402291230", "20240229123059.1234-0500"] {
+        for ok in [
+            "2024",
+            "202402",
+            "20240229",
+            "202402291230",
+            "20240229123059.1234-0500",
+        ] {
             assert!(is_datetime(ok), "{ok}");
         }
-        for bad in ["", "20230229", "2024133", "20241301", "202401011260", "20240101120000.12345", "2024+05"] {
+        for bad in [
+            "",
+            "20230229",
+            "2024133",
+            "20241301",
+            "202401011260",
+            "20240101120000.12345",
+            "2024+05",
+        ] {
             assert!(!is_datetime(bad), "{bad}");
         }
         let parts = timestamp_parts("20240229123059.12-0500").unwrap();

@@ -5,8 +5,8 @@
 //! `hl7 validate` report the same problems at the same locations.
 
 mod condition;
-pub mod format;
 mod fields;
+pub mod format;
 mod problem;
 mod structure;
 
@@ -57,8 +57,15 @@ fn check_message_type(message: &Message<'_>, rule: &MessageRule, problems: &mut 
     if !(type_ok && event_ok) {
         let msh = message.msh();
         let location = msh.field(9).map_or_else(
-            || Location { field: Some(9), ..msh.location() },
-            |f| Location { field: Some(9), byte_offset: f.offset(), ..msh.location() },
+            || Location {
+                field: Some(9),
+                ..msh.location()
+            },
+            |f| Location {
+                field: Some(9),
+                byte_offset: f.offset(),
+                ..msh.location()
+            },
         );
         problems.push(Problem {
             severity: Severity::Error,
@@ -80,10 +87,14 @@ fn check_group(
     for (node, occurrences) in rules.iter().zip(&matched.children) {
         if occurrences.len() as u64 > u64::from(node.max) {
             let location = match occurrences.get(node.max as usize) {
-                Some(Matched::Segment(i)) => {
-                    message.segment_at(*i).map(|s| s.location()).unwrap_or_default()
-                }
-                _ => Location { segment_id: node.name().to_owned(), ..Location::default() },
+                Some(Matched::Segment(i)) => message
+                    .segment_at(*i)
+                    .map(|s| s.location())
+                    .unwrap_or_default(),
+                _ => Location {
+                    segment_id: node.name().to_owned(),
+                    ..Location::default()
+                },
             };
             problems.push(Problem {
                 severity: Severity::Error,

@@ -133,16 +133,28 @@ impl fmt::Display for ProblemKind {
         match self {
             ProblemKind::MissingRequired { what } => write!(f, "required {what} is missing"),
             ProblemKind::Excluded { what } => {
-                write!(f, "{what} is present, but the profile excludes it (usage X)")
+                write!(
+                    f,
+                    "{what} is present, but the profile excludes it (usage X)"
+                )
             }
             ProblemKind::TooMany { what, max, found } => {
-                write!(f, "{what} occurs {found} times; the profile allows at most {max}")
+                write!(
+                    f,
+                    "{what} occurs {found} times; the profile allows at most {max}"
+                )
             }
             ProblemKind::TooLong { max, found } => {
-                write!(f, "value is {found} characters long; the profile allows {max}")
+                write!(
+                    f,
+                    "value is {found} characters long; the profile allows {max}"
+                )
             }
             ProblemKind::TooShort { min, found } => {
-                write!(f, "value is {found} characters long; the profile requires at least {min}")
+                write!(
+                    f,
+                    "value is {found} characters long; the profile requires at least {min}"
+                )
             }
             ProblemKind::ConstantMismatch { expected, found } => {
                 write!(f, "value `{found}` differs from the constant `{expected}`")
@@ -163,7 +175,10 @@ impl fmt::Display for ProblemKind {
                 write!(f, "{what} is not defined by the profile")
             }
             ProblemKind::WrongMessageType { expected, found } => {
-                write!(f, "message type `{found}` is not the profile's `{expected}`")
+                write!(
+                    f,
+                    "message type `{found}` is not the profile's `{expected}`"
+                )
             }
         }
     }
