@@ -9,6 +9,8 @@
 //! - [`codegen`]: the hub generated code names everything through.
 //! - [`mllp`]: the sans-I/O MLLP framing codec; [`transport`]: the tokio MLLP listener and
 //!   client.
+//! - [`store`]: the durable store (embedded SQLite): messages, per-destination queues,
+//!   reprocessing, retention.
 
 pub mod ack;
 pub mod codegen;
@@ -18,6 +20,7 @@ pub mod mapping;
 pub mod mllp;
 mod nonempty;
 pub mod rules;
+pub mod store;
 pub mod transport;
 pub mod typed;
 pub mod types;

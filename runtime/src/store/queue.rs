@@ -1,0 +1,246 @@
+//! The per-destination FIFO queue on SQLite: insert, claim with a lease, report, recover.
+//!
+//! Order: within a destination, only the head (the lowest id not done or dead-lettered) is
+//! ever handed out. While the head is leased by a live claim, or waits for its retry time,
+//! nothing behind it is claimable. So at most one item per destination is in flight, and a
+//! destination receives its items in id order, however many workers poll it.
+//!
+//! Claims: each claim opens an attempt row whose id is the claim's token; a report (complete,
+//! fail, dead-letter, sent) changes the item only while it still carries that token, so a
+//! worker whose lease expired and was taken over changes nothing ([`Error::LeaseLost`]).
+
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::error::{Error, Result};
+use super::sqlite::{id_i64, id_u64, millis, timestamp};
+use super::{Claimed, ItemId, MessageId, Recovery};
+use crate::ack::Timestamp;
+
+/// Appends a ready item to `destination`'s queue.
+pub(super) fn insert_item(
+    tx: &Transaction<'_>,
+    message_id: i64,
+    destination: &str,
+    payload: &[u8],
+    reprocess_of: Option<i64>,
+    now: Timestamp,
+) -> Result<ItemId> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO queue (message_id, destination, payload, state, created_at, ready_at,
+             reprocess_of)
+         VALUES (?1, ?2, ?3, 'ready', ?4, ?4, ?5)",
+    )?;
+    stmt.execute(params![
+        message_id,
+        destination,
+        payload,
+        millis(now),
+        reprocess_of
+    ])?;
+    Ok(ItemId(id_u64(tx.last_insert_rowid(), "queue.id")?))
+}
+
+/// The head of a destination's queue.
+struct Head {
+    id: i64,
+    state: String,
+    ready_at: i64,
+    lease_until: Option<i64>,
+    lease_token: Option<i64>,
+    attempts: i64,
+}
+
+/// See [`Store::claim`](super::Store::claim).
+pub(super) fn claim(
+    conn: &mut Connection,
+    destination: &str,
+    lease: Duration,
+    owner: &str,
+    now: Timestamp,
+) -> Result<Option<Claimed>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let head = tx
+        .prepare_cached(
+            "SELECT id, state, ready_at, lease_until, lease_token, attempts FROM queue
+             WHERE destination = ?1 AND state IN ('ready', 'leased', 'sent')
+             ORDER BY id LIMIT 1",
+        )?
+        .query_row([destination], |r| {
+            Ok(Head {
+                id: r.get(0)?,
+                state: r.get(1)?,
+                ready_at: r.get(2)?,
+                lease_until: r.get(3)?,
+                lease_token: r.get(4)?,
+                attempts: r.get(5)?,
+            })
+        })
+        .optional()?;
+    let Some(head) = head else {
+        return Ok(None);
+    };
+    let now_ms = millis(now);
+    if head.state == "ready" {
+        if head.ready_at > now_ms {
+            return Ok(None);
+        }
+    } else {
+        if head.lease_until.unwrap_or(i64::MIN) > now_ms {
+            return Ok(None);
+        }
+        // The previous holder's lease ended without a report: its attempt expired.
+        expire_attempt(&tx, head.lease_token, now_ms)?;
+    }
+
+    let attempt = head.attempts.saturating_add(1);
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let lease_until = now_ms.saturating_add(lease_ms);
+    tx.prepare_cached(
+        "INSERT INTO attempts (item_id, attempt, owner, started_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![head.id, attempt, owner, now_ms])?;
+    let token = tx.last_insert_rowid();
+    let (message_id, payload, reprocess_of) = tx
+        .prepare_cached(
+            "UPDATE queue SET state = 'leased', lease_owner = ?2, lease_until = ?3,
+                 lease_token = ?4, attempts = ?5
+             WHERE id = ?1
+             RETURNING message_id, payload, reprocess_of",
+        )?
+        .query_row(params![head.id, owner, lease_until, token, attempt], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        })?;
+    tx.commit()?;
+    Ok(Some(Claimed {
+        item: ItemId(id_u64(head.id, "queue.id")?),
+        message_id: MessageId(id_u64(message_id, "queue.message_id")?),
+        destination: destination.to_owned(),
+        payload,
+        attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+        owner: owner.to_owned(),
+        lease_until: timestamp(lease_until),
+        reprocess_of: reprocess_of
+            .map(|p| id_u64(p, "queue.reprocess_of").map(ItemId))
+            .transpose()?,
+        token,
+    }))
+}
+
+fn expire_attempt(tx: &Transaction<'_>, token: Option<i64>, now_ms: i64) -> Result<()> {
+    if let Some(token) = token {
+        tx.prepare_cached(
+            "UPDATE attempts SET finished_at = ?2, outcome = 'lease expired'
+             WHERE id = ?1 AND finished_at IS NULL",
+        )?
+        .execute(params![token, now_ms])?;
+    }
+    Ok(())
+}
+
+/// See [`Store::mark_sent`](super::Store::mark_sent).
+pub(super) fn mark_sent(conn: &mut Connection, claim: &Claimed, now: Timestamp) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let n = tx
+        .prepare_cached(
+            "UPDATE queue SET state = 'sent'
+             WHERE id = ?1 AND lease_token = ?2 AND state IN ('leased', 'sent')",
+        )?
+        .execute(params![id_i64(claim.item.0), claim.token])?;
+    if n == 0 {
+        return Err(Error::LeaseLost(claim.item));
+    }
+    tx.prepare_cached("UPDATE attempts SET sent_at = ?2 WHERE id = ?1")?
+        .execute(params![claim.token, millis(now)])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// How a claim ends.
+pub(super) enum Finish<'a> {
+    /// Delivered.
+    Done,
+    /// Failed; ready again at `retry_at`.
+    Retry { error: &'a str, retry_at: Timestamp },
+    /// Dead-lettered.
+    DeadLetter { reason: &'a str },
+}
+
+/// See [`Store::complete`](super::Store::complete), [`fail`](super::Store::fail) and
+/// [`dead_letter`](super::Store::dead_letter).
+pub(super) fn finish(
+    conn: &mut Connection,
+    claim: &Claimed,
+    how: Finish<'_>,
+    response: Option<&[u8]>,
+    now: Timestamp,
+) -> Result<()> {
+    let now_ms = millis(now);
+    let (state, ready_at, error, finished_at, outcome) = match how {
+        Finish::Done => ("done", None, None, Some(now_ms), "done"),
+        Finish::Retry { error, retry_at } => {
+            ("ready", Some(millis(retry_at)), Some(error), None, "failed")
+        }
+        Finish::DeadLetter { reason } => ("error", None, Some(reason), Some(now_ms), "dead letter"),
+    };
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let n = tx
+        .prepare_cached(
+            "UPDATE queue SET state = ?3, ready_at = coalesce(?4, ready_at),
+                 last_error = coalesce(?5, last_error), finished_at = ?6,
+                 lease_owner = NULL, lease_until = NULL, lease_token = NULL
+             WHERE id = ?1 AND lease_token = ?2 AND state IN ('leased', 'sent')",
+        )?
+        .execute(params![
+            id_i64(claim.item.0),
+            claim.token,
+            state,
+            ready_at,
+            error,
+            finished_at
+        ])?;
+    if n == 0 {
+        return Err(Error::LeaseLost(claim.item));
+    }
+    tx.prepare_cached(
+        "UPDATE attempts SET finished_at = ?2, outcome = ?3, error = ?4, response = ?5
+         WHERE id = ?1",
+    )?
+    .execute(params![claim.token, now_ms, outcome, error, response])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// See [`Store::recover`](super::Store::recover).
+pub(super) fn recover(conn: &mut Connection, now: Timestamp) -> Result<Recovery> {
+    let now_ms = millis(now);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "UPDATE attempts SET finished_at = ?1, outcome = 'lease expired'
+         WHERE finished_at IS NULL AND id IN (
+             SELECT lease_token FROM queue
+             WHERE state IN ('leased', 'sent') AND lease_until <= ?1)",
+        [now_ms],
+    )?;
+    let released = tx.execute(
+        "UPDATE queue SET state = 'ready', lease_owner = NULL, lease_until = NULL,
+             lease_token = NULL
+         WHERE state IN ('leased', 'sent') AND (lease_until IS NULL OR lease_until <= ?1)",
+        [now_ms],
+    )?;
+    let unrouted: i64 = tx.query_row(
+        "SELECT count(*) FROM messages WHERE state = 'received'",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.commit()?;
+    Ok(Recovery {
+        leases_released: released as u64,
+        unrouted: id_u64(unrouted, "count")?,
+    })
+}

@@ -1,0 +1,497 @@
+//! [`SqliteStore`]: the embedded backend, one SQLite file in WAL mode.
+//!
+//! # Durability
+//!
+//! WAL journal with `synchronous=FULL` by default: each commit appends to the WAL and fsyncs
+//! it before returning, so a [`Receipt`] means the message survives kill -9 and power loss
+//! (`NORMAL` would survive kill -9 but may lose the last commits on power loss, which would be
+//! an acknowledged message lost). The fsync cost is shared by [`Store::ingest_many`] (group
+//! commit: one transaction, one fsync for a batch), which is how an engine reaches high ingest
+//! rates without weakening the guarantee. WAL also lets readers proceed while a writer
+//! commits.
+//!
+//! One connection behind a mutex: SQLite admits one writer at a time anyway, and every
+//! operation here is a short transaction.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::error::{Error, Result};
+use super::{
+    files, schema, Claimed, Delivery, InboundMessage, ItemId, ItemInfo, ItemState, MessageId,
+    MessageState, Pruned, Receipt, Recovery, Store, StoredFingerprint, StoredMessage, Synchronous,
+};
+use crate::ack::{DedupeKey, Durable, Fingerprint, PayloadHash, Timestamp};
+
+/// How to open a [`SqliteStore`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    synchronous: Synchronous,
+}
+
+impl Options {
+    /// Durable defaults: WAL, `synchronous=FULL`.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// Sets how hard a commit waits for the disk; see [`Synchronous`].
+    pub fn synchronous(&mut self, synchronous: Synchronous) -> &mut Self {
+        self.synchronous = synchronous;
+        self
+    }
+}
+
+/// The embedded store: one SQLite database file (plus its `-wal` and `-shm`), readable only by
+/// the engine's user.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    synchronous: Synchronous,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` with durable defaults.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        SqliteStore::open_with(path, &Options::new())
+    }
+
+    /// Opens (or creates) the database at `path` with `options`.
+    pub fn open_with(path: impl AsRef<Path>, options: &Options) -> Result<SqliteStore> {
+        let path = path.as_ref();
+        files::prepare(path)?;
+        let conn = Connection::open(path)?;
+        schema::prepare(&conn, options.synchronous)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+            synchronous: options.synchronous,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The commit setting in force; an engine refuses to start when it acknowledges after
+    /// storage and [`Synchronous::is_durable`] is false.
+    pub fn synchronous(&self) -> Synchronous {
+        self.synchronous
+    }
+
+    /// The connection. A panic elsewhere while holding it leaves no open transaction (a
+    /// dropped rusqlite transaction rolls back), so a poisoned lock is still usable.
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn ingest_all(&self, messages: &[InboundMessage]) -> Result<Vec<Receipt>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut ids = Vec::with_capacity(messages.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO messages (channel, received_at, msg_type, patient_id, sending_app,
+                     sending_facility, control_id, payload_hash, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for m in messages {
+                let key = &m.fingerprint.key;
+                insert.execute(params![
+                    m.channel,
+                    millis(m.received_at),
+                    m.msg_type,
+                    m.patient_id,
+                    key.sending_application,
+                    key.sending_facility,
+                    key.control_id,
+                    &m.fingerprint.hash.as_bytes()[..],
+                    m.raw,
+                ])?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit()?;
+        // The commit has returned: these messages are durable.
+        ids.into_iter()
+            .map(|id| {
+                let id = id_u64(id, "messages.id")?;
+                Ok(Receipt {
+                    id: MessageId(id),
+                    durable: Durable::committed(id),
+                })
+            })
+            .collect()
+    }
+
+    fn items_of(conn: &Connection, id: i64) -> Result<Vec<ItemInfo>> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, destination, state, attempts, last_error, reprocess_of
+             FROM queue WHERE message_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+            ))
+        })?;
+        let mut items = Vec::new();
+        for row in rows {
+            let (id, destination, state, attempts, last_error, reprocess_of) = row?;
+            items.push(ItemInfo {
+                id: ItemId(id_u64(id, "queue.id")?),
+                destination,
+                state: ItemState::parse(&state)?,
+                attempts: u32::try_from(attempts).map_err(|_| Error::Corrupt {
+                    column: "queue.attempts",
+                    detail: format!("{attempts}"),
+                })?,
+                last_error,
+                reprocess_of: reprocess_of
+                    .map(|p| id_u64(p, "queue.reprocess_of").map(ItemId))
+                    .transpose()?,
+            });
+        }
+        Ok(items)
+    }
+}
+
+/// Milliseconds for SQLite's signed integers (saturating; year 292 million is far away).
+pub(super) fn millis(t: Timestamp) -> i64 {
+    i64::try_from(t.unix_millis()).unwrap_or(i64::MAX)
+}
+
+/// A time read back from SQLite.
+pub(super) fn timestamp(ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// An id read back from SQLite (always positive for `AUTOINCREMENT` rows).
+pub(super) fn id_u64(id: i64, column: &'static str) -> Result<u64> {
+    u64::try_from(id).map_err(|_| Error::Corrupt {
+        column,
+        detail: format!("negative id {id}"),
+    })
+}
+
+/// An id for SQLite.
+pub(super) fn id_i64(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+fn hash(bytes: Vec<u8>) -> Result<PayloadHash> {
+    let len = bytes.len();
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| Error::Corrupt {
+        column: "messages.payload_hash",
+        detail: format!("{len} bytes, expected 32"),
+    })?;
+    Ok(PayloadHash::from_bytes(bytes))
+}
+
+impl Store for SqliteStore {
+    fn ingest(&self, message: &InboundMessage) -> Result<Receipt> {
+        let mut receipts = self.ingest_all(std::slice::from_ref(message))?;
+        receipts.pop().ok_or(Error::Corrupt {
+            column: "messages.id",
+            detail: "insert returned no row".to_owned(),
+        })
+    }
+
+    fn ingest_many(&self, messages: &[InboundMessage]) -> Result<Vec<Receipt>> {
+        self.ingest_all(messages)
+    }
+
+    fn find_duplicates(&self, key: &DedupeKey) -> Result<Vec<StoredFingerprint>> {
+        if !key.is_usable() {
+            return Ok(Vec::new());
+        }
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, payload_hash, ack FROM messages
+             WHERE control_id = ?1 AND sending_app = ?2 AND sending_facility = ?3
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                key.control_id,
+                key.sending_application,
+                key.sending_facility
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Option<Vec<u8>>>(2)?,
+                ))
+            },
+        )?;
+        let mut found = Vec::new();
+        for row in rows {
+            let (id, h, ack) = row?;
+            found.push(StoredFingerprint {
+                id: MessageId(id_u64(id, "messages.id")?),
+                fingerprint: Fingerprint {
+                    key: key.clone(),
+                    hash: hash(h)?,
+                },
+                ack,
+            });
+        }
+        Ok(found)
+    }
+
+    fn store_ack(&self, id: MessageId, ack: &[u8]) -> Result<()> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE messages SET ack = ?2 WHERE id = ?1",
+            params![id_i64(id.0), ack],
+        )?;
+        if n == 0 {
+            return Err(Error::NoSuchMessage(id));
+        }
+        Ok(())
+    }
+
+    fn route(
+        &self,
+        id: MessageId,
+        deliveries: &[Delivery<'_>],
+        now: Timestamp,
+    ) -> Result<Vec<ItemId>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE messages SET state = 'routed', error = NULL WHERE id = ?1",
+            [id_i64(id.0)],
+        )?;
+        if n == 0 {
+            return Err(Error::NoSuchMessage(id));
+        }
+        let mut items = Vec::with_capacity(deliveries.len());
+        for d in deliveries {
+            items.push(super::queue::insert_item(
+                &tx,
+                id_i64(id.0),
+                d.destination,
+                d.payload,
+                None,
+                now,
+            )?);
+        }
+        tx.commit()?;
+        Ok(items)
+    }
+
+    fn message_error(&self, id: MessageId, reason: &str) -> Result<()> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE messages SET state = 'error', error = ?2 WHERE id = ?1",
+            params![id_i64(id.0), reason],
+        )?;
+        if n == 0 {
+            return Err(Error::NoSuchMessage(id));
+        }
+        Ok(())
+    }
+
+    fn unrouted(&self, limit: usize) -> Result<Vec<MessageId>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM messages WHERE state = 'received' ORDER BY id LIMIT ?1",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let ids = stmt
+            .query_map([limit], |r| r.get::<_, i64>(0))?
+            .map(|id| Ok(MessageId(id_u64(id?, "messages.id")?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ids)
+    }
+
+    fn claim(
+        &self,
+        destination: &str,
+        lease: Duration,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Option<Claimed>> {
+        super::queue::claim(&mut self.conn(), destination, lease, owner, now)
+    }
+
+    fn mark_sent(&self, claim: &Claimed, now: Timestamp) -> Result<()> {
+        super::queue::mark_sent(&mut self.conn(), claim, now)
+    }
+
+    fn complete(&self, claim: &Claimed, response: Option<&[u8]>, now: Timestamp) -> Result<()> {
+        super::queue::finish(
+            &mut self.conn(),
+            claim,
+            super::queue::Finish::Done,
+            response,
+            now,
+        )
+    }
+
+    fn fail(
+        &self,
+        claim: &Claimed,
+        error: &str,
+        response: Option<&[u8]>,
+        retry_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        super::queue::finish(
+            &mut self.conn(),
+            claim,
+            super::queue::Finish::Retry { error, retry_at },
+            response,
+            now,
+        )
+    }
+
+    fn dead_letter(
+        &self,
+        claim: &Claimed,
+        reason: &str,
+        response: Option<&[u8]>,
+        now: Timestamp,
+    ) -> Result<()> {
+        super::queue::finish(
+            &mut self.conn(),
+            claim,
+            super::queue::Finish::DeadLetter { reason },
+            response,
+            now,
+        )
+    }
+
+    fn recover(&self, now: Timestamp) -> Result<Recovery> {
+        super::queue::recover(&mut self.conn(), now)
+    }
+
+    fn reprocess(&self, id: MessageId, now: Timestamp) -> Result<Vec<ItemId>> {
+        super::maintenance::reprocess_messages(&mut self.conn(), &[id], now)
+    }
+
+    fn reprocess_errors(&self, destination: &str, now: Timestamp) -> Result<Vec<ItemId>> {
+        super::maintenance::reprocess_errors(&mut self.conn(), destination, now)
+    }
+
+    fn reprocess_range(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<ItemId>> {
+        super::maintenance::reprocess_range(&mut self.conn(), from, to, now)
+    }
+
+    fn prune(&self, older_than: Timestamp, max_bytes: Option<u64>) -> Result<Pruned> {
+        super::maintenance::prune(&mut self.conn(), older_than, max_bytes)
+    }
+
+    fn queue_depth(&self, destination: &str) -> Result<u64> {
+        let conn = self.conn();
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM queue
+             WHERE destination = ?1 AND state IN ('ready', 'leased', 'sent')",
+            [destination],
+            |r| r.get(0),
+        )?;
+        id_u64(n, "count")
+    }
+
+    fn oldest_ready_age(&self, destination: &str, now: Timestamp) -> Result<Option<Duration>> {
+        let conn = self.conn();
+        let oldest: Option<i64> = conn
+            .query_row(
+                "SELECT created_at FROM queue
+                 WHERE destination = ?1 AND state IN ('ready', 'leased', 'sent')
+                 ORDER BY id LIMIT 1",
+                [destination],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(oldest.map(|created| {
+            Duration::from_millis(
+                now.unix_millis()
+                    .saturating_sub(timestamp(created).unix_millis()),
+            )
+        }))
+    }
+
+    fn message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT channel, received_at, msg_type, patient_id, sending_app,
+                        sending_facility, control_id, payload_hash, raw, state, error, ack
+                 FROM messages WHERE id = ?1",
+                [id_i64(id.0)],
+                |r| {
+                    Ok((
+                        (
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                        ),
+                        (
+                            r.get::<_, String>(4)?,
+                            r.get::<_, String>(5)?,
+                            r.get::<_, String>(6)?,
+                            r.get::<_, Vec<u8>>(7)?,
+                        ),
+                        (
+                            r.get::<_, Vec<u8>>(8)?,
+                            r.get::<_, String>(9)?,
+                            r.get::<_, Option<String>>(10)?,
+                            r.get::<_, Option<Vec<u8>>>(11)?,
+                        ),
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((
+            (channel, received_at, msg_type, patient_id),
+            (sending_application, sending_facility, control_id, h),
+            (raw, state, error, ack),
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let items = SqliteStore::items_of(&conn, id_i64(id.0))?;
+        Ok(Some(StoredMessage {
+            id,
+            inbound: InboundMessage {
+                raw,
+                channel,
+                received_at: timestamp(received_at),
+                msg_type,
+                patient_id,
+                fingerprint: Fingerprint {
+                    key: DedupeKey {
+                        sending_application,
+                        sending_facility,
+                        control_id,
+                    },
+                    hash: hash(h)?,
+                },
+            },
+            state: MessageState::parse(&state)?,
+            error,
+            ack,
+            items,
+        }))
+    }
+}

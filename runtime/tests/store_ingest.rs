@@ -1,0 +1,189 @@
+//! The store keeps what it acknowledged: ingest and reopen, duplicate lookups, file
+//! permissions, schema version.
+
+use hl7_runtime::ack::{DedupeKey, Duplicate, Fingerprint, PayloadHash, Timestamp};
+use hl7_runtime::store::{
+    Error, InboundMessage, MessageState, Options, SqliteStore, Store, Synchronous,
+};
+
+fn inbound(control_id: &str, body: &str, at: u64) -> InboundMessage {
+    let raw = format!(
+        "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240501||ORU^R01|{control_id}|P|2.5.1\rPID|1||{body}\r"
+    )
+    .into_bytes();
+    InboundMessage {
+        fingerprint: Fingerprint {
+            key: DedupeKey {
+                sending_application: "LAB".into(),
+                sending_facility: "HOSP".into(),
+                control_id: control_id.into(),
+            },
+            hash: PayloadHash::of(&raw),
+        },
+        raw,
+        channel: "lab-in".into(),
+        received_at: Timestamp::from_unix_millis(at),
+        msg_type: "ORU^R01".into(),
+        patient_id: Some(format!("P{body}")),
+    }
+}
+
+#[test]
+fn ingested_messages_survive_a_reopen() -> Result<(), Error> {
+    let dir = tempfile::tempdir().map_err(|e| Error::File {
+        path: "tempdir".into(),
+        source: e,
+    })?;
+    let path = dir.path().join("engine.db");
+    let mut expected = Vec::new();
+    {
+        let store = SqliteStore::open(&path)?;
+        assert!(store.synchronous().is_durable());
+        for i in 0..20 {
+            let m = inbound(&format!("C{i}"), &format!("{i}"), 1_000 + i);
+            let receipt = store.ingest(&m)?;
+            assert_eq!(receipt.durable.record(), receipt.id.0);
+            expected.push((receipt.id, m));
+        }
+        let batch: Vec<_> = (20..120)
+            .map(|i| inbound(&format!("C{i}"), &format!("{i}"), 1_000 + i))
+            .collect();
+        let receipts = store.ingest_many(&batch)?;
+        assert_eq!(receipts.len(), batch.len());
+        for (r, m) in receipts.into_iter().zip(batch) {
+            expected.push((r.id, m));
+        }
+        let ids: Vec<_> = expected.iter().map(|(id, _)| id.0).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids grow");
+    }
+    let store = SqliteStore::open(&path)?;
+    for (id, m) in &expected {
+        let stored = store
+            .message(*id)?
+            .expect("stored message is back after reopen");
+        assert_eq!(&stored.inbound, m);
+        assert_eq!(stored.state, MessageState::Received);
+        assert!(stored.items.is_empty());
+    }
+    assert_eq!(store.unrouted(1_000)?.len(), expected.len());
+    assert!(store
+        .message(hl7_runtime::store::MessageId(999_999))?
+        .is_none());
+    Ok(())
+}
+
+#[test]
+fn dedupe_tells_verbatim_resend_from_control_id_reuse() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(dir.path().join("engine.db"))?;
+    let first = inbound("42", "alpha", 1);
+    let receipt = store.ingest(&first)?;
+    store.store_ack(receipt.id, b"MSA|AA|42")?;
+
+    // Verbatim resend (terminators differ, which the hash ignores).
+    let mut resend = first.clone();
+    resend.raw = String::from_utf8(first.raw.clone())?
+        .replace('\r', "\r\n")
+        .into_bytes();
+    resend.fingerprint.hash = PayloadHash::of(&resend.raw);
+    let found = store.find_duplicates(&resend.fingerprint.key)?;
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        resend
+            .fingerprint
+            .check(found.iter().map(|f| &f.fingerprint)),
+        Duplicate::Verbatim
+    );
+    let hit = found
+        .iter()
+        .find(|f| f.fingerprint == resend.fingerprint)
+        .expect("the verbatim original");
+    assert_eq!(hit.id, receipt.id);
+    assert_eq!(hit.ack.as_deref(), Some(&b"MSA|AA|42"[..]));
+
+    // Same control ID, other body: processed (stored) and flagged.
+    let reuse = inbound("42", "beta", 2);
+    let found = store.find_duplicates(&reuse.fingerprint.key)?;
+    assert_eq!(
+        reuse
+            .fingerprint
+            .check(found.iter().map(|f| &f.fingerprint)),
+        Duplicate::ControlIdReuse
+    );
+    let _ = store.ingest(&reuse)?;
+    let found = store.find_duplicates(&reuse.fingerprint.key)?;
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[1].ack, None);
+
+    // Another sender with the same control ID is not a duplicate.
+    let mut other = inbound("42", "alpha", 3);
+    other.fingerprint.key.sending_facility = "CLINIC".into();
+    let found = store.find_duplicates(&other.fingerprint.key)?;
+    assert!(found.is_empty());
+    assert_eq!(other.fingerprint.check(&[]), Duplicate::New);
+
+    // No MSH-10: never a duplicate.
+    let mut blank = inbound("", "alpha", 4);
+    let _ = store.ingest(&blank)?;
+    blank.fingerprint.key.control_id.clear();
+    assert!(store.find_duplicates(&blank.fingerprint.key)?.is_empty());
+
+    assert!(matches!(
+        store.store_ack(hl7_runtime::store::MessageId(77_777), b"x"),
+        Err(Error::NoSuchMessage(_))
+    ));
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn database_files_are_readable_only_by_the_owner() -> Result<(), Box<dyn std::error::Error>> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("sub").join("engine.db");
+    let store = SqliteStore::open(&path)?;
+    let _ = store.ingest(&inbound("1", "x", 1))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        let mode = std::fs::metadata(&file)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    drop(store);
+
+    // An existing file readable by others is narrowed.
+    let loose = dir.path().join("loose.db");
+    std::fs::write(&loose, b"")?;
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644))?;
+    let _store = SqliteStore::open(&loose)?;
+    let mode = std::fs::metadata(&loose)?.permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    Ok(())
+}
+
+#[test]
+fn newer_schema_is_refused_and_options_apply() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("engine.db");
+    drop(SqliteStore::open(&path)?);
+    {
+        let conn = rusqlite::Connection::open(&path)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        assert_eq!(mode, "wal");
+        conn.pragma_update(None, "user_version", 99)?;
+    }
+    assert!(matches!(
+        SqliteStore::open(&path),
+        Err(Error::SchemaTooNew {
+            found: 99,
+            supported: 1
+        })
+    ));
+
+    let fast = SqliteStore::open_with(
+        dir.path().join("fast.db"),
+        Options::new().synchronous(Synchronous::Normal),
+    )?;
+    assert_eq!(fast.synchronous(), Synchronous::Normal);
+    assert!(!fast.synchronous().is_durable());
+    Ok(())
+}
