@@ -8,7 +8,7 @@
 //!
 //! # Path of a message
 //!
-//! 1. [`Store::find_duplicates`] with the message's [`DedupeKey`](crate::ack::DedupeKey), then
+//! 1. [`Store::find_duplicates`] with the message's [`DedupeKey`], then
 //!    [`Fingerprint::check`](crate::ack::Fingerprint::check) on what it returns: a verbatim
 //!    resend gets the stored ACK again and goes no further.
 //! 2. [`Store::ingest`] (or [`Store::ingest_many`] for group commit) returns a [`Receipt`]
