@@ -347,32 +347,7 @@ pub fn compatibility(
 fn generate_site(
     site: &Site,
 ) -> Result<(String, Vec<PathBuf>, String, crosswalk::SiteCrosswalks), Error> {
-    let mut paths = site.profiles.clone();
-    let mut read = site.profiles.clone();
-    for dir in &site.dirs {
-        read.push(dir.clone());
-        let mut found = Vec::new();
-        let entries = fs::read_dir(dir).map_err(|source| Error::Io {
-            action: "read",
-            path: dir.clone(),
-            source,
-        })?;
-        for entry in entries {
-            let path = entry
-                .map_err(|source| Error::Io {
-                    action: "read",
-                    path: dir.clone(),
-                    source,
-                })?
-                .path();
-            if path.extension().is_some_and(|e| e == "xml") {
-                found.push(path);
-            }
-        }
-        found.sort();
-        read.extend(found.iter().cloned());
-        paths.extend(found);
-    }
+    let (paths, mut read) = files_in(&site.profiles, &site.dirs, "xml")?;
     if paths.is_empty()
         && site.base_structures.is_empty()
         && site.crosswalks.is_empty()
@@ -464,6 +439,36 @@ fn generate_site(
         manifest,
         crosswalks,
     ))
+}
+
+/// The files named, then every `*.<extension>` of each folder (sorted by name); and everything
+/// read (files and folders), for `cargo:rerun-if-changed`.
+pub(crate) fn files_in(
+    files: &[PathBuf],
+    dirs: &[PathBuf],
+    extension: &str,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
+    let mut paths = files.to_vec();
+    let mut read = files.to_vec();
+    for dir in dirs {
+        read.push(dir.clone());
+        let io = |source| Error::Io {
+            action: "read",
+            path: dir.clone(),
+            source,
+        };
+        let mut found = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path.extension().is_some_and(|e| e == extension) {
+                found.push(path);
+            }
+        }
+        found.sort();
+        read.extend(found.iter().cloned());
+        paths.extend(found);
+    }
+    Ok((paths, read))
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {

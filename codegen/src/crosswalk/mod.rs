@@ -120,32 +120,7 @@ pub(crate) fn compile_site(
     dirs: &[PathBuf],
     profiles: &[(PathBuf, MessageProfile)],
 ) -> Result<SiteCrosswalks, Error> {
-    let mut paths = files.to_vec();
-    let mut read = files.to_vec();
-    for dir in dirs {
-        read.push(dir.clone());
-        let mut found = Vec::new();
-        let entries = fs::read_dir(dir).map_err(|source| Error::Io {
-            action: "read",
-            path: dir.clone(),
-            source,
-        })?;
-        for entry in entries {
-            let path = entry
-                .map_err(|source| Error::Io {
-                    action: "read",
-                    path: dir.clone(),
-                    source,
-                })?
-                .path();
-            if path.extension().is_some_and(|e| e == "csv") {
-                found.push(path);
-            }
-        }
-        found.sort();
-        read.extend(found.iter().cloned());
-        paths.extend(found);
-    }
+    let (paths, read) = crate::files_in(files, dirs, "csv")?;
     let mut errors = Vec::new();
     let mut crosswalks: Vec<Crosswalk> = Vec::new();
     let mut idents: BTreeMap<String, String> = BTreeMap::new();
