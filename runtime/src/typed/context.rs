@@ -9,8 +9,10 @@ use crate::types::Text;
 /// What decoding needs to know about the message being read.
 #[derive(Debug, Clone)]
 pub struct DecodeContext {
-    /// The delimiters of the message being read.
+    /// The delimiters of the message being read (read once by the constructors: set them there).
     pub delimiters: Delimiters,
+    /// `delimiters == Delimiters::DEFAULT`, worked out once instead of per value.
+    standard: bool,
     /// The message text, when values may share it instead of copying.
     buffer: Option<Arc<String>>,
 }
@@ -20,6 +22,7 @@ impl DecodeContext {
     pub fn new(delimiters: Delimiters) -> DecodeContext {
         DecodeContext {
             delimiters,
+            standard: delimiters == Delimiters::DEFAULT,
             buffer: None,
         }
     }
@@ -29,6 +32,7 @@ impl DecodeContext {
     pub fn shared(delimiters: Delimiters, buffer: Arc<String>) -> DecodeContext {
         DecodeContext {
             delimiters,
+            standard: delimiters == Delimiters::DEFAULT,
             buffer: Some(buffer),
         }
     }
@@ -44,8 +48,9 @@ impl DecodeContext {
     /// The typed text of a raw value: kept as it is for the standard delimiters (the common
     /// case, shared with the message when `raw` is a slice of its text), translated to them
     /// otherwise.
+    #[inline]
     pub fn text(&self, raw: &str) -> Text {
-        if self.delimiters != Delimiters::DEFAULT {
+        if !self.standard {
             return Text::from_raw(
                 translate(raw, &self.delimiters, &Delimiters::DEFAULT).into_owned(),
             );
