@@ -376,7 +376,7 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
                 ::hl7_runtime::codegen::NodeKind::Segment(&<Self as ::hl7_runtime::codegen::SegmentType>::RULE);
 
             fn decode_node(
-                matched: &::hl7_runtime::codegen::Matched,
+                matched: ::hl7_runtime::codegen::Matched<'_>,
                 message: &::hl7_runtime::codegen::Er7Message<'_>,
                 ctx: &::hl7_runtime::codegen::DecodeContext,
             ) -> Self {

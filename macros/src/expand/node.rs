@@ -50,7 +50,7 @@ fn decode_body(members: &[Member<'_>]) -> TokenStream {
         let (ident, ty) = (m.ident, m.ty);
         quote_spanned! {ty.span()=>
             #ident: <#ty as ::hl7_runtime::codegen::NodeSlot>::decode_slot(
-                matched.children.get(#i).map_or(&[][..], |v| v.as_slice()),
+                matched.child(#i),
                 message,
                 ctx,
             ),
@@ -90,7 +90,7 @@ pub(crate) fn group(input: &DeriveInput) -> TokenStream {
                 ::hl7_runtime::codegen::NodeKind::Group(&<Self as ::hl7_runtime::codegen::GroupType>::RULE);
 
             fn decode_node(
-                matched: &::hl7_runtime::codegen::Matched,
+                matched: ::hl7_runtime::codegen::Matched<'_>,
                 message: &::hl7_runtime::codegen::Er7Message<'_>,
                 ctx: &::hl7_runtime::codegen::DecodeContext,
             ) -> Self {
@@ -110,7 +110,7 @@ pub(crate) fn group(input: &DeriveInput) -> TokenStream {
             };
 
             fn decode(
-                matched: &::hl7_runtime::codegen::MatchedGroup,
+                matched: ::hl7_runtime::codegen::MatchedGroup<'_>,
                 message: &::hl7_runtime::codegen::Er7Message<'_>,
                 ctx: &::hl7_runtime::codegen::DecodeContext,
             ) -> Self {
@@ -131,7 +131,7 @@ pub(crate) fn group(input: &DeriveInput) -> TokenStream {
                     const RULE: ::hl7_runtime::codegen::GroupRule =
                         ::hl7_runtime::codegen::GroupRule { name: #name, children: &[] };
                     fn decode(
-                        _: &::hl7_runtime::codegen::MatchedGroup,
+                        _: ::hl7_runtime::codegen::MatchedGroup<'_>,
                         _: &::hl7_runtime::codegen::Er7Message<'_>,
                         _: &::hl7_runtime::codegen::DecodeContext,
                     ) -> Self {
@@ -210,7 +210,7 @@ pub(crate) fn message(input: &DeriveInput) -> TokenStream {
             };
 
             fn decode(
-                matched: &::hl7_runtime::codegen::MatchedGroup,
+                matched: ::hl7_runtime::codegen::MatchedGroup<'_>,
                 message: &::hl7_runtime::codegen::Er7Message<'_>,
                 ctx: &::hl7_runtime::codegen::DecodeContext,
             ) -> Self {
@@ -237,7 +237,7 @@ pub(crate) fn message(input: &DeriveInput) -> TokenStream {
                         children: &[],
                     };
                     fn decode(
-                        _: &::hl7_runtime::codegen::MatchedGroup,
+                        _: ::hl7_runtime::codegen::MatchedGroup<'_>,
                         _: &::hl7_runtime::codegen::Er7Message<'_>,
                         _: &::hl7_runtime::codegen::DecodeContext,
                     ) -> Self {

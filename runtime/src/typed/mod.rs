@@ -76,7 +76,7 @@ pub fn parse_lenient<M: MessageType>(bytes: &[u8]) -> Result<Parsed<M>, ParseErr
     let view = er7::Message::parse(&buffer)?;
     let report = validate::validate(&view, &M::RULE);
     let ctx = DecodeContext::shared(view.delimiters(), Arc::clone(&buffer));
-    let message = M::decode(&report.matched, &view, &ctx);
+    let message = M::decode(report.matched.root(), &view, &ctx);
     Ok(Parsed {
         message,
         problems: report.problems,

@@ -3,7 +3,7 @@
 use crate::er7::{Message, Segment, Writer};
 use crate::rules::{GroupRule, MessageRule, NodeKind, SegmentRule};
 use crate::typed::context::DecodeContext;
-use crate::validate::{Matched, MatchedGroup};
+use crate::validate::{Matched, MatchedGroup, Occurrences};
 
 /// A typed segment, written by `#[derive(Segment)]`.
 pub trait SegmentType: Default {
@@ -23,7 +23,7 @@ pub trait GroupType: Default {
     const RULE: GroupRule;
 
     /// Reads the group from where the validator placed its segments.
-    fn decode(matched: &MatchedGroup, message: &Message<'_>, ctx: &DecodeContext) -> Self;
+    fn decode(matched: MatchedGroup<'_>, message: &Message<'_>, ctx: &DecodeContext) -> Self;
 
     /// Writes the group's segments.
     fn encode(&self, w: &mut Writer);
@@ -35,7 +35,7 @@ pub trait MessageType: Default {
     const RULE: MessageRule;
 
     /// Reads the message from where the validator placed its segments.
-    fn decode(matched: &MatchedGroup, message: &Message<'_>, ctx: &DecodeContext) -> Self;
+    fn decode(matched: MatchedGroup<'_>, message: &Message<'_>, ctx: &DecodeContext) -> Self;
 
     /// Writes the message's segments.
     fn encode(&self, w: &mut Writer);
@@ -51,7 +51,7 @@ pub trait Node: Default {
     const NODE: NodeKind;
 
     /// Reads one occurrence.
-    fn decode_node(matched: &Matched, message: &Message<'_>, ctx: &DecodeContext) -> Self;
+    fn decode_node(matched: Matched<'_>, message: &Message<'_>, ctx: &DecodeContext) -> Self;
 
     /// Writes one occurrence.
     fn encode_node(&self, w: &mut Writer);
@@ -60,7 +60,7 @@ pub trait Node: Default {
 impl<T: Node> Node for Box<T> {
     const NODE: NodeKind = T::NODE;
 
-    fn decode_node(matched: &Matched, message: &Message<'_>, ctx: &DecodeContext) -> Self {
+    fn decode_node(matched: Matched<'_>, message: &Message<'_>, ctx: &DecodeContext) -> Self {
         Box::new(T::decode_node(matched, message, ctx))
     }
 
@@ -71,13 +71,13 @@ impl<T: Node> Node for Box<T> {
 
 /// Decodes a segment occurrence (used by `#[derive(Segment)]`).
 pub fn decode_segment_node<T: SegmentType>(
-    matched: &Matched,
+    matched: Matched<'_>,
     message: &Message<'_>,
     ctx: &DecodeContext,
 ) -> T {
     match matched {
         Matched::Segment(index) => message
-            .segment_at(*index)
+            .segment_at(index)
             .map(|s| T::decode(&s, ctx))
             .unwrap_or_default(),
         Matched::Group(_) => T::default(),
@@ -86,7 +86,7 @@ pub fn decode_segment_node<T: SegmentType>(
 
 /// Decodes a group occurrence (used by `#[derive(Group)]`).
 pub fn decode_group_node<T: GroupType>(
-    matched: &Matched,
+    matched: Matched<'_>,
     message: &Message<'_>,
     ctx: &DecodeContext,
 ) -> T {
@@ -106,7 +106,11 @@ pub trait NodeSlot {
     type Item: Node;
 
     /// Reads the slot from the occurrences the validator placed.
-    fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self;
+    fn decode_slot(
+        occurrences: Occurrences<'_>,
+        message: &Message<'_>,
+        ctx: &DecodeContext,
+    ) -> Self;
 
     /// Writes every occurrence.
     fn encode_slot(&self, w: &mut Writer);
@@ -115,7 +119,11 @@ pub trait NodeSlot {
 impl<T: Node> NodeSlot for T {
     type Item = T;
 
-    fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
+    fn decode_slot(
+        occurrences: Occurrences<'_>,
+        message: &Message<'_>,
+        ctx: &DecodeContext,
+    ) -> Self {
         occurrences
             .first()
             .map(|m| T::decode_node(m, message, ctx))
@@ -130,7 +138,11 @@ impl<T: Node> NodeSlot for T {
 impl<T: Node> NodeSlot for Option<T> {
     type Item = T;
 
-    fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
+    fn decode_slot(
+        occurrences: Occurrences<'_>,
+        message: &Message<'_>,
+        ctx: &DecodeContext,
+    ) -> Self {
         occurrences.first().map(|m| T::decode_node(m, message, ctx))
     }
 
@@ -144,7 +156,11 @@ impl<T: Node> NodeSlot for Option<T> {
 impl<T: Node> NodeSlot for Vec<T> {
     type Item = T;
 
-    fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
+    fn decode_slot(
+        occurrences: Occurrences<'_>,
+        message: &Message<'_>,
+        ctx: &DecodeContext,
+    ) -> Self {
         occurrences
             .iter()
             .map(|m| T::decode_node(m, message, ctx))
@@ -161,7 +177,11 @@ impl<T: Node> NodeSlot for Vec<T> {
 impl<T: Node> NodeSlot for crate::NonEmpty<T> {
     type Item = T;
 
-    fn decode_slot(occurrences: &[Matched], message: &Message<'_>, ctx: &DecodeContext) -> Self {
+    fn decode_slot(
+        occurrences: Occurrences<'_>,
+        message: &Message<'_>,
+        ctx: &DecodeContext,
+    ) -> Self {
         crate::NonEmpty::from_vec(Vec::<T>::decode_slot(occurrences, message, ctx))
             .unwrap_or_default()
     }

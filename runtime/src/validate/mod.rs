@@ -11,7 +11,7 @@ mod problem;
 mod structure;
 
 pub use problem::{Problem, ProblemKind, Severity};
-pub use structure::{match_structure, Matched, MatchedGroup};
+pub use structure::{match_structure, Matched, MatchedGroup, MatchedTree, Occurrences};
 
 use crate::er7::{Location, Message};
 use crate::rules::{MessageRule, NodeKind, NodeRule};
@@ -22,7 +22,7 @@ pub struct Report {
     /// Every problem found, in message order per check.
     pub problems: Vec<Problem>,
     /// Where each segment went in the structure.
-    pub matched: MatchedGroup,
+    pub matched: MatchedTree,
 }
 
 impl Report {
@@ -38,7 +38,7 @@ pub fn validate(message: &Message<'_>, rule: &'static MessageRule) -> Report {
     let mut problems = Vec::new();
     check_message_type(message, rule, &mut problems);
     let matched = match_structure(message, rule.children, &mut problems);
-    check_group(message, rule.children, &matched, &mut problems);
+    check_group(message, rule.children, matched.root(), &mut problems);
     Report { problems, matched }
 }
 
@@ -81,14 +81,14 @@ fn check_message_type(message: &Message<'_>, rule: &MessageRule, problems: &mut 
 fn check_group(
     message: &Message<'_>,
     rules: &[NodeRule],
-    matched: &MatchedGroup,
+    matched: MatchedGroup<'_>,
     problems: &mut Vec<Problem>,
 ) {
-    for (node, occurrences) in rules.iter().zip(&matched.children) {
+    for (node, occurrences) in rules.iter().zip(matched.children()) {
         if occurrences.len() as u64 > u64::from(node.max) {
             let location = match occurrences.get(node.max as usize) {
                 Some(Matched::Segment(i)) => message
-                    .segment_at(*i)
+                    .segment_at(i)
                     .map(|s| s.location())
                     .unwrap_or_default(),
                 _ => Location {
@@ -106,10 +106,10 @@ fn check_group(
                 location,
             });
         }
-        for occurrence in occurrences {
+        for occurrence in occurrences.iter() {
             match (occurrence, node.kind) {
                 (Matched::Segment(i), NodeKind::Segment(rule)) => {
-                    if let Some(segment) = message.segment_at(*i) {
+                    if let Some(segment) = message.segment_at(i) {
                         fields::check_segment(&segment, rule, message.text(), problems);
                     }
                 }
