@@ -95,7 +95,7 @@ impl Expander<'_> {
                 Some(wrap(value, target.slot))
             }
             Action::With(function) => {
-                let (source, source_label, _) = self.rule_source(
+                let (source, _, _) = self.rule_source(
                     rule.from.as_ref(),
                     source_elements,
                     target,
@@ -116,13 +116,12 @@ impl Expander<'_> {
                 );
                 let source_field =
                     format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
-                let _ = source_label;
                 Some(quote_spanned! {span=> {
                     let convert: fn(&#src_slot) -> #tgt_slot = #function;
                     convert(&s.#source_field)
                 }})
             }
-            Action::Crosswalk(crosswalk) => {
+            Action::Crosswalk(_) | Action::Copy => {
                 let (source, source_label, repetition) = self.rule_source(
                     rule.from.as_ref(),
                     source_elements,
@@ -132,18 +131,26 @@ impl Expander<'_> {
                     to_span,
                     cx,
                 )?;
-                let conv = match self.value_conversion(
-                    &source,
-                    target,
-                    label,
-                    cx,
-                    Some((crosswalk, span)),
-                ) {
+                // A crosswalk's errors point at the crosswalk; a copy's at its source path.
+                let (crosswalk, error_span, hint) = match &rule.rule.action {
+                    Action::Crosswalk(crosswalk) => (Some((crosswalk, span)), span, ""),
+                    _ => (
+                        None,
+                        rule.rule.from.as_ref().map_or(to_span, LitStr::span),
+                        "; convert it with `with = function`",
+                    ),
+                };
+                let conv = match self.value_conversion(&source, target, label, cx, crosswalk) {
                     Ok(conv) => conv,
                     Err(why) => {
-                        cx.error_at(span, why);
+                        cx.error_at(error_span, format!("{why}{hint}"));
                         return None;
                     }
+                };
+                let slot_span = if crosswalk.is_some() {
+                    to_span
+                } else {
+                    error_span
                 };
                 let source_field =
                     format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
@@ -155,42 +162,7 @@ impl Expander<'_> {
                     repetition,
                     label,
                     &source_label,
-                    to_span,
-                    cx,
-                ))
-            }
-            Action::Copy => {
-                let (source, source_label, repetition) = self.rule_source(
-                    rule.from.as_ref(),
-                    source_elements,
-                    target,
-                    path,
-                    label,
-                    to_span,
-                    cx,
-                )?;
-                let from_span = rule.rule.from.as_ref().map_or(to_span, LitStr::span);
-                let conv = match self.value_conversion(&source, target, label, cx, None) {
-                    Ok(conv) => conv,
-                    Err(why) => {
-                        cx.error_at(
-                            from_span,
-                            format!("{why}; convert it with `with = function`"),
-                        );
-                        return None;
-                    }
-                };
-                let source_field =
-                    format_ident!("{}", source.field.as_deref()?.trim_start_matches("r#"));
-                Some(self.convert_slot(
-                    quote!(s.#source_field),
-                    source.slot,
-                    target.slot,
-                    conv,
-                    repetition,
-                    label,
-                    &source_label,
-                    from_span,
+                    slot_span,
                     cx,
                 ))
             }
