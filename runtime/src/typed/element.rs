@@ -221,17 +221,7 @@ impl<T: Element> Slot for Vec<T> {
     }
 
     fn encode_slot(&self, w: &mut Writer, level: Level) {
-        // Empty trailing repetitions carry no meaning; empty inner ones keep their place.
-        let used = self
-            .iter()
-            .rposition(|v| !v.is_empty())
-            .map_or(0, |i| i + 1);
-        for (i, value) in self[..used].iter().enumerate() {
-            if i > 0 {
-                w.repetition_separator();
-            }
-            value.encode(w, level);
-        }
+        encode_repetitions(self, w, level);
     }
 
     fn is_empty_slot(&self) -> bool {
@@ -247,20 +237,26 @@ impl<T: Element> Slot for crate::NonEmpty<T> {
     }
 
     fn encode_slot(&self, w: &mut Writer, level: Level) {
-        let used = self
-            .iter()
-            .rposition(|v| !v.is_empty())
-            .map_or(0, |i| i + 1);
-        for (i, value) in self[..used].iter().enumerate() {
-            if i > 0 {
-                w.repetition_separator();
-            }
-            value.encode(w, level);
-        }
+        encode_repetitions(self, w, level);
     }
 
     fn is_empty_slot(&self) -> bool {
         self.iter().all(T::is_empty)
+    }
+}
+
+/// Writes repetitions separated; empty trailing repetitions carry no meaning and are left out,
+/// empty inner ones keep their place.
+fn encode_repetitions<T: Element>(values: &[T], w: &mut Writer, level: Level) {
+    let used = values
+        .iter()
+        .rposition(|v| !v.is_empty())
+        .map_or(0, |i| i + 1);
+    for (i, value) in values[..used].iter().enumerate() {
+        if i > 0 {
+            w.repetition_separator();
+        }
+        value.encode(w, level);
     }
 }
 
