@@ -6,10 +6,14 @@
 //! not hide the others; a file or batch is parsed as a whole, since its trailers count it.
 
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
 use hl7_runtime::er7::batch::{split_messages, Batch};
 use hl7_runtime::er7::{decode_bytes, Charset, Message, ParseError};
+
+/// How standard input is named in output.
+pub(crate) const STDIN: &str = "<stdin>";
 
 /// One input file, read and decoded to text.
 #[derive(Debug)]
@@ -49,7 +53,25 @@ impl Input {
     pub(crate) fn read(path: &Path) -> Result<Input, InputError> {
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|err| InputError::Io(shown.clone(), err))?;
-        let decoded = decode_bytes(&bytes).map_err(|err| InputError::Parse(shown.clone(), err))?;
+        Input::from_bytes(shown, &bytes)
+    }
+
+    /// Reads `path`, or standard input when it is `-` (shown as `<stdin>`).
+    pub(crate) fn read_or_stdin(path: &Path) -> Result<Input, InputError> {
+        if path.as_os_str() != "-" {
+            return Input::read(path);
+        }
+        let shown = STDIN.to_owned();
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|err| InputError::Io(shown.clone(), err))?;
+        Input::from_bytes(shown, &bytes)
+    }
+
+    /// Decodes `bytes` read from the input shown as `shown`.
+    pub(crate) fn from_bytes(shown: String, bytes: &[u8]) -> Result<Input, InputError> {
+        let decoded = decode_bytes(bytes).map_err(|err| InputError::Parse(shown.clone(), err))?;
         Ok(Input {
             path: shown,
             charset: decoded.charset,

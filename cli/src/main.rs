@@ -5,31 +5,44 @@
 //! - `hl7 validate --profile P FILE...` checks every message against a profile;
 //! - `hl7 codegen --site S --profile P --out DIR` runs the generator outside `build.rs`;
 //! - `hl7 compat --sender S --receiver R` reports what the receiver's profile expects that
-//!   the sender's conformant messages may not give it (`--format json` for a document).
+//!   the sender's conformant messages may not give it (`--format json` for a document);
+//! - `hl7 send --to HOST:PORT FILE...` sends every message over MLLP and prints each ACK;
+//! - `hl7 listen --port N` is a test receiver that ACKs every message with a chosen code;
+//! - `hl7 bench --to HOST:PORT` is the load generator (acks/s, latency percentiles, and the
+//!   sender log of the crash tests).
 //!
 //! Exit codes: 0 success, 1 a message breaks its profile (`validate`) or the receiver would
 //! reject conformant messages of the sender (`compat`), 2 usage, I/O, profile load or ER7 parse
-//! errors. Diagnostics go to stderr; nothing panics on bad input.
+//! errors. `send` and `bench` exit by the ACKs they got ([`net::EXIT_CODES`]). Diagnostics go
+//! to stderr; nothing panics on bad input.
 
+mod bench;
 mod codegen;
 mod compat;
 mod input;
 mod inspect;
+mod listen;
+mod net;
+mod response;
+mod send;
 mod validate;
 
 use std::fmt;
 use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use hl7_runtime::ack::AckCode;
 
 /// The hl7 command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "hl7",
     version,
-    about = "HL7 v2 tools: inspect, validate, generate code, compare profiles"
+    about = "HL7 v2 tools: inspect, validate, generate code, compare profiles, send, receive, load-test"
 )]
 struct Cli {
     /// What to do.
@@ -90,6 +103,109 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Sends every message of the files over MLLP, one at a time, and prints each ACK:
+    /// `file: message N (MSH-10 = X): CODE[: MSA-3 and ERR summary]`.
+    ///
+    /// Messages go in file order on one connection; the first transport failure (no
+    /// connection, no ACK in time, a response that is not the ACK of the message sent) stops
+    /// the run. A message that does not parse is not sent.
+    #[command(after_help = net::EXIT_CODES)]
+    Send {
+        /// The receiver, `HOST:PORT`.
+        #[arg(long, value_name = "HOST:PORT")]
+        to: String,
+        /// How long to wait for each ACK (e.g. 500ms, 5s, 1m); then the connection is closed.
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = net::parse_duration)]
+        response_timeout: Duration,
+        /// How long to wait for the connection.
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = net::parse_duration)]
+        connect_timeout: Duration,
+        /// Message files: one message, a batch (FHS/BHS), or a concatenation of messages;
+        /// `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// A test MLLP receiver: ACKs every message with the given code (MSA-2 = its MSH-10),
+    /// after writing it to `--out`. Prints one line per message: time, peer, MSH-9, MSH-10,
+    /// the code sent, the file (never the message body). Runs until Ctrl-C or SIGTERM.
+    ///
+    /// Enhanced-mode messages (MSH-15 or MSH-16 valued) get the accept code of the same
+    /// meaning: CA, CE or CR. A message that cannot be written or parsed gets AE.
+    Listen {
+        /// The port; 0 picks a free one. `listening on ADDR:PORT` is printed on stderr once
+        /// the port is open.
+        #[arg(long)]
+        port: u16,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        /// Write each message, byte for byte, to a numbered file in this folder (000001.hl7,
+        /// ...; numbering continues after the files already there).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The ACK code: AA, AE or AR.
+        #[arg(long, default_value = "AA", value_parser = parse_ack_code)]
+        ack: AckCode,
+        /// Append `MSH-10<TAB>sha256` of every message received to this file (the sink's half
+        /// of the crash tests' checker), flushed before the ACK.
+        #[arg(long, value_name = "FILE")]
+        sink_log: Option<PathBuf>,
+        /// Connections served at once; more are accepted and closed.
+        #[arg(long, default_value_t = 64)]
+        max_connections: usize,
+        /// Print no line per message.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Load generator: CONCURRENCY connections each send one message at a time and wait for
+    /// its ACK, until the duration is over or COUNT messages are sent; then reports ACKs by
+    /// code, acks/s and latency percentiles. Progress on stderr once a second.
+    ///
+    /// Every message gets a fresh MSH-10 (B<run>-<connection>-<n>), so a receiver's duplicate
+    /// check never fires. An ACK whose MSA-2 is not that MSH-10 is a failure.
+    #[command(after_help = net::EXIT_CODES)]
+    Bench {
+        /// The receiver, `HOST:PORT`.
+        #[arg(long, value_name = "HOST:PORT")]
+        to: String,
+        /// Connections, each with one message in flight.
+        #[arg(long, short, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: u16,
+        /// How long to send for (e.g. 20s, 2m). Default 60s.
+        #[arg(long, value_name = "DURATION", value_parser = net::parse_duration, conflicts_with = "count")]
+        duration: Option<Duration>,
+        /// Send this many messages in all, then stop.
+        #[arg(long, short = 'n')]
+        count: Option<u64>,
+        /// The messages to send: a message file or a folder of .hl7/.er7 files. Default: the
+        /// hospital mix of the parse benchmarks (1,000 ADT/ORU/ORM/RDE messages, 0.5-8 KB).
+        #[arg(long, value_name = "FILE_OR_DIR")]
+        corpus: Option<PathBuf>,
+        /// Write `MSH-10<TAB>sha256-hex` of the exact bytes sent for every message that got
+        /// AA or CA.
+        #[arg(long, value_name = "FILE")]
+        sender_log: Option<PathBuf>,
+        /// How long to wait for each ACK.
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = net::parse_duration)]
+        response_timeout: Duration,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// No progress lines.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+/// `--ack` of `listen`: an original-mode code.
+fn parse_ack_code(text: &str) -> Result<AckCode, String> {
+    match text.parse::<AckCode>() {
+        Ok(code @ (AckCode::AA | AckCode::AE | AckCode::AR)) => Ok(code),
+        Ok(code) => Err(format!(
+            "`{code}` is an accept code; give AA, AE or AR (enhanced-mode messages get CA, CE or CR)"
+        )),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// Output format of `validate` and `compat`.
@@ -139,8 +255,8 @@ fn report(message: impl fmt::Display) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let stdout = io::stdout().lock();
-    let mut out = BufWriter::new(stdout);
+    // Not locked for the whole run: `listen` writes its lines from its connection tasks.
+    let mut out = BufWriter::new(io::stdout());
     let result = match cli.command {
         Command::Inspect { json, er7, files } => {
             let mode = match (json, er7) {
@@ -165,10 +281,80 @@ fn main() -> ExitCode {
             receiver,
             format,
         } => compat::run(&sender, &receiver, format == Format::Json, &mut out),
+        Command::Send {
+            to,
+            response_timeout,
+            connect_timeout,
+            files,
+        } => {
+            let options = send::Options {
+                to,
+                files,
+                response_timeout,
+                connect_timeout,
+            };
+            return finish(send::run(&options, &mut out).map(net::NetStatus::code), out);
+        }
+        Command::Listen {
+            port,
+            bind,
+            out: dir,
+            ack,
+            sink_log,
+            max_connections,
+            quiet,
+        } => {
+            let options = listen::Options {
+                bind,
+                port,
+                out: dir,
+                sink_log,
+                ack,
+                quiet,
+                max_connections,
+            };
+            listen::run(&options)
+        }
+        Command::Bench {
+            to,
+            concurrency,
+            duration,
+            count,
+            corpus,
+            sender_log,
+            response_timeout,
+            json,
+            quiet,
+        } => {
+            let limit = match (count, duration) {
+                (Some(n), _) => bench::Limit::Count(n),
+                (None, Some(d)) => bench::Limit::Duration(d),
+                (None, None) => bench::Limit::Duration(Duration::from_secs(60)),
+            };
+            let options = bench::Options {
+                to,
+                concurrency: usize::from(concurrency),
+                limit,
+                corpus,
+                sender_log,
+                response_timeout,
+                json,
+                quiet,
+            };
+            return finish(
+                bench::run(&options, &mut out).map(net::NetStatus::code),
+                out,
+            );
+        }
     };
-    let result = result.and_then(|status| out.flush().map(|()| status));
+    finish(result.map(Status::code), out)
+}
+
+/// Flushes the output and turns the command's result into the exit code.
+fn finish(result: io::Result<u8>, mut out: impl Write) -> ExitCode {
+    let result = result.and_then(|code| out.flush().map(|()| code));
     match result {
-        Ok(status) => ExitCode::from(status.code()),
+        Ok(code) => ExitCode::from(code),
         // `hl7 inspect big.hl7 | head`: the reader is gone, stop quietly.
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {
