@@ -16,7 +16,8 @@ use tracing::{debug, trace, warn};
 use super::ClientConfig;
 use crate::mllp::{Commit, Frame, FrameError, FrameReader, MllpCodec};
 
-/// Opens the byte streams an [`MllpClient`] sends over: the seam for TLS.
+/// Opens the byte streams an [`MllpClient`] sends over: plain TCP ([`TcpConnector`]), TLS
+/// ([`TlsConnector`](super::TlsConnector)), or your own.
 pub trait Connect: Send + Sync {
     /// The stream type.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::ServerTls;
 use crate::mllp::DEFAULT_MAX_FRAME_LEN;
 
 /// Settings of an [`MllpListener`](super::MllpListener) and of
@@ -28,6 +29,12 @@ pub struct ListenerConfig {
     pub commit_blocks: bool,
     /// Log message bodies at `trace` level. Default off: bodies carry PHI.
     pub log_payloads: bool,
+    /// Serve MLLP over TLS: each accepted connection first completes a TLS handshake (within
+    /// [`ServerTls::handshake_timeout`], in the connection's own task and holding one of the
+    /// `max_connections` slots), then is served as usual. Default `None` (plain TCP).
+    /// [`serve_connection`](super::serve_connection) ignores it: it serves whatever stream it
+    /// is given.
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ListenerConfig {
@@ -40,6 +47,7 @@ impl Default for ListenerConfig {
             write_timeout: Duration::from_secs(30),
             commit_blocks: false,
             log_payloads: false,
+            tls: None,
         }
     }
 }
@@ -84,6 +92,12 @@ impl ListenerConfig {
     /// Sets [`ListenerConfig::log_payloads`].
     pub fn with_log_payloads(mut self, on: bool) -> Self {
         self.log_payloads = on;
+        self
+    }
+
+    /// Sets [`ListenerConfig::tls`]: serve MLLP over TLS.
+    pub fn with_tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 }

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, trace, warn};
 
-use super::{Handler, ListenerConfig, PeerInfo, Reply};
+use super::{Handler, HandshakeError, ListenerConfig, PeerInfo, Reply, ServerTls};
 use crate::mllp::{Frame, FrameError, FrameReader, MllpCodec};
 
 /// Why [`serve_connection`] closed a connection.
@@ -41,6 +41,9 @@ pub enum CloseReason {
     Shutdown,
     /// Reading or writing failed.
     Io(io::Error),
+    /// The TLS handshake failed or timed out, or the client's certificate is not on the
+    /// allow-list; no frame was read.
+    Tls(HandshakeError),
 }
 
 /// An MLLP listener: accepts TCP connections and serves each with a [`Handler`].
@@ -131,7 +134,10 @@ impl MllpListener {
             let token = token.clone();
             tasks.spawn(async move {
                 debug!(peer = %addr, connection_id, "MLLP connection accepted");
-                let reason = serve_connection(stream, peer, &*handler, &config, &token).await;
+                let reason = match &config.tls {
+                    None => serve_connection(stream, peer, &*handler, &config, &token).await,
+                    Some(tls) => serve_tls(stream, peer, tls, &*handler, &config, &token).await,
+                };
                 log_close(&peer, &reason);
                 drop(permit);
             });
@@ -143,10 +149,52 @@ impl MllpListener {
     }
 }
 
+/// The TLS handshake (bounded by its timeout, abandoned on shutdown), then the MLLP
+/// connection over the TLS stream.
+async fn serve_tls<H: Handler>(
+    stream: TcpStream,
+    peer: PeerInfo,
+    tls: &ServerTls,
+    handler: &H,
+    config: &ListenerConfig,
+    shutdown: &CancellationToken,
+) -> CloseReason {
+    let accepted = tokio::select! {
+        biased;
+        () = shutdown.cancelled() => return CloseReason::Shutdown,
+        accepted = tls.accept(stream) => accepted,
+    };
+    match accepted {
+        Ok((stream, client)) => {
+            match &client {
+                Some(cert) => debug!(
+                    peer = ?peer.addr,
+                    connection_id = peer.connection_id,
+                    client = %cert,
+                    "MLLP TLS handshake done"
+                ),
+                None => debug!(
+                    peer = ?peer.addr,
+                    connection_id = peer.connection_id,
+                    "MLLP TLS handshake done"
+                ),
+            }
+            serve_connection(stream, peer, handler, config, shutdown).await
+        }
+        Err(e) => CloseReason::Tls(e),
+    }
+}
+
 fn log_close(peer: &PeerInfo, reason: &CloseReason) {
     let id = peer.connection_id;
     let addr = peer.addr;
     match reason {
+        CloseReason::Tls(HandshakeError::NotAllowed(cert)) => {
+            warn!(peer = ?addr, connection_id = id, client = %cert, "MLLP TLS client refused: certificate not on the allow-list; connection closed");
+        }
+        CloseReason::Tls(e) => {
+            warn!(peer = ?addr, connection_id = id, error = %e, "MLLP TLS connection refused; connection closed");
+        }
         CloseReason::PeerClosed | CloseReason::Shutdown | CloseReason::Handler => {
             debug!(peer = ?addr, connection_id = id, reason = ?reason, "MLLP connection closed");
         }
@@ -156,8 +204,9 @@ fn log_close(peer: &PeerInfo, reason: &CloseReason) {
 
 /// Serves one MLLP connection over any byte stream until it closes, returning why.
 ///
-/// This is the seam for other transports: a TLS acceptor wraps the accepted `TcpStream` and
-/// calls this. Frames are read with the bounded codec; each message is passed to `handler` and
+/// [`MllpListener`] calls it with the accepted `TcpStream`, or with the TLS stream once the
+/// handshake is done when [`ListenerConfig::tls`] is set; other transports (your own accept
+/// loop with [`ServerTls::accept`], say) can call it too. Frames are read with the bounded codec; each message is passed to `handler` and
 /// its reply written before the next frame is read. `shutdown` closes the connection between
 /// frames (never while a message is being handled).
 pub async fn serve_connection<S, H>(
@@ -264,18 +313,28 @@ where
         match read {
             Err(_) if in_frame => return CloseReason::FrameReadTimeout,
             Err(_) => return CloseReason::IdleTimeout,
-            Ok(Err(e)) => return CloseReason::Io(e),
-            Ok(Ok(0)) => {
-                return match reader.finish() {
-                    Err(e) => {
-                        warn!(connection_id = id, error = %e, "MLLP stream ended inside a frame");
-                        CloseReason::Truncated
-                    }
-                    Ok(_) => CloseReason::PeerClosed,
-                };
+            // A TLS peer that closes the TCP connection without close_notify: MLLP frames are
+            // self-delimiting, so this is an end of stream like any other (a cut frame is still
+            // caught by `finish`).
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return end_of_stream(&mut reader, id)
             }
+            Ok(Err(e)) => return CloseReason::Io(e),
+            Ok(Ok(0)) => return end_of_stream(&mut reader, id),
             Ok(Ok(_)) => {}
         }
+    }
+}
+
+/// The peer ended the stream: a clean close between frames, or a truncated frame (never
+/// dispatched).
+fn end_of_stream(reader: &mut FrameReader, id: u64) -> CloseReason {
+    match reader.finish() {
+        Err(e) => {
+            warn!(connection_id = id, error = %e, "MLLP stream ended inside a frame");
+            CloseReason::Truncated
+        }
+        Ok(_) => CloseReason::PeerClosed,
     }
 }
 

@@ -18,15 +18,42 @@
 //! Logs go through `tracing` with the peer, connection id and sizes; message bodies are logged
 //! only with `log_payloads` set.
 //!
-//! TLS is not here yet. The seams for it: [`serve_connection`] serves any
-//! `AsyncRead + AsyncWrite` stream (a TLS acceptor wraps the accepted `TcpStream` and calls it),
-//! and [`MllpClient::with_connector`] takes any [`Connect`] implementation producing such a
-//! stream. Both directions on one connection (a partner that sends and receives on the same
-//! socket) are not supported yet: a listener's connection only receives, a client's only sends.
+//! # TLS
+//!
+//! MLLP over TLS uses rustls (the `ring` provider, TLS 1.2 and 1.3), for both roles:
+//!
+//! - Listener: build a [`ServerTls`] with [`ServerTlsConfig`] from the listener's [`Identity`]
+//!   (certificate chain and key, from PEM files or DER) and give it to
+//!   [`ListenerConfig::with_tls`]. Each accepted connection then runs its TLS handshake in its
+//!   own task, holding one of the `max_connections` slots, so a stalled handshake never blocks
+//!   the accept loop; a handshake not done within the handshake timeout (10 s by default) is
+//!   closed. [`ServerTlsConfig::with_client_ca`] requires client certificates that chain to a
+//!   [`CaBundle`] (mutual TLS: no certificate, an unknown issuer or an expired certificate
+//!   fails the handshake), and [`ServerTlsConfig::with_allow_list`] then accepts only the
+//!   clients of a [`ClientAllowList`] (by certificate CN or SAN DNS name, or by SHA-256
+//!   fingerprint), refusing others right after the handshake. Either way no frame of a refused
+//!   client is read, and the close is logged with the peer and a [`HandshakeError`] saying why.
+//!   After the handshake the connection is served by [`serve_connection`] like any other,
+//!   with the same frame timeouts, limits and handler.
+//! - Client: a [`TlsConnector`] (TCP, then TLS checking the listener's certificate against a
+//!   [`CaBundle`] and a server name, optionally presenting an [`Identity`]) is the [`Connect`]
+//!   of an [`MllpClient`] ([`MllpClient::with_connector`]). The handshake counts against
+//!   [`ClientConfig::connect_timeout`]; its failure is a [`SendError::Connect`] whose cause is
+//!   a [`HandshakeError`].
+//!
+//! Certificates and keys are checked when loaded, so a bad deployment fails at start-up with a
+//! [`TlsConfigError`] naming the file and the problem (no key in it, a certificate that does
+//! not parse, a key that does not match the certificate, ...), as do configurations that would
+//! let everyone in (an allow-list without client certificates) or no one (an empty allow-list).
+//!
+//! Not supported yet: both directions on one connection (a partner that sends and receives on
+//! the same socket: a listener's connection only receives, a client's only sends), reloading
+//! certificates without a restart, and certificate revocation lists.
 
 mod client;
 mod config;
 mod listener;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,6 +65,10 @@ use crate::mllp::{Commit, Frame};
 pub use client::{Connect, MllpClient, SendError, TcpConnector};
 pub use config::{ClientConfig, ListenerConfig};
 pub use listener::{serve_connection, CloseReason, MllpListener};
+pub use tls::{
+    CaBundle, ClientAllowList, ClientTls, ClientTlsConfig, HandshakeError, Identity,
+    PeerCertificate, ServerTls, ServerTlsConfig, TlsConfigError, TlsConnector, TlsOrigin,
+};
 
 /// Who is on the other end of a served connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
