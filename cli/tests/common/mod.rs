@@ -2,8 +2,11 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod listener;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The workspace root.
 pub(crate) fn workspace() -> PathBuf {
@@ -51,6 +54,33 @@ pub(crate) fn hl7(args: &[&str]) -> Run {
         .current_dir(workspace())
         .output()
         .expect("run the hl7 binary");
+    let run = Run {
+        code: status.code(),
+        stdout,
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    run.assert_no_panic();
+    run
+}
+
+/// Runs `hl7 args...` in the workspace root with `input` on its standard input.
+pub(crate) fn hl7_with_stdin(args: &[&str], input: &[u8]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hl7"))
+        .args(args)
+        .current_dir(workspace())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the hl7 binary");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input).expect("write hl7's stdin");
+    drop(stdin);
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("wait for hl7");
     let run = Run {
         code: status.code(),
         stdout,
