@@ -228,11 +228,15 @@ async fn t_tls_1_allow_list_refuses_unlisted_client() {
     assert!(seen.lock().expect("lock").is_empty(), "0 frames read");
 
     let mut good = pki.client(addr, &pki.ca, Some(&pki.good), "localhost");
-    assert_eq!(
-        &good.send(b"MSH|good").await.expect("ack")[..],
-        b"ACK|MSH|good"
-    );
-    assert_eq!(seen.lock().expect("lock").len(), 1);
+    for i in 0..3 {
+        // Reconnecting resumes the TLS session (no certificate is sent again): the allow-list
+        // must still see the client's certificate.
+        let msg = format!("MSH|good|{i}");
+        let ack = good.send(msg.as_bytes()).await.expect("ack");
+        assert_eq!(&ack[..], format!("ACK|{msg}").as_bytes());
+        good.disconnect();
+    }
+    assert_eq!(seen.lock().expect("lock").len(), 3);
 }
 
 /// Accepts one connection on `listener` with `tls` while a client with `identity` connects;
@@ -471,6 +475,41 @@ async fn handshakes_hold_connection_slots() {
     }
     assert_eq!(ack.as_deref(), Some(&b"ACK|MSH|after"[..]));
     assert_eq!(seen.lock().expect("lock").len(), 1);
+}
+
+/// Graceful shutdown does not wait for connections stuck in their handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_abandons_pending_handshakes() {
+    let pki = Pki::new();
+    let tls = pki
+        .mtls()
+        .with_handshake_timeout(Duration::from_secs(60))
+        .build()
+        .expect("server TLS");
+    let listener = MllpListener::bind("127.0.0.1:0", quick().with_tls(tls))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(listener.serve_with_shutdown(
+        |m: Bytes| async move { m },
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let mut stalled = Vec::new();
+    for _ in 0..5 {
+        stalled.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    // Let the listener accept them, so their handshakes are in progress at shutdown.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = tx.send(());
+    let done = tokio::time::timeout(Duration::from_secs(10), server).await;
+    assert!(matches!(done, Ok(Ok(Ok(())))), "{done:?}");
+    for mut s in stalled {
+        let (_, closed) = read_to_close(&mut s, Duration::from_secs(10)).await;
+        assert!(closed);
+    }
 }
 
 /// The client side: our client, with TLS but without a client certificate, talks to a TLS
