@@ -15,3 +15,6 @@ pub mod st_marys {
 }
 
 pub mod mappings;
+
+pub mod engine;
+pub mod simulated;

@@ -15,6 +15,7 @@
 pub mod ack;
 pub mod codegen;
 pub mod crosswalk;
+pub mod engine;
 pub mod er7;
 pub mod mapping;
 pub mod mllp;

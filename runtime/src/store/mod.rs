@@ -33,6 +33,7 @@
 //!
 //! Nothing here reads the system clock: every operation that needs the time takes `now`.
 
+mod accept;
 mod error;
 mod files;
 mod maintenance;
@@ -46,6 +47,7 @@ use std::time::Duration;
 use crate::ack::{DedupeKey, Timestamp};
 
 pub use error::{Error, Result};
+pub use queue::Finish;
 pub use schema::Synchronous;
 pub use sqlite::{Options, SqliteStore};
 pub use types::{
@@ -62,9 +64,61 @@ pub struct Delivery<'a> {
     pub payload: &'a [u8],
 }
 
+/// One inbound message for [`Store::accept`], with what to do with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Accept<'a> {
+    /// The message and its metadata.
+    pub inbound: &'a InboundMessage,
+    /// Routed now, in error, or left for routing later.
+    pub disposition: Disposition<'a>,
+    /// The ACK to keep for verbatim resends, when it is known before the commit.
+    pub ack: Option<&'a [u8]>,
+}
+
+/// What [`Store::accept`] does with a new (not verbatim duplicate) message.
+#[derive(Debug, Clone, Copy)]
+pub enum Disposition<'a> {
+    /// Stored [`MessageState::Routed`] with one queue item per delivery (none is allowed: no
+    /// route took it).
+    Route(&'a [Delivery<'a>]),
+    /// Stored [`MessageState::Error`] with this reason (validation or mapping failed).
+    Error(&'a str),
+    /// Stored [`MessageState::Received`], for [`Store::unrouted`].
+    Later,
+}
+
+/// What [`Store::accept`] did with one message.
+#[derive(Debug)]
+#[must_use = "a receipt is what allows the positive ACK"]
+pub enum Accepted {
+    /// Stored as a new message.
+    Stored {
+        /// Its receipt.
+        receipt: Receipt,
+        /// A stored message with the same (MSH-3, MSH-4, MSH-10) and other bytes: a reused
+        /// control ID, to raise an alert about.
+        reused: Option<MessageId>,
+        /// Its queue items, in delivery order.
+        items: Vec<ItemId>,
+    },
+    /// A verbatim resend of a stored message: nothing stored, nothing routed again.
+    Verbatim {
+        /// The receipt of the stored original (it is durable, so a positive ACK is right).
+        receipt: Receipt,
+        /// The ACK sent for the original, when one was recorded.
+        ack: Option<Vec<u8>>,
+    },
+}
+
 /// The operations an engine needs from its storage. Blocking: see the module documentation for
 /// calling it from async code.
 pub trait Store: Send + Sync {
+    /// Whether a commit survives power loss once it returned. An engine refuses to
+    /// acknowledge on a store where it does not, unless told otherwise for a test.
+    fn is_durable(&self) -> bool {
+        true
+    }
+
     /// Commits one inbound message durably and returns its receipt. The only source of
     /// [`Durable`](crate::ack::Durable) receipts.
     fn ingest(&self, message: &InboundMessage) -> Result<Receipt>;
@@ -79,6 +133,16 @@ pub trait Store: Send + Sync {
 
     /// Records the ACK sent for a message, to re-send it for a verbatim resend.
     fn store_ack(&self, id: MessageId, ack: &[u8]) -> Result<()>;
+
+    /// [`Store::store_ack`] for several messages in one transaction. Not a durability point:
+    /// an ACK lost in a crash is rebuilt for the resend from the stored message.
+    fn store_acks(&self, acks: &[(MessageId, &[u8])]) -> Result<()>;
+
+    /// The engine's ingest: for each message in order, the duplicate check and, unless it is a
+    /// verbatim resend, the ingest with its [`Disposition`], all in one transaction (group
+    /// commit: one fsync for the batch). Either all are committed or none; results in input
+    /// order. Copies of one resend within the batch are stored once.
+    fn accept(&self, batch: &[Accept<'_>], now: Timestamp) -> Result<Vec<Accepted>>;
 
     /// Adds one ready queue item per delivery at the tail of its destination's queue and marks
     /// the message [`MessageState::Routed`], in one transaction. No deliveries is allowed (no
@@ -128,6 +192,31 @@ pub trait Store: Send + Sync {
         owner: &str,
         now: Timestamp,
     ) -> Result<Option<Claimed>>;
+
+    /// [`Store::claim`] for the head of the queue and up to `max - 1` items right behind it,
+    /// each with its own attempt; a worker delivers them in order and gives back the untried
+    /// ones with [`Store::release`] when one fails. Empty when the head is not claimable.
+    fn claim_batch(
+        &self,
+        destination: &str,
+        max: usize,
+        lease: Duration,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<Claimed>>;
+
+    /// Gives back claims that were never attempted: ready again, their attempts not counted.
+    /// Claims no longer held (lease lost) are left alone.
+    fn release(&self, claims: &[Claimed]) -> Result<()>;
+
+    /// Several [`Store::complete`], [`Store::fail`] and [`Store::dead_letter`] reports in one
+    /// transaction, each with the destination's response. A stale claim among them fails all
+    /// ([`Error::LeaseLost`]) and changes nothing.
+    fn finish_many(
+        &self,
+        reports: &[(&Claimed, Finish<'_>, Option<&[u8]>)],
+        now: Timestamp,
+    ) -> Result<()>;
 
     /// Records that the claimed item was written to the destination and its ACK is awaited.
     /// [`Error::LeaseLost`] when the claim is stale.

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
 use super::error::{Error, Result};
 use super::sqlite::{id_i64, id_u64, millis, timestamp};
@@ -42,8 +42,8 @@ pub(super) fn insert_item(
     Ok(ItemId(id_u64(tx.last_insert_rowid(), "queue.id")?))
 }
 
-/// The head of a destination's queue.
-struct Head {
+/// An unfinished item of a destination's queue, as a claim sees it.
+struct Candidate {
     id: i64,
     state: String,
     ready_at: i64,
@@ -52,23 +52,26 @@ struct Head {
     attempts: i64,
 }
 
-/// See [`Store::claim`](super::Store::claim).
-pub(super) fn claim(
+/// See [`Store::claim_batch`](super::Store::claim_batch): the head of the queue and the items
+/// right behind it, up to `max`, each leased with an attempt of its own.
+pub(super) fn claim_batch(
     conn: &mut Connection,
     destination: &str,
+    max: usize,
     lease: Duration,
     owner: &str,
     now: Timestamp,
-) -> Result<Option<Claimed>> {
+) -> Result<Vec<Claimed>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let head = tx
-        .prepare_cached(
+    let candidates = {
+        let mut stmt = tx.prepare_cached(
             "SELECT id, state, ready_at, lease_until, lease_token, attempts FROM queue
              WHERE destination = ?1 AND state IN ('ready', 'leased', 'sent')
-             ORDER BY id LIMIT 1",
-        )?
-        .query_row([destination], |r| {
-            Ok(Head {
+             ORDER BY id LIMIT ?2",
+        )?;
+        let limit = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![destination, limit], |r| {
+            Ok(Candidate {
                 id: r.get(0)?,
                 state: r.get(1)?,
                 ready_at: r.get(2)?,
@@ -76,60 +79,83 @@ pub(super) fn claim(
                 lease_token: r.get(4)?,
                 attempts: r.get(5)?,
             })
-        })
-        .optional()?;
-    let Some(head) = head else {
-        return Ok(None);
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
     let now_ms = millis(now);
-    if head.state == "ready" {
-        if head.ready_at > now_ms {
-            return Ok(None);
-        }
-    } else {
-        if head.lease_until.unwrap_or(i64::MIN) > now_ms {
-            return Ok(None);
-        }
-        // The previous holder's lease ended without a report: its attempt expired.
-        expire_attempt(&tx, head.lease_token, now_ms)?;
-    }
-
-    let attempt = head.attempts.saturating_add(1);
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let lease_until = now_ms.saturating_add(lease_ms);
-    tx.prepare_cached(
-        "INSERT INTO attempts (item_id, attempt, owner, started_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![head.id, attempt, owner, now_ms])?;
-    let token = tx.last_insert_rowid();
-    let (message_id, payload, reprocess_of) = tx
-        .prepare_cached(
-            "UPDATE queue SET state = 'leased', lease_owner = ?2, lease_until = ?3,
-                 lease_token = ?4, attempts = ?5
-             WHERE id = ?1
-             RETURNING message_id, payload, reprocess_of",
+    let mut claimed = Vec::new();
+    for c in candidates {
+        // The first item that is not claimable stops the run: what is behind it waits
+        // (per-destination order).
+        if c.state == "ready" {
+            if c.ready_at > now_ms {
+                break;
+            }
+        } else {
+            if c.lease_until.unwrap_or(i64::MIN) > now_ms {
+                break;
+            }
+            // The previous holder's lease ended without a report: its attempt expired.
+            expire_attempt(&tx, c.lease_token, now_ms)?;
+        }
+        let attempt = c.attempts.saturating_add(1);
+        tx.prepare_cached(
+            "INSERT INTO attempts (item_id, attempt, owner, started_at) VALUES (?1, ?2, ?3, ?4)",
         )?
-        .query_row(params![head.id, owner, lease_until, token, attempt], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, Option<i64>>(2)?,
-            ))
-        })?;
+        .execute(params![c.id, attempt, owner, now_ms])?;
+        let token = tx.last_insert_rowid();
+        let (message_id, payload, reprocess_of) = tx
+            .prepare_cached(
+                "UPDATE queue SET state = 'leased', lease_owner = ?2, lease_until = ?3,
+                     lease_token = ?4, attempts = ?5
+                 WHERE id = ?1
+                 RETURNING message_id, payload, reprocess_of",
+            )?
+            .query_row(params![c.id, owner, lease_until, token, attempt], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })?;
+        claimed.push(Claimed {
+            item: ItemId(id_u64(c.id, "queue.id")?),
+            message_id: MessageId(id_u64(message_id, "queue.message_id")?),
+            destination: destination.to_owned(),
+            payload,
+            attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+            owner: owner.to_owned(),
+            lease_until: timestamp(lease_until),
+            reprocess_of: reprocess_of
+                .map(|p| id_u64(p, "queue.reprocess_of").map(ItemId))
+                .transpose()?,
+            token,
+        });
+    }
     tx.commit()?;
-    Ok(Some(Claimed {
-        item: ItemId(id_u64(head.id, "queue.id")?),
-        message_id: MessageId(id_u64(message_id, "queue.message_id")?),
-        destination: destination.to_owned(),
-        payload,
-        attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
-        owner: owner.to_owned(),
-        lease_until: timestamp(lease_until),
-        reprocess_of: reprocess_of
-            .map(|p| id_u64(p, "queue.reprocess_of").map(ItemId))
-            .transpose()?,
-        token,
-    }))
+    Ok(claimed)
+}
+
+/// See [`Store::release`](super::Store::release): claims given back untried, as if never made.
+pub(super) fn release(conn: &mut Connection, claims: &[Claimed]) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for claim in claims {
+        let n = tx
+            .prepare_cached(
+                "UPDATE queue SET state = 'ready', lease_owner = NULL, lease_until = NULL,
+                     lease_token = NULL, attempts = attempts - 1
+                 WHERE id = ?1 AND lease_token = ?2 AND state = 'leased'",
+            )?
+            .execute(params![id_i64(claim.item.0), claim.token])?;
+        if n == 1 {
+            tx.prepare_cached("DELETE FROM attempts WHERE id = ?1")?
+                .execute([claim.token])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn expire_attempt(tx: &Transaction<'_>, token: Option<i64>, now_ms: i64) -> Result<()> {
@@ -161,20 +187,57 @@ pub(super) fn mark_sent(conn: &mut Connection, claim: &Claimed, now: Timestamp) 
     Ok(())
 }
 
-/// How a claim ends.
-pub(super) enum Finish<'a> {
+/// How a claim ends, for [`Store::finish_many`](super::Store::finish_many).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish<'a> {
     /// Delivered.
     Done,
-    /// Failed; ready again at `retry_at`.
-    Retry { error: &'a str, retry_at: Timestamp },
-    /// Dead-lettered.
-    DeadLetter { reason: &'a str },
+    /// Failed with `error`; ready again at `retry_at`, still at the head of its queue.
+    Retry {
+        /// Why the attempt failed.
+        error: &'a str,
+        /// When the item may be claimed again.
+        retry_at: Timestamp,
+    },
+    /// Dead-lettered with `reason`; the items behind it proceed.
+    DeadLetter {
+        /// Why it will not be retried.
+        reason: &'a str,
+    },
 }
 
 /// See [`Store::complete`](super::Store::complete), [`fail`](super::Store::fail) and
 /// [`dead_letter`](super::Store::dead_letter).
 pub(super) fn finish(
     conn: &mut Connection,
+    claim: &Claimed,
+    how: Finish<'_>,
+    response: Option<&[u8]>,
+    now: Timestamp,
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    finish_in(&tx, claim, how, response, now)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// See [`Store::finish_many`](super::Store::finish_many): several reports, one transaction.
+/// A stale claim among them fails the whole batch ([`Error::LeaseLost`]), changing nothing.
+pub(super) fn finish_many(
+    conn: &mut Connection,
+    reports: &[(&Claimed, Finish<'_>, Option<&[u8]>)],
+    now: Timestamp,
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for (claim, how, response) in reports {
+        finish_in(&tx, claim, *how, *response, now)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn finish_in(
+    tx: &Transaction<'_>,
     claim: &Claimed,
     how: Finish<'_>,
     response: Option<&[u8]>,
@@ -188,7 +251,6 @@ pub(super) fn finish(
         }
         Finish::DeadLetter { reason } => ("error", None, Some(reason), Some(now_ms), "dead letter"),
     };
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let n = tx
         .prepare_cached(
             "UPDATE queue SET state = ?3, ready_at = coalesce(?4, ready_at),
@@ -212,7 +274,6 @@ pub(super) fn finish(
          WHERE id = ?1",
     )?
     .execute(params![claim.token, now_ms, outcome, error, response])?;
-    tx.commit()?;
     Ok(())
 }
 

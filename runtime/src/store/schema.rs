@@ -104,6 +104,12 @@ impl Synchronous {
     }
 }
 
+/// Sets how hard the next commits wait for the disk.
+pub(super) fn set_synchronous(conn: &Connection, sync: Synchronous) -> Result<()> {
+    conn.pragma_update(None, "synchronous", sync.pragma())?;
+    Ok(())
+}
+
 /// Connection settings, then the schema (created or checked).
 pub(super) fn prepare(conn: &Connection, sync: Synchronous) -> Result<()> {
     // auto_vacuum must be set before the first table exists; it is a no-op afterwards.

@@ -10,9 +10,16 @@
 //! rates without weakening the guarantee. WAL also lets readers proceed while a writer
 //! commits.
 //!
+//! Only the commits that an acknowledgment or an operator's action relies on (ingest, routing,
+//! reprocessing) run at that level. Queue bookkeeping (claims, delivery reports, recorded
+//! ACKs) commits with `synchronous=NORMAL`: losing its last commits to a power cut only makes
+//! a delivered item deliverable again (at least once, same bytes), and the next durable
+//! commit's fsync of the WAL covers every commit before it anyway.
+//!
 //! One connection behind a mutex: SQLite admits one writer at a time anyway, and every
 //! operation here is a short transaction.
 
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -21,8 +28,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::{Error, Result};
 use super::{
-    files, schema, Claimed, Delivery, InboundMessage, ItemId, ItemInfo, ItemState, MessageId,
-    MessageState, Pruned, Receipt, Recovery, Store, StoredFingerprint, StoredMessage, Synchronous,
+    files, schema, Accept, Accepted, Claimed, Delivery, Finish, InboundMessage, ItemId, ItemInfo,
+    ItemState, MessageId, MessageState, Pruned, Receipt, Recovery, Store, StoredFingerprint,
+    StoredMessage, Synchronous,
 };
 use crate::ack::{DedupeKey, Durable, Fingerprint, PayloadHash, Timestamp};
 
@@ -49,9 +57,33 @@ impl Options {
 /// the engine's user.
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: Mutex<Locked>,
     path: PathBuf,
     synchronous: Synchronous,
+}
+
+/// The connection and the `synchronous` level it is set to now.
+#[derive(Debug)]
+struct Locked {
+    conn: Connection,
+    current: Synchronous,
+}
+
+/// The locked connection, set to the level its operation needs.
+pub(super) struct Conn<'a>(MutexGuard<'a, Locked>);
+
+impl Deref for Conn<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.0.conn
+    }
+}
+
+impl DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.0.conn
+    }
 }
 
 impl SqliteStore {
@@ -67,7 +99,10 @@ impl SqliteStore {
         let conn = Connection::open(path)?;
         schema::prepare(&conn, options.synchronous)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Locked {
+                conn,
+                current: options.synchronous,
+            }),
             path: path.to_owned(),
             synchronous: options.synchronous,
         })
@@ -84,16 +119,36 @@ impl SqliteStore {
         self.synchronous
     }
 
-    /// The connection. A panic elsewhere while holding it leaves no open transaction (a
-    /// dropped rusqlite transaction rolls back), so a poisoned lock is still usable.
-    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn
+    /// The connection for queue bookkeeping (see the module documentation).
+    pub(super) fn conn(&self) -> Result<Conn<'_>> {
+        let level = match self.synchronous {
+            Synchronous::Full | Synchronous::Normal => Synchronous::Normal,
+            Synchronous::Off => Synchronous::Off,
+        };
+        self.lock(level)
+    }
+
+    /// The connection for commits an acknowledgment relies on, at the configured level.
+    pub(super) fn durable(&self) -> Result<Conn<'_>> {
+        self.lock(self.synchronous)
+    }
+
+    /// A panic elsewhere while holding the lock leaves no open transaction (a dropped
+    /// rusqlite transaction rolls back), so a poisoned lock is still usable.
+    fn lock(&self, level: Synchronous) -> Result<Conn<'_>> {
+        let mut locked = self
+            .conn
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if locked.current != level {
+            schema::set_synchronous(&locked.conn, level)?;
+            locked.current = level;
+        }
+        Ok(Conn(locked))
     }
 
     fn ingest_all(&self, messages: &[InboundMessage]) -> Result<Vec<Receipt>> {
-        let mut conn = self.conn();
+        let mut conn = self.durable()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ids = Vec::with_capacity(messages.len());
         {
@@ -200,6 +255,10 @@ fn hash(bytes: Vec<u8>) -> Result<PayloadHash> {
 }
 
 impl Store for SqliteStore {
+    fn is_durable(&self) -> bool {
+        self.synchronous.is_durable()
+    }
+
     fn ingest(&self, message: &InboundMessage) -> Result<Receipt> {
         let mut receipts = self.ingest_all(std::slice::from_ref(message))?;
         receipts.pop().ok_or(Error::Corrupt {
@@ -216,7 +275,7 @@ impl Store for SqliteStore {
         if !key.is_usable() {
             return Ok(Vec::new());
         }
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, payload_hash, ack FROM messages
              WHERE control_id = ?1 AND sending_app = ?2 AND sending_facility = ?3
@@ -252,7 +311,7 @@ impl Store for SqliteStore {
     }
 
     fn store_ack(&self, id: MessageId, ack: &[u8]) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let n = conn.execute(
             "UPDATE messages SET ack = ?2 WHERE id = ?1",
             params![id_i64(id.0), ack],
@@ -269,7 +328,7 @@ impl Store for SqliteStore {
         deliveries: &[Delivery<'_>],
         now: Timestamp,
     ) -> Result<Vec<ItemId>> {
-        let mut conn = self.conn();
+        let mut conn = self.durable()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute(
             "UPDATE messages SET state = 'routed', error = NULL WHERE id = ?1",
@@ -294,7 +353,7 @@ impl Store for SqliteStore {
     }
 
     fn message_error(&self, id: MessageId, reason: &str) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.durable()?;
         let n = conn.execute(
             "UPDATE messages SET state = 'error', error = ?2 WHERE id = ?1",
             params![id_i64(id.0), reason],
@@ -306,7 +365,7 @@ impl Store for SqliteStore {
     }
 
     fn unrouted(&self, limit: usize) -> Result<Vec<MessageId>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id FROM messages WHERE state = 'received' ORDER BY id LIMIT ?1",
         )?;
@@ -325,16 +384,18 @@ impl Store for SqliteStore {
         owner: &str,
         now: Timestamp,
     ) -> Result<Option<Claimed>> {
-        super::queue::claim(&mut self.conn(), destination, lease, owner, now)
+        let mut claims =
+            super::queue::claim_batch(&mut *self.conn()?, destination, 1, lease, owner, now)?;
+        Ok(claims.pop())
     }
 
     fn mark_sent(&self, claim: &Claimed, now: Timestamp) -> Result<()> {
-        super::queue::mark_sent(&mut self.conn(), claim, now)
+        super::queue::mark_sent(&mut *self.conn()?, claim, now)
     }
 
     fn complete(&self, claim: &Claimed, response: Option<&[u8]>, now: Timestamp) -> Result<()> {
         super::queue::finish(
-            &mut self.conn(),
+            &mut *self.conn()?,
             claim,
             super::queue::Finish::Done,
             response,
@@ -351,7 +412,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<()> {
         super::queue::finish(
-            &mut self.conn(),
+            &mut *self.conn()?,
             claim,
             super::queue::Finish::Retry { error, retry_at },
             response,
@@ -367,7 +428,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<()> {
         super::queue::finish(
-            &mut self.conn(),
+            &mut *self.conn()?,
             claim,
             super::queue::Finish::DeadLetter { reason },
             response,
@@ -375,16 +436,47 @@ impl Store for SqliteStore {
         )
     }
 
+    fn store_acks(&self, acks: &[(MessageId, &[u8])]) -> Result<()> {
+        super::accept::store_acks(&mut *self.conn()?, acks)
+    }
+
+    fn accept(&self, batch: &[Accept<'_>], now: Timestamp) -> Result<Vec<Accepted>> {
+        super::accept::accept(&mut *self.durable()?, batch, now)
+    }
+
+    fn claim_batch(
+        &self,
+        destination: &str,
+        max: usize,
+        lease: Duration,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<Vec<Claimed>> {
+        super::queue::claim_batch(&mut *self.conn()?, destination, max, lease, owner, now)
+    }
+
+    fn release(&self, claims: &[Claimed]) -> Result<()> {
+        super::queue::release(&mut *self.conn()?, claims)
+    }
+
+    fn finish_many(
+        &self,
+        reports: &[(&Claimed, Finish<'_>, Option<&[u8]>)],
+        now: Timestamp,
+    ) -> Result<()> {
+        super::queue::finish_many(&mut *self.conn()?, reports, now)
+    }
+
     fn recover(&self, now: Timestamp) -> Result<Recovery> {
-        super::queue::recover(&mut self.conn(), now)
+        super::queue::recover(&mut *self.conn()?, now)
     }
 
     fn reprocess(&self, id: MessageId, now: Timestamp) -> Result<Vec<ItemId>> {
-        super::maintenance::reprocess_messages(&mut self.conn(), &[id], now)
+        super::maintenance::reprocess_messages(&mut *self.durable()?, &[id], now)
     }
 
     fn reprocess_errors(&self, destination: &str, now: Timestamp) -> Result<Vec<ItemId>> {
-        super::maintenance::reprocess_errors(&mut self.conn(), destination, now)
+        super::maintenance::reprocess_errors(&mut *self.durable()?, destination, now)
     }
 
     fn reprocess_range(
@@ -393,15 +485,15 @@ impl Store for SqliteStore {
         to: Timestamp,
         now: Timestamp,
     ) -> Result<Vec<ItemId>> {
-        super::maintenance::reprocess_range(&mut self.conn(), from, to, now)
+        super::maintenance::reprocess_range(&mut *self.durable()?, from, to, now)
     }
 
     fn prune(&self, older_than: Timestamp, max_bytes: Option<u64>) -> Result<Pruned> {
-        super::maintenance::prune(&mut self.conn(), older_than, max_bytes)
+        super::maintenance::prune(&mut *self.conn()?, older_than, max_bytes)
     }
 
     fn queue_depth(&self, destination: &str) -> Result<u64> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let n: i64 = conn.query_row(
             "SELECT count(*) FROM queue
              WHERE destination = ?1 AND state IN ('ready', 'leased', 'sent')",
@@ -412,7 +504,7 @@ impl Store for SqliteStore {
     }
 
     fn oldest_ready_age(&self, destination: &str, now: Timestamp) -> Result<Option<Duration>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let oldest: Option<i64> = conn
             .query_row(
                 "SELECT created_at FROM queue
@@ -431,7 +523,7 @@ impl Store for SqliteStore {
     }
 
     fn message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let row = conn
             .query_row(
                 "SELECT channel, received_at, msg_type, patient_id, sending_app,

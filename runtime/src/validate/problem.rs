@@ -90,6 +90,14 @@ pub enum ProblemKind {
         /// MSH-9 as sent.
         found: String,
     },
+    /// A mapping for a destination could not produce its message (a crosswalk refused a code,
+    /// a required target had no source, a conversion failed).
+    Unmapped {
+        /// The destination's HL7 path that could not be filled, e.g. `OBX-3`.
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// One finding of the validator, with its HL7 location.
@@ -119,6 +127,7 @@ impl Problem {
             | ProblemKind::UnexpectedElement { .. } => ("102", "Data type error"),
             ProblemKind::NotInTable { .. } => ("103", "Table value not found"),
             ProblemKind::WrongMessageType { .. } => ("200", "Unsupported message type"),
+            ProblemKind::Unmapped { .. } => ("103", "Table value not found"),
         }
     }
 
@@ -179,6 +188,9 @@ impl fmt::Display for ProblemKind {
                     f,
                     "message type `{found}` is not the profile's `{expected}`"
                 )
+            }
+            ProblemKind::Unmapped { target, message } => {
+                write!(f, "cannot map {target} for its destination: {message}")
             }
         }
     }

@@ -1,0 +1,166 @@
+//! Group commit: one thread takes every message waiting to be stored and commits them in one
+//! transaction, so one fsync covers a whole batch of concurrent senders.
+//!
+//! Each connection's handler sends its message here and awaits the answer before it ACKs. The
+//! thread is the only caller of [`Store::accept`]; recorded ACKs are written by it too, in
+//! their own (non-durable) transaction between batches.
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, warn};
+
+use super::route::Output;
+use crate::ack::Clock;
+use crate::store::{Accept, Accepted, Delivery, Disposition, InboundMessage, MessageId, Store};
+
+/// Most messages in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// ACKs sent and not yet recorded, by message.
+type PendingAcks = Arc<Mutex<Vec<(MessageId, Vec<u8>)>>>;
+
+/// What to do with a message, owned (the store's [`Disposition`] borrows).
+pub(crate) enum Plan {
+    Route(Vec<Output>),
+    Error(String),
+}
+
+pub(crate) struct Job {
+    pub(crate) inbound: InboundMessage,
+    pub(crate) plan: Plan,
+    pub(crate) reply: oneshot::Sender<Result<Accepted, String>>,
+}
+
+/// The handle the handlers use.
+#[derive(Clone)]
+pub(crate) struct Committer {
+    jobs: mpsc::Sender<Job>,
+    acks: PendingAcks,
+}
+
+impl Committer {
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock + Send + Sync>,
+    ) -> (Committer, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        let acks = Arc::new(Mutex::new(Vec::new()));
+        let thread_acks = Arc::clone(&acks);
+        let handle = std::thread::Builder::new()
+            .name("hl7-committer".to_owned())
+            .spawn(move || run(store, clock, rx, thread_acks))
+            .expect("spawn the committer thread");
+        (Committer { jobs: tx, acks }, handle)
+    }
+
+    /// Stores one message; resolves once it is committed (or the commit failed).
+    pub(crate) async fn submit(
+        &self,
+        inbound: InboundMessage,
+        plan: Plan,
+    ) -> Result<Accepted, String> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                inbound,
+                plan,
+                reply,
+            })
+            .await
+            .map_err(|_| "the engine is shutting down".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "the committer stopped".to_owned())?
+    }
+
+    /// Keeps the ACK sent for a stored message, for its verbatim resends (written with the
+    /// next batch).
+    pub(crate) fn record_ack(&self, id: MessageId, ack: Vec<u8>) {
+        self.acks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, ack));
+    }
+}
+
+fn run(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock + Send + Sync>,
+    mut rx: mpsc::Receiver<Job>,
+    acks: PendingAcks,
+) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        flush_acks(&*store, &acks);
+        commit(&*store, &*clock, &mut jobs);
+    }
+    flush_acks(&*store, &acks);
+}
+
+fn flush_acks(store: &dyn Store, acks: &Mutex<Vec<(MessageId, Vec<u8>)>>) {
+    let pending = std::mem::take(&mut *acks.lock().unwrap_or_else(|p| p.into_inner()));
+    if pending.is_empty() {
+        return;
+    }
+    let refs: Vec<(MessageId, &[u8])> = pending.iter().map(|(id, a)| (*id, a.as_slice())).collect();
+    if let Err(e) = store.store_acks(&refs) {
+        // Not a loss: a resend of these messages gets an ACK rebuilt from the stored message.
+        warn!(error = %e, count = refs.len(), "cannot record sent ACKs");
+    }
+}
+
+fn commit(store: &dyn Store, clock: &dyn Clock, jobs: &mut Vec<Job>) {
+    let deliveries: Vec<Vec<Delivery<'_>>> = jobs
+        .iter()
+        .map(|job| match &job.plan {
+            Plan::Route(outputs) => outputs
+                .iter()
+                .map(|o| Delivery {
+                    destination: &o.destination,
+                    payload: &o.payload,
+                })
+                .collect(),
+            Plan::Error(_) => Vec::new(),
+        })
+        .collect();
+    let batch: Vec<Accept<'_>> = jobs
+        .iter()
+        .zip(&deliveries)
+        .map(|(job, deliveries)| Accept {
+            inbound: &job.inbound,
+            disposition: match &job.plan {
+                Plan::Route(_) => Disposition::Route(deliveries),
+                Plan::Error(reason) => Disposition::Error(reason),
+            },
+            ack: None,
+        })
+        .collect();
+    let result = store.accept(&batch, clock.now());
+    drop(batch);
+    drop(deliveries);
+    match result {
+        Ok(accepted) => {
+            for (job, accepted) in jobs.drain(..).zip(accepted) {
+                // A handler that gave up (connection closed) no longer listens: the message is
+                // stored all the same, and a resend will be recognised.
+                let _ = job.reply.send(Ok(accepted));
+            }
+        }
+        Err(e) => {
+            error!(error = %e, count = jobs.len(), "cannot store inbound messages");
+            let reason = e.to_string();
+            for job in jobs.drain(..) {
+                let _ = job.reply.send(Err(reason.clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! Destinations: where queued items go, and how a delivery's answer is judged.
+//!
+//! A destination is a name, a [`Target`] and its delivery settings. Each has its own queue and
+//! its own worker, so one outage never blocks another. The worker hands each item to a
+//! [`Deliver`] and files the [`Verdict`]: done, retry later with backoff, or dead letter.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::ack::{AckCode, InboundHeader};
+use crate::er7::Message;
+use crate::store::ItemId;
+use crate::transport::{ClientConfig, MllpClient, TcpConnector};
+
+/// How one delivery went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Delivered and accepted (`AA`/`CA`, HTTP 2xx, file written).
+    Delivered {
+        /// The destination's answer, kept with the attempt.
+        response: Option<Vec<u8>>,
+    },
+    /// Not delivered, may succeed later (connection refused, timeout, an ACK for another
+    /// message, HTTP 5xx): retried with backoff, forever, order kept.
+    Failed {
+        /// Why.
+        error: String,
+        /// The answer, if any.
+        response: Option<Vec<u8>>,
+    },
+    /// The destination says it could not process it (`AE`/`CE`, HTTP 4xx other than 408 and
+    /// 429): retried up to [`RetryPolicy::error_retries`] times, then dead-lettered.
+    Error {
+        /// Why.
+        error: String,
+        /// The answer.
+        response: Option<Vec<u8>>,
+    },
+    /// The destination refuses it for good (`AR`/`CR`): dead-lettered at once, never retried.
+    Rejected {
+        /// Why.
+        reason: String,
+        /// The answer.
+        response: Option<Vec<u8>>,
+    },
+}
+
+/// A boxed delivery future.
+pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
+
+/// Delivers items to one destination, one at a time. Implement it for a kind of destination
+/// the engine does not have built in.
+pub trait Deliver: Send + 'static {
+    /// Delivers `payload` (item `item` of the queue); resolves when the destination answered
+    /// or the attempt failed.
+    fn deliver<'a>(&'a mut self, item: ItemId, payload: &'a [u8]) -> DeliveryFuture<'a>;
+}
+
+/// Retry settings of a destination (RELIABILITY.md: backoff 1 s to 60 s; `AE`/`CE` 3 retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Wait after the first failure. Default 1 s.
+    pub initial: Duration,
+    /// Longest wait. Default 60 s.
+    pub max: Duration,
+    /// Retries of an item the destination answered with an error (`AE`/`CE`) before it is
+    /// dead-lettered. Default 3.
+    pub error_retries: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            error_retries: 3,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Sets the first wait and the cap.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial = initial;
+        self.max = max.max(initial);
+        self
+    }
+
+    /// Sets [`RetryPolicy::error_retries`].
+    pub fn error_retries(mut self, n: u32) -> Self {
+        self.error_retries = n;
+        self
+    }
+
+    /// The wait after failed attempt number `attempt` (from 1): doubling from
+    /// [`RetryPolicy::initial`], capped at [`RetryPolicy::max`].
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(30);
+        self.initial.saturating_mul(1u32 << doublings).min(self.max)
+    }
+}
+
+/// Where a destination delivers.
+#[non_exhaustive]
+pub enum Target {
+    /// An MLLP receiver: one message in flight, ACK required with MSA-2 = the item's MSH-10.
+    Mllp {
+        /// `host:port`.
+        addr: String,
+        /// Timeouts and frame limits; the response timeout defaults to 5 s.
+        config: ClientConfig,
+    },
+    /// A folder: each item becomes one file, written under a temporary name, fsynced and
+    /// renamed, so a reader never sees half a message.
+    Folder(PathBuf),
+    /// An HTTP endpoint: each item is POSTed as `application/hl7-v2`.
+    Http {
+        /// `http://host:port/path`.
+        url: String,
+        /// Time allowed for the response.
+        timeout: Duration,
+    },
+    /// Any other kind: a function making the destination's [`Deliver`] when the engine starts.
+    Custom(Box<dyn FnOnce() -> Box<dyn Deliver> + Send>),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Mllp { addr, .. } => write!(f, "mllp://{addr}"),
+            Target::Folder(path) => write!(f, "folder {}", path.display()),
+            Target::Http { url, .. } => f.write_str(url),
+            Target::Custom(_) => f.write_str("custom"),
+        }
+    }
+}
+
+/// A destination: its name, target and delivery settings.
+#[derive(Debug)]
+pub struct Destination {
+    pub(crate) name: String,
+    pub(crate) target: Target,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) batch: usize,
+}
+
+impl Destination {
+    /// An MLLP destination at `addr` with the default client settings.
+    pub fn mllp(name: impl Into<String>, addr: impl Into<String>) -> Destination {
+        Destination::new(
+            name,
+            Target::Mllp {
+                addr: addr.into(),
+                config: ClientConfig::default(),
+            },
+        )
+    }
+
+    /// A folder destination.
+    pub fn folder(name: impl Into<String>, dir: impl Into<PathBuf>) -> Destination {
+        Destination::new(name, Target::Folder(dir.into()))
+    }
+
+    /// An HTTP destination, 30 s response timeout.
+    pub fn http(name: impl Into<String>, url: impl Into<String>) -> Destination {
+        Destination::new(
+            name,
+            Target::Http {
+                url: url.into(),
+                timeout: Duration::from_secs(30),
+            },
+        )
+    }
+
+    /// A destination with any target.
+    pub fn new(name: impl Into<String>, target: Target) -> Destination {
+        Destination {
+            name: name.into(),
+            target,
+            retry: RetryPolicy::default(),
+            batch: 32,
+        }
+    }
+
+    /// Sets the MLLP client settings (response timeout, TLS, ...) of an MLLP destination; no
+    /// effect on other targets.
+    pub fn client(mut self, config: ClientConfig) -> Destination {
+        if let Target::Mllp { config: c, .. } = &mut self.target {
+            *c = config;
+        }
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Destination {
+        self.retry = retry;
+        self
+    }
+
+    /// How many queued items the worker leases at once (default 32). Their reports are
+    /// committed together, so after a crash at most this many delivered items are delivered
+    /// again (same bytes). 1 gives one duplicate at most, at the cost of more commits.
+    pub fn batch(mut self, n: usize) -> Destination {
+        self.batch = n.max(1);
+        self
+    }
+
+    /// The destination's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn deliverer(target: Target) -> Box<dyn Deliver> {
+        match target {
+            Target::Mllp { addr, config } => Box::new(MllpDeliver {
+                addr,
+                config,
+                client: None,
+            }),
+            Target::Folder(dir) => Box::new(FolderDeliver { dir }),
+            Target::Http { url, timeout } => Box::new(HttpDeliver {
+                url,
+                timeout,
+                client: Client::builder(TokioExecutor::new()).build_http(),
+            }),
+            Target::Custom(make) => make(),
+        }
+    }
+}
+
+/// Judges an MLLP response: MSA-1 by table 0008, and MSA-2 must be the sent MSH-10.
+pub fn judge_ack(sent_control_id: &str, response: &[u8]) -> Verdict {
+    let keep = Some(response.to_vec());
+    let text = String::from_utf8_lossy(response);
+    let Ok(ack) = Message::parse(&text) else {
+        return Verdict::Failed {
+            error: "the response is not an HL7 message".to_owned(),
+            response: keep,
+        };
+    };
+    let msa = |n: usize| {
+        ack.get(&format!("MSA-{n}"))
+            .ok()
+            .flatten()
+            .map(|i| i.raw().to_owned())
+            .unwrap_or_default()
+    };
+    let (code, echoed) = (msa(1), msa(2));
+    if echoed != sent_control_id {
+        return Verdict::Failed {
+            error: format!("ACK for another message (MSA-2 `{echoed}`, sent `{sent_control_id}`)"),
+            response: keep,
+        };
+    }
+    let text_of = || {
+        let t = msa(3);
+        if t.is_empty() {
+            String::new()
+        } else {
+            format!(": {t}")
+        }
+    };
+    match code.parse::<AckCode>() {
+        Ok(AckCode::AA | AckCode::CA) => Verdict::Delivered { response: keep },
+        Ok(c @ (AckCode::AE | AckCode::CE)) => Verdict::Error {
+            error: format!("{c}{}", text_of()),
+            response: keep,
+        },
+        Ok(c @ (AckCode::AR | AckCode::CR)) => Verdict::Rejected {
+            reason: format!("{c}{}", text_of()),
+            response: keep,
+        },
+        Err(e) => Verdict::Failed {
+            error: e.to_string(),
+            response: keep,
+        },
+    }
+}
+
+struct MllpDeliver {
+    addr: String,
+    config: ClientConfig,
+    client: Option<MllpClient>,
+}
+
+impl Deliver for MllpDeliver {
+    fn deliver<'a>(&'a mut self, _item: ItemId, payload: &'a [u8]) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            if self.client.is_none() {
+                match TcpConnector::resolve(self.addr.as_str()).await {
+                    Ok(c) => {
+                        self.client = Some(MllpClient::with_connector(c, self.config.clone()));
+                    }
+                    Err(e) => {
+                        return Verdict::Failed {
+                            error: format!("cannot resolve {}: {e}", self.addr),
+                            response: None,
+                        }
+                    }
+                }
+            }
+            let Some(client) = self.client.as_mut() else {
+                unreachable!("set above")
+            };
+            let control_id = InboundHeader::sniff(payload)
+                .map(|h| h.control_id().to_owned())
+                .unwrap_or_default();
+            match client.send(payload).await {
+                Ok(response) => {
+                    let verdict = judge_ack(&control_id, &response);
+                    if matches!(verdict, Verdict::Failed { .. }) {
+                        // A stray or late ACK: what comes next on this connection cannot be
+                        // trusted to answer the next message.
+                        client.disconnect();
+                    }
+                    verdict
+                }
+                Err(e) => Verdict::Failed {
+                    error: e.to_string(),
+                    response: None,
+                },
+            }
+        })
+    }
+}
+
+struct FolderDeliver {
+    dir: PathBuf,
+}
+
+impl Deliver for FolderDeliver {
+    fn deliver<'a>(&'a mut self, item: ItemId, payload: &'a [u8]) -> DeliveryFuture<'a> {
+        let dir = self.dir.clone();
+        let payload = payload.to_vec();
+        Box::pin(async move {
+            let written = tokio::task::spawn_blocking(move || write_file(&dir, item, &payload))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|r| r);
+            match written {
+                Ok(()) => Verdict::Delivered { response: None },
+                Err(e) => Verdict::Failed {
+                    error: e.to_string(),
+                    response: None,
+                },
+            }
+        })
+    }
+}
+
+/// Writes `q<item>.hl7` in `dir` atomically; a redelivery of the item rewrites the same file.
+fn write_file(dir: &std::path::Path, item: ItemId, payload: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let name = format!("{:012}.hl7", item.0);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(payload)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, dir.join(&name))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+struct HttpDeliver {
+    url: String,
+    timeout: Duration,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Deliver for HttpDeliver {
+    fn deliver<'a>(&'a mut self, _item: ItemId, payload: &'a [u8]) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            let request = hyper::Request::post(&self.url)
+                .header("content-type", "application/hl7-v2; charset=utf-8")
+                .body(Full::new(Bytes::copy_from_slice(payload)));
+            let request = match request {
+                Ok(r) => r,
+                Err(e) => {
+                    return Verdict::Rejected {
+                        reason: format!("bad HTTP request for {}: {e}", self.url),
+                        response: None,
+                    }
+                }
+            };
+            let exchange = async {
+                let response = self.client.request(request).await?;
+                let status = response.status();
+                let body = response.into_body().collect().await?.to_bytes();
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, body))
+            };
+            match tokio::time::timeout(self.timeout, exchange).await {
+                Err(_) => Verdict::Failed {
+                    error: format!("no HTTP response within {:?}", self.timeout),
+                    response: None,
+                },
+                Ok(Err(e)) => Verdict::Failed {
+                    error: format!("HTTP: {e}"),
+                    response: None,
+                },
+                Ok(Ok((status, body))) => {
+                    let response = Some(body.to_vec());
+                    let error = format!("HTTP {status}");
+                    if status.is_success() {
+                        Verdict::Delivered { response }
+                    } else if status.is_server_error()
+                        || status == hyper::StatusCode::REQUEST_TIMEOUT
+                        || status == hyper::StatusCode::TOO_MANY_REQUESTS
+                    {
+                        Verdict::Failed { error, response }
+                    } else {
+                        Verdict::Error { error, response }
+                    }
+                }
+            }
+        })
+    }
+}

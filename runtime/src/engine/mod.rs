@@ -1,0 +1,578 @@
+//! The engine: channels (MLLP listeners), routes and destinations over one durable store.
+//!
+//! An engine is built in code:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use hl7_runtime::engine::{Channel, Destination, Engine, Route};
+//! use hl7_runtime::store::SqliteStore;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Arc::new(SqliteStore::open("engine.db")?);
+//! let engine = Engine::builder(store)
+//!     .channel(Channel::mllp("inbound", "127.0.0.1:2575"))
+//!     .destination(Destination::mllp("ehr", "10.1.2.3:6661"))
+//!     .destination(Destination::folder("archive", "/var/lib/hl7/archive"))
+//!     .route(Route::new("ADT to all").when(|m| m.is("ADT", "*")).to("ehr").to("archive"))
+//!     .build()?;
+//! let running = engine.start().await?;
+//! running.shutdown_on_signal().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Path of a message (DESIGN.md)
+//!
+//! The listener reads a frame; the message is parsed once (generic view), every matching
+//! [`Route`] adds its outputs (typed parse, validation and mappings happen here, in memory);
+//! the message, its outputs as per-destination queue items, or its error, are committed in
+//! one transaction shared with the other messages arriving meanwhile (group commit); only
+//! then is the ACK built and sent. Each destination has a worker that takes the head of its
+//! queue, delivers, and records the verdict: done, retry with backoff (order kept), or the
+//! error queue. After a crash, [`Store::recover`] hands leased items back and the workers
+//! deliver them again (at least once; a duplicate carries the same bytes).
+
+mod committer;
+mod destination;
+mod inbound;
+mod ingest;
+mod route;
+mod shared;
+mod stats;
+mod worker;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, Notify};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+pub use destination::{
+    judge_ack, Deliver, DeliveryFuture, Destination, RetryPolicy, Target, Verdict,
+};
+pub use inbound::Inbound;
+pub use route::{route_all, Action, Output, Route, RouteError, Typed};
+pub use stats::{ChannelStats, DestinationStats, Event, LATENCY_BUCKETS_MS};
+
+use self::committer::Committer;
+use self::ingest::{AckSettings, Ingest};
+use self::shared::Shared;
+use self::worker::Worker;
+use crate::ack::{AckAfter, Clock, SequenceIds, SystemClock};
+use crate::er7::{self, Message};
+use crate::store::{self, Delivery, Store};
+use crate::transport::{ListenerConfig, MllpListener};
+
+/// An inbound channel: an MLLP listener and how it acknowledges.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    name: String,
+    addr: String,
+    config: ListenerConfig,
+    ack_after: AckAfter,
+}
+
+impl Channel {
+    /// An MLLP listener on `addr` (`127.0.0.1:2575`; port 0 for any free port), hardened
+    /// defaults, original-mode ACK after storage.
+    pub fn mllp(name: impl Into<String>, addr: impl Into<String>) -> Channel {
+        Channel {
+            name: name.into(),
+            addr: addr.into(),
+            config: ListenerConfig::default(),
+            ack_after: AckAfter::Stored,
+        }
+    }
+
+    /// Listener settings (limits, timeouts, TLS, MLLP Release 2 commit blocks).
+    pub fn config(mut self, config: ListenerConfig) -> Channel {
+        self.config = config;
+        self
+    }
+
+    /// When the original-mode ACK is sent: after storage (default) or after processing.
+    pub fn ack_after(mut self, ack_after: AckAfter) -> Channel {
+        self.ack_after = ack_after;
+        self
+    }
+}
+
+/// A configuration the engine refuses to start with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Two channels or two destinations share a name.
+    #[error("two {kind}s are named `{name}`")]
+    DuplicateName {
+        /// `channel` or `destination`.
+        kind: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A route delivers to a destination the engine does not have.
+    #[error(
+        "route `{route}` delivers to `{destination}`, which is not a destination of this engine"
+    )]
+    UnknownDestination {
+        /// The route.
+        route: String,
+        /// The destination it names.
+        destination: String,
+    },
+    /// The store does not make a commit durable (e.g. SQLite `synchronous=OFF`), so a
+    /// positive ACK could be sent for a message a power cut then loses.
+    #[error("the store's commits are not durable, so ACKs would be sent before messages are safe; use a durable store, or allow it explicitly for a test with `allow_non_durable_store`")]
+    NonDurableStore,
+    /// The engine has no channel.
+    #[error("the engine has no channel")]
+    NoChannel,
+}
+
+/// Builds an [`Engine`]; see the [module documentation](self).
+pub struct EngineBuilder {
+    store: Arc<dyn Store>,
+    channels: Vec<Channel>,
+    destinations: Vec<Destination>,
+    routes: Vec<Route>,
+    clock: Arc<dyn Clock + Send + Sync>,
+    lease: Duration,
+    allow_non_durable: bool,
+    log_phi: bool,
+}
+
+impl fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("channels", &self.channels)
+            .field("destinations", &self.destinations)
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineBuilder {
+    /// Adds an inbound channel.
+    pub fn channel(mut self, channel: Channel) -> Self {
+        self.channels.push(channel);
+        self
+    }
+
+    /// Adds a destination.
+    pub fn destination(mut self, destination: Destination) -> Self {
+        self.destinations.push(destination);
+        self
+    }
+
+    /// Adds a route; every route whose filter matches a message contributes its outputs.
+    pub fn route(mut self, route: Route) -> Self {
+        self.routes.push(route);
+        self
+    }
+
+    /// The clock for timestamps and retry times (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock + Send + Sync>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long a worker's claim holds before another process may take the item over
+    /// (default 5 min; it must outlast a batch of deliveries).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Lets the engine start on a store whose commits are not durable. For tests that must
+    /// show loss is detected (RELIABILITY.md T-CRASH-5); never for a hospital.
+    pub fn allow_non_durable_store(mut self, allow: bool) -> Self {
+        self.allow_non_durable = allow;
+        self
+    }
+
+    /// Logs message bodies at debug level. Off by default: they are PHI.
+    pub fn log_phi(mut self, log: bool) -> Self {
+        self.log_phi = log;
+        self
+    }
+
+    /// Checks the configuration.
+    pub fn build(self) -> Result<Engine, ConfigError> {
+        if self.channels.is_empty() {
+            return Err(ConfigError::NoChannel);
+        }
+        unique("channel", self.channels.iter().map(|c| c.name.as_str()))?;
+        unique(
+            "destination",
+            self.destinations.iter().map(|d| d.name.as_str()),
+        )?;
+        let known: BTreeSet<&str> = self.destinations.iter().map(|d| d.name.as_str()).collect();
+        for route in &self.routes {
+            for destination in route.destinations() {
+                if !known.contains(destination.as_str()) {
+                    return Err(ConfigError::UnknownDestination {
+                        route: route.name().to_owned(),
+                        destination,
+                    });
+                }
+            }
+        }
+        if !self.store.is_durable() && !self.allow_non_durable {
+            return Err(ConfigError::NonDurableStore);
+        }
+        Ok(Engine { builder: self })
+    }
+}
+
+fn unique<'a>(kind: &'static str, names: impl Iterator<Item = &'a str>) -> Result<(), ConfigError> {
+    let mut seen = BTreeSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(ConfigError::DuplicateName {
+                kind,
+                name: name.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A configured engine, ready to [`start`](Engine::start).
+#[derive(Debug)]
+pub struct Engine {
+    builder: EngineBuilder,
+}
+
+impl Engine {
+    /// Starts building an engine over `store`.
+    pub fn builder(store: Arc<dyn Store>) -> EngineBuilder {
+        EngineBuilder {
+            store,
+            channels: Vec::new(),
+            destinations: Vec::new(),
+            routes: Vec::new(),
+            clock: Arc::new(SystemClock),
+            lease: Duration::from_secs(300),
+            allow_non_durable: false,
+            log_phi: false,
+        }
+    }
+
+    /// Recovers the store (expired leases handed back, stored-but-unrouted messages routed),
+    /// binds every channel, and starts the listeners, the committer and one delivery worker per
+    /// destination.
+    pub async fn start(self) -> Result<RunningEngine, StartError> {
+        let b = self.builder;
+        let now = b.clock.now();
+        let store = Arc::clone(&b.store);
+        let recovery = tokio::task::spawn_blocking(move || store.recover(now))
+            .await
+            .map_err(|e| {
+                StartError::Store(store::Error::Corrupt {
+                    column: "recover",
+                    detail: e.to_string(),
+                })
+            })??;
+        info!(
+            leases_released = recovery.leases_released,
+            unrouted = recovery.unrouted,
+            "store recovered"
+        );
+
+        let (events, _) = broadcast::channel(1024);
+        let destinations: BTreeMap<String, (Arc<Notify>, Arc<DestinationStats>)> = b
+            .destinations
+            .iter()
+            .map(|d| (d.name.clone(), (Arc::new(Notify::new()), Arc::default())))
+            .collect();
+        let channels: BTreeMap<String, Arc<ChannelStats>> = b
+            .channels
+            .iter()
+            .map(|c| (c.name.clone(), Arc::default()))
+            .collect();
+        let instance = format!("{:x}", now.unix_millis());
+        let shared = Arc::new(Shared {
+            store: Arc::clone(&b.store),
+            clock: Arc::clone(&b.clock),
+            ack_ids: SequenceIds::per_run("A", now),
+            instance,
+            routes: b.routes,
+            destinations,
+            channels,
+            events,
+            log_phi: b.log_phi,
+        });
+        if recovery.unrouted > 0 {
+            let shared = Arc::clone(&shared);
+            tokio::task::spawn_blocking(move || route_unrouted(&shared))
+                .await
+                .map_err(|e| {
+                    StartError::Store(store::Error::Corrupt {
+                        column: "unrouted",
+                        detail: e.to_string(),
+                    })
+                })??;
+        }
+
+        let mut listeners = Vec::with_capacity(b.channels.len());
+        for channel in &b.channels {
+            let listener = MllpListener::bind(channel.addr.as_str(), channel.config.clone())
+                .await
+                .map_err(|source| StartError::Bind {
+                    channel: channel.name.clone(),
+                    addr: channel.addr.clone(),
+                    source,
+                })?;
+            listeners.push((channel.clone(), listener));
+        }
+
+        let shutdown = CancellationToken::new();
+        let (committer, committer_thread) =
+            Committer::start(Arc::clone(&b.store), Arc::clone(&b.clock));
+        let mut addrs = BTreeMap::new();
+        let mut listener_tasks = JoinSet::new();
+        for (channel, listener) in listeners {
+            let addr = listener.local_addr().map_err(|source| StartError::Bind {
+                channel: channel.name.clone(),
+                addr: channel.addr.clone(),
+                source,
+            })?;
+            info!(channel = %channel.name, %addr, "channel listening");
+            addrs.insert(channel.name.clone(), addr);
+            let ingest = Ingest {
+                channel: channel.name.clone(),
+                settings: AckSettings {
+                    ack_after: channel.ack_after,
+                    commit_blocks: channel.config.commit_blocks,
+                },
+                stats: Arc::clone(&shared.channels[&channel.name]),
+                shared: Arc::clone(&shared),
+                committer: committer.clone(),
+            };
+            let stop = shutdown.clone();
+            listener_tasks.spawn(async move {
+                if let Err(e) = listener
+                    .serve_with_shutdown(ingest, stop.cancelled_owned())
+                    .await
+                {
+                    error!(channel = %channel.name, error = %e, "listener failed");
+                }
+            });
+        }
+        drop(committer);
+
+        let mut worker_tasks = JoinSet::new();
+        let lease = b.lease;
+        for destination in b.destinations {
+            let (wake, stats) = shared.destinations[&destination.name].clone();
+            let worker = Worker {
+                deliver: Destination::deliverer(destination.target),
+                name: destination.name,
+                retry: destination.retry,
+                batch: destination.batch,
+                lease,
+                wake,
+                stats,
+            };
+            worker_tasks.spawn(worker.run(Arc::clone(&shared), shutdown.clone()));
+        }
+        Ok(RunningEngine {
+            shared,
+            addrs,
+            shutdown,
+            listener_tasks,
+            worker_tasks,
+            committer_thread: Some(committer_thread),
+        })
+    }
+}
+
+/// Routes what was stored but not routed (a crash between the two in an older engine, or a
+/// reprocessed message whose routing had failed).
+fn route_unrouted(shared: &Shared) -> Result<(), store::Error> {
+    loop {
+        let ids = shared.store.unrouted(256)?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for id in ids {
+            let Some(stored) = shared.store.message(id)? else {
+                continue;
+            };
+            let raw = &stored.inbound.raw;
+            let routed = er7::decode_bytes(raw)
+                .map_err(|e| e.to_string())
+                .and_then(|decoded| {
+                    let message = Message::parse(&decoded.text).map_err(|e| e.to_string())?;
+                    let header = crate::ack::InboundHeader::of(&message);
+                    let inbound = Inbound::new(&stored.inbound.channel, raw, &message, &header);
+                    route_all(&shared.routes, &inbound).map_err(|e| e.to_string())
+                });
+            match routed {
+                Ok(outputs) => {
+                    let deliveries: Vec<Delivery<'_>> = outputs
+                        .iter()
+                        .map(|o| Delivery {
+                            destination: &o.destination,
+                            payload: &o.payload,
+                        })
+                        .collect();
+                    shared.store.route(id, &deliveries, shared.clock.now())?;
+                }
+                Err(reason) => {
+                    warn!(message = %id, %reason, "stored message cannot be routed");
+                    shared.store.message_error(id, &reason)?;
+                }
+            }
+        }
+    }
+}
+
+/// Why an engine did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A channel's address could not be bound.
+    #[error("channel `{channel}`: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The channel.
+        channel: String,
+        /// Its address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store failed during recovery.
+    #[error("store: {0}")]
+    Store(#[from] store::Error),
+}
+
+/// A running engine: its addresses, counters and events, and its shutdown.
+pub struct RunningEngine {
+    shared: Arc<Shared>,
+    addrs: BTreeMap<String, SocketAddr>,
+    shutdown: CancellationToken,
+    listener_tasks: JoinSet<()>,
+    worker_tasks: JoinSet<()>,
+    committer_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for RunningEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningEngine")
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningEngine {
+    /// The address a channel listens on.
+    pub fn local_addr(&self, channel: &str) -> Option<SocketAddr> {
+        self.addrs.get(channel).copied()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    /// A channel's counters.
+    pub fn channel_stats(&self, channel: &str) -> Option<&Arc<ChannelStats>> {
+        self.shared.channels.get(channel)
+    }
+
+    /// A destination's counters and state.
+    pub fn destination_stats(&self, destination: &str) -> Option<&Arc<DestinationStats>> {
+        self.shared.destinations.get(destination).map(|(_, s)| s)
+    }
+
+    /// Every channel's name and counters.
+    pub fn channels(&self) -> impl Iterator<Item = (&str, &Arc<ChannelStats>)> {
+        self.shared.channels.iter().map(|(n, s)| (n.as_str(), s))
+    }
+
+    /// Every destination's name and counters.
+    pub fn destinations(&self) -> impl Iterator<Item = (&str, &Arc<DestinationStats>)> {
+        self.shared
+            .destinations
+            .iter()
+            .map(|(n, (_, s))| (n.as_str(), s))
+    }
+
+    /// Events from now on (a subscriber that falls behind loses the oldest).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    /// Pauses or resumes a destination's deliveries (its queue keeps filling). `false` when
+    /// there is no such destination.
+    pub fn set_paused(&self, destination: &str, paused: bool) -> bool {
+        let Some((wake, stats)) = self.shared.destinations.get(destination) else {
+            return false;
+        };
+        stats
+            .paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
+        wake.notify_one();
+        true
+    }
+
+    /// Wakes a destination's worker, e.g. after a reprocess added items to its queue.
+    pub fn wake(&self, destination: &str) {
+        self.shared.wake([destination]);
+    }
+
+    /// Wakes every destination's worker.
+    pub fn wake_all(&self) {
+        for (wake, _) in self.shared.destinations.values() {
+            wake.notify_one();
+        }
+    }
+
+    /// Stops cleanly: listeners stop accepting and finish the message each connection is
+    /// handling (its ACK is sent), the last batch is committed, workers finish the delivery in
+    /// progress and hand back what they had not tried.
+    pub async fn shutdown(mut self) {
+        info!("engine shutting down");
+        self.shutdown.cancel();
+        while self.listener_tasks.join_next().await.is_some() {}
+        // Every handler (and so every committer handle) is gone: the committer drains and ends.
+        if let Some(thread) = self.committer_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        while self.worker_tasks.join_next().await.is_some() {}
+        info!("engine stopped");
+    }
+
+    /// Runs until SIGTERM or Ctrl-C, then [`shutdown`](RunningEngine::shutdown).
+    pub async fn shutdown_on_signal(self) {
+        wait_for_signal().await;
+        self.shutdown().await;
+    }
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => info!("SIGTERM received"),
+                _ = tokio::signal::ctrl_c() => info!("interrupt received"),
+            }
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot listen for SIGTERM; waiting for Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

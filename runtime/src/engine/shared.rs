@@ -1,0 +1,42 @@
+//! What the engine's tasks share.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, Notify};
+
+use super::route::Route;
+use super::stats::{ChannelStats, DestinationStats, Event};
+use crate::ack::{Clock, SequenceIds};
+use crate::store::Store;
+
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock + Send + Sync>,
+    /// Names this process among the store's lease owners.
+    pub(crate) instance: String,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) destinations: BTreeMap<String, (Arc<Notify>, Arc<DestinationStats>)>,
+    pub(crate) channels: BTreeMap<String, Arc<ChannelStats>>,
+    pub(crate) events: broadcast::Sender<Event>,
+    /// MSH-10 of the ACKs: fresh per process start, so never reused across restarts.
+    pub(crate) ack_ids: SequenceIds,
+    /// Log patient identifiers and message bodies (off by default: PHI).
+    pub(crate) log_phi: bool,
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, event: Event) {
+        // No subscriber is fine: the counters still tell.
+        let _ = self.events.send(event);
+    }
+
+    /// Wakes the workers of the destinations that just got items.
+    pub(crate) fn wake<'a>(&self, destinations: impl IntoIterator<Item = &'a str>) {
+        for name in destinations {
+            if let Some((notify, _)) = self.destinations.get(name) {
+                notify.notify_one();
+            }
+        }
+    }
+}

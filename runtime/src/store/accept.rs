@@ -1,0 +1,153 @@
+//! [`Store::accept`](super::Store::accept) on SQLite: duplicate check, ingest and routing of a
+//! batch of inbound messages in one transaction, so one fsync covers all of them and a crash
+//! leaves each message either wholly stored with its queue items or not stored at all.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::error::{Error, Result};
+use super::sqlite::{id_i64, id_u64, millis};
+use super::{Accept, Accepted, Disposition, ItemId, MessageId, Receipt};
+use crate::ack::{Durable, Timestamp};
+
+/// See [`Store::accept`](super::Store::accept).
+pub(super) fn accept(
+    conn: &mut Connection,
+    batch: &[Accept<'_>],
+    now: Timestamp,
+) -> Result<Vec<Accepted>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Receipts are minted only after the commit below has returned.
+    let mut pending = Vec::with_capacity(batch.len());
+    for one in batch {
+        pending.push(accept_one(&tx, one, now)?);
+    }
+    tx.commit()?;
+    pending
+        .into_iter()
+        .map(|p| {
+            Ok(match p {
+                Pending::Stored { id, reused, items } => Accepted::Stored {
+                    receipt: receipt(id)?,
+                    reused,
+                    items,
+                },
+                Pending::Verbatim { id, ack } => Accepted::Verbatim {
+                    receipt: receipt(id)?,
+                    ack,
+                },
+            })
+        })
+        .collect()
+}
+
+enum Pending {
+    Stored {
+        id: i64,
+        reused: Option<MessageId>,
+        items: Vec<ItemId>,
+    },
+    Verbatim {
+        id: i64,
+        ack: Option<Vec<u8>>,
+    },
+}
+
+fn receipt(id: i64) -> Result<Receipt> {
+    let id = id_u64(id, "messages.id")?;
+    Ok(Receipt {
+        id: MessageId(id),
+        durable: Durable::committed(id),
+    })
+}
+
+fn accept_one(tx: &Transaction<'_>, one: &Accept<'_>, now: Timestamp) -> Result<Pending> {
+    let m = one.inbound;
+    let key = &m.fingerprint.key;
+    let mut reused = None;
+    if key.is_usable() {
+        // Earlier messages of this same batch are visible here: the transaction sees its own
+        // inserts, so two copies of one resend in a batch are stored once.
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, payload_hash = ?4, ack FROM messages
+             WHERE control_id = ?1 AND sending_app = ?2 AND sending_facility = ?3
+             ORDER BY payload_hash = ?4 DESC, id LIMIT 1",
+        )?;
+        let found = stmt
+            .query_row(
+                params![
+                    key.control_id,
+                    key.sending_application,
+                    key.sending_facility,
+                    &m.fingerprint.hash.as_bytes()[..],
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, bool>(1)?,
+                        r.get::<_, Option<Vec<u8>>>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        match found {
+            Some((id, true, ack)) => return Ok(Pending::Verbatim { id, ack }),
+            Some((id, false, _)) => reused = Some(MessageId(id_u64(id, "messages.id")?)),
+            None => {}
+        }
+    }
+    let (state, error) = match one.disposition {
+        Disposition::Route(_) => ("routed", None),
+        Disposition::Error(reason) => ("error", Some(reason)),
+        Disposition::Later => ("received", None),
+    };
+    tx.prepare_cached(
+        "INSERT INTO messages (channel, received_at, msg_type, patient_id, sending_app,
+             sending_facility, control_id, payload_hash, raw, state, error, ack)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        m.channel,
+        millis(m.received_at),
+        m.msg_type,
+        m.patient_id,
+        key.sending_application,
+        key.sending_facility,
+        key.control_id,
+        &m.fingerprint.hash.as_bytes()[..],
+        m.raw,
+        state,
+        error,
+        one.ack,
+    ])?;
+    let id = tx.last_insert_rowid();
+    let mut items = Vec::new();
+    if let Disposition::Route(deliveries) = one.disposition {
+        items.reserve(deliveries.len());
+        for d in deliveries {
+            items.push(super::queue::insert_item(
+                tx,
+                id,
+                d.destination,
+                d.payload,
+                None,
+                now,
+            )?);
+        }
+    }
+    Ok(Pending::Stored { id, reused, items })
+}
+
+/// Records ACKs sent, for verbatim resends; one transaction for all.
+pub(super) fn store_acks(conn: &mut Connection, acks: &[(MessageId, &[u8])]) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut stmt = tx.prepare_cached("UPDATE messages SET ack = ?2 WHERE id = ?1")?;
+        for (id, ack) in acks {
+            if stmt.execute(params![id_i64(id.0), ack])? == 0 {
+                return Err(Error::NoSuchMessage(*id));
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
