@@ -17,6 +17,7 @@ pub mod codegen;
 pub mod crosswalk;
 pub mod engine;
 pub mod er7;
+mod failpoint;
 pub mod mapping;
 pub mod mllp;
 mod nonempty;

@@ -77,6 +77,9 @@ impl Handler for Ingest {
         };
         let mode = Mode::of(&message);
         let accepted = self.committer.submit(record, plan).await;
+        if accepted.is_ok() {
+            crate::failpoint::hit("after_store_before_ack");
+        }
         let reply = match accepted {
             Err(reason) => {
                 self.stats.store_failures.fetch_add(1, Ordering::Relaxed);

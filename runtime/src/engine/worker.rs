@@ -122,6 +122,9 @@ impl Worker {
             let started = Instant::now();
             let verdict = self.deliver.deliver(claim.item, &claim.payload).await;
             let (filed, response) = self.judge(shared, &claim, verdict, started.elapsed());
+            if matches!(filed, Filed::Done) {
+                crate::failpoint::hit("after_send_before_mark_done");
+            }
             if let Filed::Retry { retry_at, .. } = &filed {
                 let wait = retry_at
                     .unix_millis()

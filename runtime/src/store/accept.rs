@@ -20,6 +20,7 @@ pub(super) fn accept(
     let mut pending = Vec::with_capacity(batch.len());
     for one in batch {
         pending.push(accept_one(&tx, one, now)?);
+        crate::failpoint::hit("mid_batch_commit");
     }
     tx.commit()?;
     pending

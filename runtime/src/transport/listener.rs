@@ -208,8 +208,8 @@ fn log_close(peer: &PeerInfo, reason: &CloseReason) {
 /// handshake is done when [`ListenerConfig::tls`] is set; other transports (your own accept
 /// loop with [`ServerTls::accept`], say) can call it too. Frames are read with the bounded
 /// codec; each message is passed to `handler` and its reply written before the next frame is
-/// read. `shutdown` closes the connection between
-/// frames (never while a message is being handled).
+/// read. `shutdown` closes the connection between frames (never while a message is being
+/// handled).
 pub async fn serve_connection<S, H>(
     mut stream: S,
     peer: PeerInfo,
