@@ -21,7 +21,7 @@ use hl7_runtime::transport::{Handler, ListenerConfig, MllpListener, PeerInfo, Re
 use sha2::{Digest, Sha256};
 
 use crate::net;
-use crate::{report, Status};
+use crate::{report, tls, Status};
 
 /// What `hl7 listen` was asked to do.
 #[derive(Debug)]
@@ -40,6 +40,8 @@ pub(crate) struct Options {
     pub(crate) quiet: bool,
     /// Connections served at once.
     pub(crate) max_connections: usize,
+    /// TLS, when `--tls-cert` is given.
+    pub(crate) tls: tls::ServerArgs,
 }
 
 /// Runs `hl7 listen` until Ctrl-C or SIGTERM.
@@ -51,9 +53,19 @@ pub(crate) fn run(options: &Options) -> io::Result<Status> {
             return Ok(Status::Failed);
         }
     };
+    let tls = match options.tls.build() {
+        Ok(tls) => tls,
+        Err(err) => {
+            report(err);
+            return Ok(Status::Failed);
+        }
+    };
     net::runtime()?.block_on(async {
         let addr = SocketAddr::new(options.bind, options.port);
-        let config = ListenerConfig::default().with_max_connections(options.max_connections);
+        let mut config = ListenerConfig::default().with_max_connections(options.max_connections);
+        if let Some(tls) = tls {
+            config = config.with_tls(tls);
+        }
         let listener = match MllpListener::bind(addr, config).await {
             Ok(listener) => listener,
             Err(err) => {
@@ -64,7 +76,12 @@ pub(crate) fn run(options: &Options) -> io::Result<Status> {
         let local = listener.local_addr()?;
         let shutdown = net::shutdown_signal()?;
         // Tests and scripts wait for this line to know the port.
-        eprintln!("listening on {local}");
+        let over = if listener.config().tls.is_some() {
+            " (MLLP over TLS)"
+        } else {
+            ""
+        };
+        eprintln!("listening on {local}{over}");
         let receiver = std::sync::Arc::new(receiver);
         let served = SharedReceiver(std::sync::Arc::clone(&receiver));
         listener.serve_with_shutdown(served, shutdown).await?;

@@ -25,6 +25,7 @@ mod listen;
 mod net;
 mod response;
 mod send;
+mod tls;
 mod validate;
 
 use std::fmt;
@@ -120,6 +121,9 @@ enum Command {
         /// How long to wait for the connection.
         #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = net::parse_duration)]
         connect_timeout: Duration,
+        /// TLS.
+        #[command(flatten)]
+        tls: tls::ClientArgs,
         /// Message files: one message, a batch (FHS/BHS), or a concatenation of messages;
         /// `-` reads standard input.
         #[arg(required = true)]
@@ -156,6 +160,9 @@ enum Command {
         /// Print no line per message.
         #[arg(long, short)]
         quiet: bool,
+        /// TLS.
+        #[command(flatten)]
+        tls: tls::ServerArgs,
     },
     /// Load generator: CONCURRENCY connections each send one message at a time and wait for
     /// its ACK, until the duration is over or COUNT messages are sent; then reports ACKs by
@@ -194,6 +201,9 @@ enum Command {
         /// No progress lines.
         #[arg(long, short)]
         quiet: bool,
+        /// TLS.
+        #[command(flatten)]
+        tls: tls::ClientArgs,
     },
 }
 
@@ -285,6 +295,7 @@ fn main() -> ExitCode {
             to,
             response_timeout,
             connect_timeout,
+            tls,
             files,
         } => {
             let options = send::Options {
@@ -292,6 +303,7 @@ fn main() -> ExitCode {
                 files,
                 response_timeout,
                 connect_timeout,
+                tls,
             };
             return finish(send::run(&options, &mut out).map(net::NetStatus::code), out);
         }
@@ -303,6 +315,7 @@ fn main() -> ExitCode {
             sink_log,
             max_connections,
             quiet,
+            tls,
         } => {
             let options = listen::Options {
                 bind,
@@ -312,6 +325,7 @@ fn main() -> ExitCode {
                 ack,
                 quiet,
                 max_connections,
+                tls,
             };
             listen::run(&options)
         }
@@ -325,6 +339,7 @@ fn main() -> ExitCode {
             response_timeout,
             json,
             quiet,
+            tls,
         } => {
             let limit = match (count, duration) {
                 (Some(n), _) => bench::Limit::Count(n),
@@ -340,6 +355,7 @@ fn main() -> ExitCode {
                 response_timeout,
                 json,
                 quiet,
+                tls,
             };
             return finish(
                 bench::run(&options, &mut out).map(net::NetStatus::code),

@@ -24,7 +24,8 @@ pub(crate) enum NetStatus {
     /// A connection failed, a response timed out, or a response was not an ACK of the message
     /// sent (unreadable, no MSA, MSA-2 of another message).
     Transport,
-    /// An input file or message could not be read or parsed, so it was not sent.
+    /// An input file or message could not be read or parsed, so it was not sent; or a TLS
+    /// file is unusable.
     Input,
 }
 
@@ -58,7 +59,8 @@ Exit codes (the gravest that happened wins):
   2  at least one AR or CR (also: usage errors)
   3  transport error: cannot connect, response timeout, connection closed,
      or a response that is not the ACK of the message sent (MSA-2 != MSH-10)
-  4  an input file or message could not be read or parsed (it was not sent)";
+  4  an input file or message could not be read or parsed (it was not sent),
+     or a TLS file (--tls-ca, --tls-cert, --tls-key) is unusable";
 
 /// A tokio runtime on all cores, for the commands that serve or open many connections.
 pub(crate) fn runtime() -> io::Result<tokio::runtime::Runtime> {

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use hl7_runtime::ack::AckCode;
 use hl7_runtime::er7::encode_text;
-use hl7_runtime::transport::{ClientConfig, MllpClient, TcpConnector};
+use hl7_runtime::transport::{ClientConfig, Connect, MllpClient, TcpConnector};
 
 use crate::input::{describe, Input};
 use crate::net::{self, exchange, NetStatus};
-use crate::report;
+use crate::{report, tls};
 
 /// What `hl7 send` was asked to do.
 #[derive(Debug)]
@@ -29,8 +29,10 @@ pub(crate) struct Options {
     pub(crate) files: Vec<PathBuf>,
     /// Time to wait for each ACK.
     pub(crate) response_timeout: Duration,
-    /// Time to wait for the connection.
+    /// Time to wait for the connection (and the TLS handshake).
     pub(crate) connect_timeout: Duration,
+    /// TLS, when `--tls-ca` is given.
+    pub(crate) tls: tls::ClientArgs,
 }
 
 /// Runs `hl7 send`.
@@ -53,7 +55,14 @@ impl Tally {
 }
 
 async fn send_all(options: &Options, out: &mut dyn Write) -> io::Result<NetStatus> {
-    let connector = match TcpConnector::resolve(options.to.as_str()).await {
+    let tls = match options.tls.build(&options.to) {
+        Ok(tls) => tls,
+        Err(err) => {
+            report(err);
+            return Ok(NetStatus::Input);
+        }
+    };
+    let tcp = match TcpConnector::resolve(options.to.as_str()).await {
         Ok(connector) => connector,
         Err(err) => {
             report(format_args!("cannot resolve `{}`: {err}", options.to));
@@ -63,7 +72,26 @@ async fn send_all(options: &Options, out: &mut dyn Write) -> io::Result<NetStatu
     let config = ClientConfig::default()
         .with_response_timeout(options.response_timeout)
         .with_connect_timeout(options.connect_timeout);
-    let mut client = MllpClient::with_connector(connector, config);
+    match tls {
+        None => send_with(MllpClient::with_connector(tcp, config), options, out).await,
+        Some(tls) => match tls.connector(tcp) {
+            Ok(connector) => {
+                send_with(MllpClient::with_connector(connector, config), options, out).await
+            }
+            Err(err) => {
+                report(err);
+                Ok(NetStatus::Input)
+            }
+        },
+    }
+}
+
+/// Sends every message of the files with `client`, in order.
+async fn send_with<C: Connect>(
+    mut client: MllpClient<C>,
+    options: &Options,
+    out: &mut dyn Write,
+) -> io::Result<NetStatus> {
     let mut status = NetStatus::Accepted;
     let mut tally = Tally::default();
     let mut progress = Progress::new();

@@ -23,14 +23,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
-use hl7_runtime::transport::{ClientConfig, MllpClient, TcpConnector};
+use hl7_runtime::transport::{ClientConfig, Connect, MllpClient, TcpConnector};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::listen::hex;
 use crate::net::{self, exchange, NetStatus};
-use crate::report as report_error;
+use crate::{report as report_error, tls};
 use corpus::Template;
 use report::{code_index, Report};
 
@@ -62,6 +62,8 @@ pub(crate) struct Options {
     pub(crate) json: bool,
     /// No progress lines.
     pub(crate) quiet: bool,
+    /// TLS, when `--tls-ca` is given.
+    pub(crate) tls: tls::ClientArgs,
 }
 
 /// Latencies are recorded in microseconds, up to an hour.
@@ -79,6 +81,13 @@ pub(crate) fn run(options: &Options, out: &mut dyn Write) -> io::Result<NetStatu
             for err in errors {
                 report_error(err);
             }
+            return Ok(NetStatus::Input);
+        }
+    };
+    let tls = match options.tls.build(&options.to) {
+        Ok(tls) => tls,
+        Err(err) => {
+            report_error(err);
             return Ok(NetStatus::Input);
         }
     };
@@ -106,9 +115,29 @@ pub(crate) fn run(options: &Options, out: &mut dyn Write) -> io::Result<NetStatu
         bytes_sent: AtomicU64::new(0),
         sender_log,
     });
-    let report = net::runtime()?.block_on(drive(options, Arc::clone(&shared), latency))?;
-    let Some(report) = report else {
-        return Ok(NetStatus::Transport);
+    let report = net::runtime()?.block_on(async {
+        let tcp = match TcpConnector::resolve(options.to.as_str()).await {
+            Ok(tcp) => tcp,
+            Err(err) => {
+                report_error(format_args!("cannot resolve `{}`: {err}", options.to));
+                return Ok(Err(NetStatus::Transport));
+            }
+        };
+        let shared = Arc::clone(&shared);
+        match &tls {
+            None => drive(options, shared, latency, tcp).await.map(Ok),
+            Some(tls) => match tls.connector(tcp) {
+                Ok(connector) => drive(options, shared, latency, connector).await.map(Ok),
+                Err(err) => {
+                    report_error(err);
+                    Ok(Err(NetStatus::Input))
+                }
+            },
+        }
+    })?;
+    let report = match report {
+        Ok(report) => report,
+        Err(status) => return Ok(status),
     };
     if let Some(log) = &shared.sender_log {
         lock(log).flush()?;
@@ -180,19 +209,17 @@ fn run_prefix() -> String {
     format!("B{}", String::from_utf8_lossy(&digits))
 }
 
-/// Runs the connections and the progress line; `None` when the target cannot be resolved.
-async fn drive(
+/// Runs the connections, each with its own client over `connector`, and the progress line.
+async fn drive<C>(
     options: &Options,
     shared: Arc<Shared>,
     latency: Histogram<u64>,
-) -> io::Result<Option<Report>> {
-    let connector = match TcpConnector::resolve(options.to.as_str()).await {
-        Ok(connector) => connector,
-        Err(err) => {
-            report_error(format_args!("cannot resolve `{}`: {err}", options.to));
-            return Ok(None);
-        }
-    };
+    connector: C,
+) -> io::Result<Report>
+where
+    C: Connect + Clone + 'static,
+    C::Stream: 'static,
+{
     let signal = net::shutdown_signal()?;
     let config = ClientConfig::default().with_response_timeout(options.response_timeout);
     let start = Instant::now();
@@ -254,7 +281,7 @@ async fn drive(
     let elapsed = start.elapsed();
     let acks = std::array::from_fn(|i| shared.acks[i].load(Ordering::Relaxed));
     let failures = lock(&shared.failures).clone();
-    Ok(Some(Report {
+    Ok(Report {
         target: options.to.clone(),
         concurrency: options.concurrency,
         elapsed,
@@ -263,14 +290,14 @@ async fn drive(
         failures,
         latency: merged,
         sender_log: options.sender_log.as_ref().map(|p| p.display().to_string()),
-    }))
+    })
 }
 
 /// One connection: send, wait for the ACK, record, until the run is over. Returns its
 /// latencies.
-async fn connection(
+async fn connection<C: Connect>(
     index: usize,
-    mut client: MllpClient<TcpConnector>,
+    mut client: MllpClient<C>,
     shared: Arc<Shared>,
     mut latency: Histogram<u64>,
 ) -> Histogram<u64> {

@@ -50,7 +50,9 @@ impl Listener {
             let mut all = String::new();
             let mut line = String::new();
             while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-                if let Some(addr) = line.trim_end().strip_prefix("listening on ") {
+                // `listening on ADDR` or `listening on ADDR (MLLP over TLS)`.
+                let addr = line.strip_prefix("listening on ");
+                if let Some(addr) = addr.and_then(|rest| rest.split_whitespace().next()) {
                     let _ = tx.send(addr.to_owned());
                 }
                 all.push_str(&line);
