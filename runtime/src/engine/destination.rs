@@ -9,16 +9,12 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::ack::{AckCode, InboundHeader};
-use crate::er7::Message;
+use super::targets::{FolderDeliver, HttpDeliver, MllpDeliver};
 use crate::store::ItemId;
-use crate::transport::{ClientConfig, MllpClient, TcpConnector};
+use crate::transport::{ClientConfig, ClientTls};
 
 /// How one delivery went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +114,8 @@ pub enum Target {
         addr: String,
         /// Timeouts and frame limits; the response timeout defaults to 5 s.
         config: ClientConfig,
+        /// MLLP over TLS: the server name to verify and the client's TLS settings.
+        tls: Option<(String, ClientTls)>,
     },
     /// A folder: each item becomes one file, written under a temporary name, fsynced and
     /// renamed, so a reader never sees half a message.
@@ -136,7 +134,16 @@ pub enum Target {
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Mllp { addr, .. } => write!(f, "mllp://{addr}"),
+            Target::Mllp {
+                addr, tls: None, ..
+            } => write!(f, "mllp://{addr}"),
+            Target::Mllp {
+                addr,
+                tls: Some((name, _)),
+                ..
+            } => {
+                write!(f, "mllp+tls://{addr} ({name})")
+            }
             Target::Folder(path) => write!(f, "folder {}", path.display()),
             Target::Http { url, .. } => f.write_str(url),
             Target::Custom(_) => f.write_str("custom"),
@@ -161,6 +168,25 @@ impl Destination {
             Target::Mllp {
                 addr: addr.into(),
                 config: ClientConfig::default(),
+                tls: None,
+            },
+        )
+    }
+
+    /// An MLLP destination over TLS: the receiver's certificate must be valid for
+    /// `server_name` under `tls`'s roots; `tls` may carry a client certificate.
+    pub fn mllp_tls(
+        name: impl Into<String>,
+        addr: impl Into<String>,
+        server_name: impl Into<String>,
+        tls: ClientTls,
+    ) -> Destination {
+        Destination::new(
+            name,
+            Target::Mllp {
+                addr: addr.into(),
+                config: ClientConfig::default(),
+                tls: Some((server_name.into(), tls)),
             },
         )
     }
@@ -221,11 +247,7 @@ impl Destination {
 
     pub(crate) fn deliverer(target: Target) -> Box<dyn Deliver> {
         match target {
-            Target::Mllp { addr, config } => Box::new(MllpDeliver {
-                addr,
-                config,
-                client: None,
-            }),
+            Target::Mllp { addr, config, tls } => Box::new(MllpDeliver::new(addr, config, tls)),
             Target::Folder(dir) => Box::new(FolderDeliver { dir }),
             Target::Http { url, timeout } => Box::new(HttpDeliver {
                 url,
@@ -234,193 +256,5 @@ impl Destination {
             }),
             Target::Custom(make) => make(),
         }
-    }
-}
-
-/// Judges an MLLP response: MSA-1 by table 0008, and MSA-2 must be the sent MSH-10.
-pub fn judge_ack(sent_control_id: &str, response: &[u8]) -> Verdict {
-    let keep = Some(response.to_vec());
-    let text = String::from_utf8_lossy(response);
-    let Ok(ack) = Message::parse(&text) else {
-        return Verdict::Failed {
-            error: "the response is not an HL7 message".to_owned(),
-            response: keep,
-        };
-    };
-    let msa = |n: usize| {
-        ack.get(&format!("MSA-{n}"))
-            .ok()
-            .flatten()
-            .map(|i| i.raw().to_owned())
-            .unwrap_or_default()
-    };
-    let (code, echoed) = (msa(1), msa(2));
-    if echoed != sent_control_id {
-        return Verdict::Failed {
-            error: format!("ACK for another message (MSA-2 `{echoed}`, sent `{sent_control_id}`)"),
-            response: keep,
-        };
-    }
-    let text_of = || {
-        let t = msa(3);
-        if t.is_empty() {
-            String::new()
-        } else {
-            format!(": {t}")
-        }
-    };
-    match code.parse::<AckCode>() {
-        Ok(AckCode::AA | AckCode::CA) => Verdict::Delivered { response: keep },
-        Ok(c @ (AckCode::AE | AckCode::CE)) => Verdict::Error {
-            error: format!("{c}{}", text_of()),
-            response: keep,
-        },
-        Ok(c @ (AckCode::AR | AckCode::CR)) => Verdict::Rejected {
-            reason: format!("{c}{}", text_of()),
-            response: keep,
-        },
-        Err(e) => Verdict::Failed {
-            error: e.to_string(),
-            response: keep,
-        },
-    }
-}
-
-struct MllpDeliver {
-    addr: String,
-    config: ClientConfig,
-    client: Option<MllpClient>,
-}
-
-impl Deliver for MllpDeliver {
-    fn deliver<'a>(&'a mut self, _item: ItemId, payload: &'a [u8]) -> DeliveryFuture<'a> {
-        Box::pin(async move {
-            if self.client.is_none() {
-                match TcpConnector::resolve(self.addr.as_str()).await {
-                    Ok(c) => {
-                        self.client = Some(MllpClient::with_connector(c, self.config.clone()));
-                    }
-                    Err(e) => {
-                        return Verdict::Failed {
-                            error: format!("cannot resolve {}: {e}", self.addr),
-                            response: None,
-                        }
-                    }
-                }
-            }
-            let Some(client) = self.client.as_mut() else {
-                unreachable!("set above")
-            };
-            let control_id = InboundHeader::sniff(payload)
-                .map(|h| h.control_id().to_owned())
-                .unwrap_or_default();
-            match client.send(payload).await {
-                Ok(response) => {
-                    let verdict = judge_ack(&control_id, &response);
-                    if matches!(verdict, Verdict::Failed { .. }) {
-                        // A stray or late ACK: what comes next on this connection cannot be
-                        // trusted to answer the next message.
-                        client.disconnect();
-                    }
-                    verdict
-                }
-                Err(e) => Verdict::Failed {
-                    error: e.to_string(),
-                    response: None,
-                },
-            }
-        })
-    }
-}
-
-struct FolderDeliver {
-    dir: PathBuf,
-}
-
-impl Deliver for FolderDeliver {
-    fn deliver<'a>(&'a mut self, item: ItemId, payload: &'a [u8]) -> DeliveryFuture<'a> {
-        let dir = self.dir.clone();
-        let payload = payload.to_vec();
-        Box::pin(async move {
-            let written = tokio::task::spawn_blocking(move || write_file(&dir, item, &payload))
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))
-                .and_then(|r| r);
-            match written {
-                Ok(()) => Verdict::Delivered { response: None },
-                Err(e) => Verdict::Failed {
-                    error: e.to_string(),
-                    response: None,
-                },
-            }
-        })
-    }
-}
-
-/// Writes `q<item>.hl7` in `dir` atomically; a redelivery of the item rewrites the same file.
-fn write_file(dir: &std::path::Path, item: ItemId, payload: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    std::fs::create_dir_all(dir)?;
-    let name = format!("{:012}.hl7", item.0);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(payload)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, dir.join(&name))?;
-    std::fs::File::open(dir)?.sync_all()
-}
-
-struct HttpDeliver {
-    url: String,
-    timeout: Duration,
-    client: Client<HttpConnector, Full<Bytes>>,
-}
-
-impl Deliver for HttpDeliver {
-    fn deliver<'a>(&'a mut self, _item: ItemId, payload: &'a [u8]) -> DeliveryFuture<'a> {
-        Box::pin(async move {
-            let request = hyper::Request::post(&self.url)
-                .header("content-type", "application/hl7-v2; charset=utf-8")
-                .body(Full::new(Bytes::copy_from_slice(payload)));
-            let request = match request {
-                Ok(r) => r,
-                Err(e) => {
-                    return Verdict::Rejected {
-                        reason: format!("bad HTTP request for {}: {e}", self.url),
-                        response: None,
-                    }
-                }
-            };
-            let exchange = async {
-                let response = self.client.request(request).await?;
-                let status = response.status();
-                let body = response.into_body().collect().await?.to_bytes();
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, body))
-            };
-            match tokio::time::timeout(self.timeout, exchange).await {
-                Err(_) => Verdict::Failed {
-                    error: format!("no HTTP response within {:?}", self.timeout),
-                    response: None,
-                },
-                Ok(Err(e)) => Verdict::Failed {
-                    error: format!("HTTP: {e}"),
-                    response: None,
-                },
-                Ok(Ok((status, body))) => {
-                    let response = Some(body.to_vec());
-                    let error = format!("HTTP {status}");
-                    if status.is_success() {
-                        Verdict::Delivered { response }
-                    } else if status.is_server_error()
-                        || status == hyper::StatusCode::REQUEST_TIMEOUT
-                        || status == hyper::StatusCode::TOO_MANY_REQUESTS
-                    {
-                        Verdict::Failed { error, response }
-                    } else {
-                        Verdict::Error { error, response }
-                    }
-                }
-            }
-        })
     }
 }

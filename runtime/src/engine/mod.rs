@@ -39,6 +39,7 @@ mod ingest;
 mod route;
 mod shared;
 mod stats;
+mod targets;
 mod worker;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,12 +53,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-pub use destination::{
-    judge_ack, Deliver, DeliveryFuture, Destination, RetryPolicy, Target, Verdict,
-};
+pub use destination::{Deliver, DeliveryFuture, Destination, RetryPolicy, Target, Verdict};
 pub use inbound::Inbound;
 pub use route::{route_all, Action, Output, Route, RouteError, Typed};
 pub use stats::{ChannelStats, DestinationStats, Event, LATENCY_BUCKETS_MS};
+pub use targets::judge_ack;
 
 use self::committer::Committer;
 use self::ingest::{AckSettings, Ingest};

@@ -1,0 +1,155 @@
+//! MLLP destinations: one message in flight, the ACK judged by MSA-1 and matched by MSA-2.
+
+use bytes::Bytes;
+
+use crate::ack::{AckCode, InboundHeader};
+use crate::engine::{Deliver, DeliveryFuture, Verdict};
+use crate::er7::Message;
+use crate::store::ItemId;
+use crate::transport::{
+    ClientConfig, ClientTls, MllpClient, SendError, TcpConnector, TlsConnector,
+};
+
+/// Judges an MLLP response: MSA-1 by table 0008, and MSA-2 must be the sent MSH-10.
+pub fn judge_ack(sent_control_id: &str, response: &[u8]) -> Verdict {
+    let keep = Some(response.to_vec());
+    let text = String::from_utf8_lossy(response);
+    let Ok(ack) = Message::parse(&text) else {
+        return Verdict::Failed {
+            error: "the response is not an HL7 message".to_owned(),
+            response: keep,
+        };
+    };
+    let msa = |n: usize| {
+        ack.get(&format!("MSA-{n}"))
+            .ok()
+            .flatten()
+            .map(|i| i.raw().to_owned())
+            .unwrap_or_default()
+    };
+    let (code, echoed) = (msa(1), msa(2));
+    if echoed != sent_control_id {
+        return Verdict::Failed {
+            error: format!("ACK for another message (MSA-2 `{echoed}`, sent `{sent_control_id}`)"),
+            response: keep,
+        };
+    }
+    let text_of = || {
+        let t = msa(3);
+        if t.is_empty() {
+            String::new()
+        } else {
+            format!(": {t}")
+        }
+    };
+    match code.parse::<AckCode>() {
+        Ok(AckCode::AA | AckCode::CA) => Verdict::Delivered { response: keep },
+        Ok(c @ (AckCode::AE | AckCode::CE)) => Verdict::Error {
+            error: format!("{c}{}", text_of()),
+            response: keep,
+        },
+        Ok(c @ (AckCode::AR | AckCode::CR)) => Verdict::Rejected {
+            reason: format!("{c}{}", text_of()),
+            response: keep,
+        },
+        Err(e) => Verdict::Failed {
+            error: e.to_string(),
+            response: keep,
+        },
+    }
+}
+
+pub(crate) struct MllpDeliver {
+    pub(crate) addr: String,
+    pub(crate) config: ClientConfig,
+    pub(crate) tls: Option<(String, ClientTls)>,
+    client: Option<MllpLink>,
+}
+
+/// The MLLP client of a destination, plain or over TLS.
+enum MllpLink {
+    Plain(MllpClient<TcpConnector>),
+    Tls(MllpClient<TlsConnector>),
+}
+
+impl MllpLink {
+    async fn send(&mut self, payload: &[u8]) -> Result<Bytes, SendError> {
+        match self {
+            MllpLink::Plain(c) => c.send(payload).await,
+            MllpLink::Tls(c) => c.send(payload).await,
+        }
+    }
+
+    fn disconnect(&mut self) {
+        match self {
+            MllpLink::Plain(c) => c.disconnect(),
+            MllpLink::Tls(c) => c.disconnect(),
+        }
+    }
+}
+
+impl MllpDeliver {
+    pub(crate) fn new(
+        addr: String,
+        config: ClientConfig,
+        tls: Option<(String, ClientTls)>,
+    ) -> Self {
+        MllpDeliver {
+            addr,
+            config,
+            tls,
+            client: None,
+        }
+    }
+
+    async fn client(&mut self) -> Result<&mut MllpLink, String> {
+        if self.client.is_none() {
+            let tcp = TcpConnector::resolve(self.addr.as_str())
+                .await
+                .map_err(|e| format!("cannot resolve {}: {e}", self.addr))?;
+            let config = self.config.clone();
+            self.client = Some(match &self.tls {
+                None => MllpLink::Plain(MllpClient::with_connector(tcp, config)),
+                Some((name, tls)) => MllpLink::Tls(MllpClient::with_connector(
+                    TlsConnector::new(tcp, name, tls).map_err(|e| e.to_string())?,
+                    config,
+                )),
+            });
+        }
+        Ok(self.client.as_mut().expect("set above"))
+    }
+}
+
+impl Deliver for MllpDeliver {
+    fn deliver<'a>(&'a mut self, _item: ItemId, payload: &'a [u8]) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            let client = match self.client().await {
+                Ok(client) => client,
+                Err(error) => {
+                    return Verdict::Failed {
+                        error,
+                        response: None,
+                    }
+                }
+            };
+            let control_id = InboundHeader::sniff(payload)
+                .map(|h| h.control_id().to_owned())
+                .unwrap_or_default();
+            match client.send(payload).await {
+                Ok(response) => {
+                    let verdict = judge_ack(&control_id, &response);
+                    if matches!(verdict, Verdict::Failed { .. }) {
+                        // A stray or late ACK: what comes next on this connection cannot be
+                        // trusted to answer the next message.
+                        client.disconnect();
+                    }
+                    verdict
+                }
+                Err(e) => Verdict::Failed {
+                    error: e.to_string(),
+                    response: None,
+                },
+            }
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! The engine over TLS both ways: a partner sends over mutual TLS to the engine's channel, and
+//! the engine delivers over TLS (with its client certificate) to a destination that requires
+//! one. Certificates are generated at test time.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hl7_runtime::ack::{AckBuilder, AckCode};
+use hl7_runtime::engine::{Channel, Destination, Engine, Route};
+use hl7_runtime::er7::Message;
+use hl7_runtime::store::SqliteStore;
+use hl7_runtime::transport::{
+    CaBundle, ClientConfig, ClientTlsConfig, Identity, ListenerConfig, MllpClient, MllpListener,
+    ServerTlsConfig, TcpConnector, TlsConnector,
+};
+use rcgen::{
+    BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+
+struct Ca {
+    cert: Certificate,
+    key: KeyPair,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = dn(name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).unwrap();
+        Ca { cert, key }
+    }
+
+    fn bundle(&self) -> CaBundle {
+        CaBundle::from_pem(self.cert.pem().as_bytes()).unwrap()
+    }
+
+    fn identity(&self, cn: &str, sans: &[&str]) -> Identity {
+        let key = KeyPair::generate().unwrap();
+        let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
+        let mut params = CertificateParams::new(sans).unwrap();
+        params.distinguished_name = dn(cn);
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        Identity::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap()
+    }
+}
+
+fn dn(cn: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
+fn adt(id: &str) -> Vec<u8> {
+    format!(
+        "MSH|^~\\&|REG|HOSP|ENGINE|HOSP|20241127120000||ADT^A08^ADT_A01|{id}|P|2.5.1\r\
+         PID|1||123^^^HOSP^MR||DOE^JANE\r"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_in_and_out() {
+    let ca = Ca::new("Hospital CA");
+    // The destination: requires a client certificate from the hospital CA.
+    let sink_tls = ServerTlsConfig::new(ca.identity("ehr", &["ehr.example.org"]))
+        .with_client_ca(ca.bundle())
+        .build()
+        .unwrap();
+    let sink = MllpListener::bind("127.0.0.1:0", ListenerConfig::default().with_tls(sink_tls))
+        .await
+        .unwrap();
+    let sink_addr = sink.local_addr().unwrap();
+    let received: Arc<Mutex<Vec<Bytes>>> = Arc::default();
+    let log = Arc::clone(&received);
+    tokio::spawn(sink.serve(move |raw: Bytes| {
+        log.lock().unwrap().push(raw.clone());
+        async move {
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            let message = Message::parse(&text).unwrap();
+            Bytes::from(
+                AckBuilder::new(&message)
+                    .code(AckCode::AA)
+                    .control_id("S1")
+                    .build(),
+            )
+        }
+    }));
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("engine.db")).unwrap());
+    let channel_tls = ServerTlsConfig::new(ca.identity("engine", &["engine.example.org"]))
+        .with_client_ca(ca.bundle())
+        .build()
+        .unwrap();
+    let engine_client_tls = ClientTlsConfig::new(ca.bundle())
+        .with_identity(ca.identity("engine", &["engine.example.org"]))
+        .build()
+        .unwrap();
+    let running = Engine::builder(store)
+        .channel(
+            Channel::mllp("in", "127.0.0.1:0")
+                .config(ListenerConfig::default().with_tls(channel_tls)),
+        )
+        .destination(Destination::mllp_tls(
+            "ehr",
+            sink_addr.to_string(),
+            "ehr.example.org",
+            engine_client_tls,
+        ))
+        .route(Route::new("all").to("ehr"))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+
+    let partner_tls = ClientTlsConfig::new(ca.bundle())
+        .with_identity(ca.identity("lab", &["lab.example.org"]))
+        .build()
+        .unwrap();
+    let connector = TlsConnector::new(
+        TcpConnector::new(vec![running.local_addr("in").unwrap()]),
+        "engine.example.org",
+        &partner_tls,
+    )
+    .unwrap();
+    let mut partner = MllpClient::with_connector(connector, ClientConfig::default());
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let message = adt(&format!("T{i}"));
+        let ack = partner.send(&message).await.unwrap();
+        assert!(String::from_utf8_lossy(&ack).contains(&format!("MSA|AA|T{i}")));
+        sent.push(Bytes::from(message));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while received.lock().unwrap().len() < 20 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "deliveries over TLS timed out"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*received.lock().unwrap(), sent);
+    running.shutdown().await;
+}
