@@ -69,7 +69,7 @@ pub(crate) struct MllpDeliver {
 /// The MLLP client of a destination, plain or over TLS.
 enum MllpLink {
     Plain(MllpClient<TcpConnector>),
-    Tls(MllpClient<TlsConnector>),
+    Tls(Box<MllpClient<TlsConnector>>),
 }
 
 impl MllpLink {
@@ -110,10 +110,10 @@ impl MllpDeliver {
             let config = self.config.clone();
             self.client = Some(match &self.tls {
                 None => MllpLink::Plain(MllpClient::with_connector(tcp, config)),
-                Some((name, tls)) => MllpLink::Tls(MllpClient::with_connector(
+                Some((name, tls)) => MllpLink::Tls(Box::new(MllpClient::with_connector(
                     TlsConnector::new(tcp, name, tls).map_err(|e| e.to_string())?,
                     config,
-                )),
+                ))),
             });
         }
         Ok(self.client.as_mut().expect("set above"))
