@@ -104,9 +104,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Sends every message of the files over MLLP, one at a time, and prints each ACK:
-    /// `file: message N (MSH-10 = X): CODE[: MSA-3 and ERR summary]`.
+    /// Sends every message of the files over MLLP, one at a time, and prints each ACK.
     ///
+    /// One line per message: `file: message N (MSH-10 = X): CODE[: MSA-3 and ERR summary]`.
     /// Messages go in file order on one connection; the first transport failure (no
     /// connection, no ACK in time, a response that is not the ACK of the message sent) stops
     /// the run. A message that does not parse is not sent.
@@ -129,11 +129,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// A test MLLP receiver: ACKs every message with the given code (MSA-2 = its MSH-10),
-    /// after writing it to `--out`. Prints one line per message: time, peer, MSH-9, MSH-10,
-    /// the code sent, the file (never the message body). Runs until Ctrl-C or SIGTERM.
+    /// A test MLLP receiver that ACKs every message with a chosen code.
     ///
-    /// Enhanced-mode messages (MSH-15 or MSH-16 valued) get the accept code of the same
+    /// MSA-2 is the message's MSH-10; with `--out` the message is written before it is
+    /// ACKed. Prints one line per message: time, peer, MSH-9, MSH-10, the code sent, the file
+    /// (never the message body). Runs until Ctrl-C or SIGTERM. Enhanced-mode messages (MSH-15 or MSH-16 valued) get the accept code of the same
     /// meaning: CA, CE or CR. A message that cannot be written or parsed gets AE.
     Listen {
         /// The port; 0 picks a free one. `listening on ADDR:PORT` is printed on stderr once
@@ -164,10 +164,11 @@ enum Command {
         #[command(flatten)]
         tls: tls::ServerArgs,
     },
-    /// Load generator: CONCURRENCY connections each send one message at a time and wait for
-    /// its ACK, until the duration is over or COUNT messages are sent; then reports ACKs by
-    /// code, acks/s and latency percentiles. Progress on stderr once a second.
+    /// Load generator: messages over many MLLP connections, then acks/s and latency.
     ///
+    /// CONCURRENCY connections each send one message at a time and wait for its ACK, until
+    /// the duration is over or COUNT messages are sent; then the report: ACKs by code,
+    /// failures by kind, acks/s, latency p50/p90/p99/max. Progress on stderr once a second.
     /// Every message gets a fresh MSH-10 (B<run>-<connection>-<n>), so a receiver's duplicate
     /// check never fires. An ACK whose MSA-2 is not that MSH-10 is a failure.
     #[command(after_help = net::EXIT_CODES)]
