@@ -23,6 +23,14 @@
 //! 5. At start-up, [`Store::recover`], then [`Store::unrouted`] to route what was stored but
 //!    not routed before the crash.
 //!
+//! # Operators
+//!
+//! The admin endpoint reads and acts through [`Store::search`] (keyset
+//! pages, indexed filters and a full-text index of the raw messages), [`Store::message_detail`],
+//! [`Store::queue_stats`] and [`Store::queue_items`], [`Store::reprocess_many`],
+//! [`Store::reprocess_edited`], [`Store::reprocess_failed`] and [`Store::discard`], and keeps
+//! its audit log with [`Store::record_audit`] and [`Store::audit`].
+//!
 //! # Calling from async code
 //!
 //! The API is synchronous and blocking (it waits for the disk). From tokio, call it through
@@ -34,11 +42,14 @@
 //! Nothing here reads the system clock: every operation that needs the time takes `now`.
 
 mod accept;
+mod audit;
 mod error;
 mod files;
 mod maintenance;
+mod operations;
 mod queue;
 mod schema;
+mod search;
 mod sqlite;
 mod types;
 
@@ -46,9 +57,12 @@ use std::time::Duration;
 
 use crate::ack::{DedupeKey, Timestamp};
 
+pub use audit::{AuditEntry, AuditQuery, AuditRecord, AUDIT_IDS_LISTED};
 pub use error::{Error, Result};
+pub use operations::{Discarded, Edited, QueueItem, QueueStats, QueueView, Reprocessed};
 pub use queue::Finish;
 pub use schema::Synchronous;
+pub use search::{AttemptInfo, ItemDetail, MessageDetail, MessageSummary, SearchQuery, MAX_PAGE};
 pub use sqlite::{Options, SqliteStore};
 pub use types::{
     Claimed, InboundMessage, ItemId, ItemInfo, ItemState, MessageId, MessageState, Pruned, Receipt,
@@ -283,4 +297,72 @@ pub trait Store: Send + Sync {
 
     /// A stored message with its state and items; `None` if unknown or pruned.
     fn message(&self, id: MessageId) -> Result<Option<StoredMessage>>;
+
+    // The admin endpoint's browser, operations and audit log.
+
+    /// Messages matching `query`, newest first, one page; the next page is the same query
+    /// with [`SearchQuery::before`] set to the last id returned.
+    fn search(&self, query: &SearchQuery) -> Result<Vec<MessageSummary>>;
+
+    /// Everything stored about a message: raw bytes, state and error, ACK, each queue item
+    /// with its payload and attempts (with responses), and its edit links. `None` if unknown
+    /// or pruned.
+    fn message_detail(&self, id: MessageId) -> Result<Option<MessageDetail>>;
+
+    /// [`Store::reprocess`] for several messages, in one transaction.
+    fn reprocess_many(&self, ids: &[MessageId], now: Timestamp) -> Result<Vec<ItemId>>;
+
+    /// An operator's edited copy of message `original`: stored as a new message linked to it
+    /// (`edited_from`) with `edited`'s disposition (its queue items, or its error), without
+    /// the duplicate check; the original's dead-lettered items not reprocessed yet are
+    /// discarded (the edit replaces them), and the original itself too when it is in error.
+    /// One transaction.
+    fn reprocess_edited(
+        &self,
+        original: MessageId,
+        edited: &Accept<'_>,
+        now: Timestamp,
+    ) -> Result<Edited>;
+
+    /// Reprocesses what failed in `from..to`: every dead-lettered item (of `destination`, or
+    /// of every destination) not reprocessed before whose failure falls in the window gets a
+    /// new ready item linked to it; without a destination, messages in error received in the
+    /// window also go back to [`MessageState::Received`] to be routed again. One transaction.
+    fn reprocess_failed(
+        &self,
+        destination: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Result<Reprocessed>;
+
+    /// Sets aside a message's items that wait in the queue or are dead-lettered (of
+    /// `destination` only, if given): [`ItemState::Discarded`], never delivered. Without a
+    /// destination, a message in error or not routed becomes [`MessageState::Discarded`].
+    /// Items being delivered are left alone and reported.
+    fn discard(
+        &self,
+        id: MessageId,
+        destination: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Discarded>;
+
+    /// Depth, head age and dead-lettered count of every destination that has queued or
+    /// dead-lettered items, by destination name.
+    fn queue_stats(&self) -> Result<Vec<QueueStats>>;
+
+    /// A page of `destination`'s queue or error queue, oldest first, after item `after`.
+    fn queue_items(
+        &self,
+        destination: &str,
+        view: QueueView,
+        after: Option<ItemId>,
+        limit: usize,
+    ) -> Result<Vec<QueueItem>>;
+
+    /// Appends to the audit log; returns the record's id.
+    fn record_audit(&self, entry: &AuditEntry<'_>, now: Timestamp) -> Result<u64>;
+
+    /// A page of the audit log, newest first.
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
 }

@@ -1,12 +1,12 @@
 //! The SQLite schema, its version, the connection settings, and the text form of states.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::error::{Error, Result};
 use super::{ItemState, MessageState};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const VERSION: i64 = 1;
+pub(super) const VERSION: i64 = 2;
 
 /// Tables and indexes. Times are Unix milliseconds; ids are `AUTOINCREMENT`, so never reused.
 const SCHEMA: &str = "
@@ -133,32 +133,138 @@ pub(super) fn prepare(conn: &Connection, sync: Synchronous) -> Result<()> {
         });
     }
     conn.execute_batch(SCHEMA)?;
+    if found < 2 {
+        migrate(conn, 2, V2)?;
+    }
     if found < VERSION {
         conn.pragma_update(None, "user_version", VERSION)?;
     }
     Ok(())
 }
 
+/// Version 2, for the admin endpoint's message browser and audit log (on a version 1 file it
+/// runs once, indexing the messages already stored):
+///
+/// - `msg_code` and `msg_event`: MSH-9.1 and MSH-9.2, computed from `msg_type` (split at `^`),
+///   indexed for the browser's type and event filters; indexes on the sending application and
+///   the state too. Each index keeps the row id in order, so a filter walks newest first and
+///   stops at a page.
+/// - `edited_from`: a message an operator ingested as an edited copy of another.
+/// - `messages_text`: a contentless FTS5 index of the raw messages (words, no positions), kept
+///   by triggers on insert and delete, so free-text search never scans the messages.
+/// - `audit` and `audit_messages`: who did what to which messages, and when.
+const V2: &str = "
+ALTER TABLE messages ADD COLUMN edited_from INTEGER;
+ALTER TABLE messages ADD COLUMN msg_code TEXT GENERATED ALWAYS AS (
+    CASE WHEN instr(msg_type, '^') > 0 THEN substr(msg_type, 1, instr(msg_type, '^') - 1)
+         ELSE msg_type END) VIRTUAL;
+ALTER TABLE messages ADD COLUMN msg_event TEXT GENERATED ALWAYS AS (
+    CASE WHEN instr(msg_type, '^') = 0 THEN ''
+         WHEN instr(substr(msg_type, instr(msg_type, '^') + 1), '^') > 0
+             THEN substr(substr(msg_type, instr(msg_type, '^') + 1), 1,
+                         instr(substr(msg_type, instr(msg_type, '^') + 1), '^') - 1)
+         ELSE substr(msg_type, instr(msg_type, '^') + 1) END) VIRTUAL;
+CREATE INDEX messages_type ON messages (msg_code, msg_event);
+CREATE INDEX messages_sender ON messages (sending_app);
+CREATE INDEX messages_state ON messages (state);
+CREATE INDEX messages_edited_from ON messages (edited_from) WHERE edited_from IS NOT NULL;
+
+CREATE VIRTUAL TABLE messages_text USING fts5 (
+    body, content = '', contentless_delete = 1, detail = none,
+    tokenize = 'unicode61 remove_diacritics 2');
+INSERT INTO messages_text (rowid, body) SELECT id, CAST(raw AS TEXT) FROM messages;
+CREATE TRIGGER messages_text_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_text (rowid, body) VALUES (new.id, CAST(new.raw AS TEXT));
+END;
+CREATE TRIGGER messages_text_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM messages_text WHERE rowid = old.id;
+END;
+
+CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      INTEGER NOT NULL,
+    user    TEXT    NOT NULL,
+    action  TEXT    NOT NULL,
+    details TEXT    NOT NULL DEFAULT ''
+);
+CREATE TABLE audit_messages (
+    message_id INTEGER NOT NULL,
+    audit_id   INTEGER NOT NULL REFERENCES audit (id) ON DELETE CASCADE,
+    PRIMARY KEY (message_id, audit_id)
+) WITHOUT ROWID;
+CREATE INDEX audit_messages_entry ON audit_messages (audit_id);
+CREATE INDEX audit_action ON audit (action);
+";
+
+/// Runs one migration and records its version, in one transaction; a file another process
+/// migrated meanwhile is left alone.
+fn migrate(conn: &Connection, version: i64, sql: &str) -> Result<()> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found < version {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 impl MessageState {
     pub(super) fn parse(s: &str) -> Result<MessageState> {
-        Ok(match s {
+        MessageState::from_name(s).ok_or_else(|| corrupt("messages.state", s))
+    }
+
+    /// The state's name, as stored and as the admin API writes it: `received`, `routed`,
+    /// `error`, `discarded`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Received => "received",
+            MessageState::Routed => "routed",
+            MessageState::Error => "error",
+            MessageState::Discarded => "discarded",
+        }
+    }
+
+    /// The state named `name` ([`MessageState::as_str`]).
+    pub fn from_name(name: &str) -> Option<MessageState> {
+        Some(match name {
             "received" => MessageState::Received,
             "routed" => MessageState::Routed,
             "error" => MessageState::Error,
-            other => return Err(corrupt("messages.state", other)),
+            "discarded" => MessageState::Discarded,
+            _ => return None,
         })
     }
 }
 
 impl ItemState {
     pub(super) fn parse(s: &str) -> Result<ItemState> {
-        Ok(match s {
+        ItemState::from_name(s).ok_or_else(|| corrupt("queue.state", s))
+    }
+
+    /// The state's name, as stored and as the admin API writes it: `ready`, `leased`,
+    /// `sent`, `done`, `error`, `discarded`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemState::Ready => "ready",
+            ItemState::Leased => "leased",
+            ItemState::Sent => "sent",
+            ItemState::Done => "done",
+            ItemState::Error => "error",
+            ItemState::Discarded => "discarded",
+        }
+    }
+
+    /// The state named `name` ([`ItemState::as_str`]).
+    pub fn from_name(name: &str) -> Option<ItemState> {
+        Some(match name {
             "ready" => ItemState::Ready,
             "leased" => ItemState::Leased,
             "sent" => ItemState::Sent,
             "done" => ItemState::Done,
             "error" => ItemState::Error,
-            other => return Err(corrupt("queue.state", other)),
+            "discarded" => ItemState::Discarded,
+            _ => return None,
         })
     }
 }

@@ -28,9 +28,10 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::{Error, Result};
 use super::{
-    files, schema, Accept, Accepted, Claimed, Delivery, Finish, InboundMessage, ItemId, ItemInfo,
-    ItemState, MessageId, MessageState, Pruned, Receipt, Recovery, Store, StoredFingerprint,
-    StoredMessage, Synchronous,
+    files, schema, Accept, Accepted, AuditEntry, AuditQuery, AuditRecord, Claimed, Delivery,
+    Discarded, Edited, Finish, InboundMessage, ItemId, ItemInfo, ItemState, MessageDetail,
+    MessageId, MessageState, MessageSummary, Pruned, QueueItem, QueueStats, QueueView, Receipt,
+    Recovery, Reprocessed, SearchQuery, Store, StoredFingerprint, StoredMessage, Synchronous,
 };
 use crate::ack::{DedupeKey, Durable, Fingerprint, PayloadHash, Timestamp};
 
@@ -585,5 +586,70 @@ impl Store for SqliteStore {
             ack,
             items,
         }))
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<Vec<MessageSummary>> {
+        super::search::search(&*self.conn()?, query)
+    }
+
+    fn message_detail(&self, id: MessageId) -> Result<Option<MessageDetail>> {
+        let Some(message) = self.message(id)? else {
+            return Ok(None);
+        };
+        super::search::detail(&*self.conn()?, message).map(Some)
+    }
+
+    fn reprocess_many(&self, ids: &[MessageId], now: Timestamp) -> Result<Vec<ItemId>> {
+        super::maintenance::reprocess_messages(&mut *self.durable()?, ids, now)
+    }
+
+    fn reprocess_edited(
+        &self,
+        original: MessageId,
+        edited: &Accept<'_>,
+        now: Timestamp,
+    ) -> Result<Edited> {
+        super::operations::reprocess_edited(&mut *self.durable()?, original, edited, now)
+    }
+
+    fn reprocess_failed(
+        &self,
+        destination: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Result<Reprocessed> {
+        super::operations::reprocess_failed(&mut *self.durable()?, destination, from, to, now)
+    }
+
+    fn discard(
+        &self,
+        id: MessageId,
+        destination: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Discarded> {
+        super::operations::discard(&mut *self.durable()?, id, destination, now)
+    }
+
+    fn queue_stats(&self) -> Result<Vec<QueueStats>> {
+        super::operations::queue_stats(&*self.conn()?)
+    }
+
+    fn queue_items(
+        &self,
+        destination: &str,
+        view: QueueView,
+        after: Option<ItemId>,
+        limit: usize,
+    ) -> Result<Vec<QueueItem>> {
+        super::operations::queue_items(&*self.conn()?, destination, view, after, limit)
+    }
+
+    fn record_audit(&self, entry: &AuditEntry<'_>, now: Timestamp) -> Result<u64> {
+        super::audit::record(&mut *self.durable()?, entry, now)
+    }
+
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        super::audit::query(&*self.conn()?, query)
     }
 }

@@ -78,6 +78,9 @@ pub enum MessageState {
     Routed,
     /// Failed validation or mapping; the reason is kept.
     Error,
+    /// Set aside by an operator (in error or unrouted, it will not be routed); kept for
+    /// inspection, with the reason in the audit log.
+    Discarded,
 }
 
 /// Where a queue item stands.
@@ -95,6 +98,9 @@ pub enum ItemState {
     Done,
     /// Dead-lettered with a reason; waits for reprocessing.
     Error,
+    /// Set aside by an operator: never delivered, no longer in the queue or the error queue;
+    /// the reason is in the audit log.
+    Discarded,
 }
 
 /// One queue item of a stored message, as the message browser shows it.

@@ -1,0 +1,457 @@
+//! The message browser's queries: search with keyset paging, and everything stored about one
+//! message.
+//!
+//! A search walks messages newest first (descending id) and stops at a page, through an index
+//! whose order is the id's: the row id itself (no filter, or time bounds turned into id
+//! bounds), the index of the most selective filter given (control ID, patient id, type and
+//! event, sending application, state), or the full-text index when only text is asked. The
+//! next page starts below the last id seen ([`SearchQuery::before`]), so a deep page costs
+//! what the first does.
+
+use std::fmt::Write as _;
+
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+
+use super::error::Result;
+use super::sqlite::{id_i64, id_u64, millis, timestamp};
+use super::{ItemId, ItemInfo, ItemState, MessageId, MessageState, StoredMessage};
+use crate::ack::Timestamp;
+
+/// Messages are taken to be stored within this long of being received (group commit, a slow
+/// connection), so a time range becomes an id range with this margin on both sides.
+const RECEIVE_SLACK_MS: i64 = 10 * 60 * 1000;
+
+/// The largest page [`SearchQuery::limit`] allows.
+pub const MAX_PAGE: usize = 1000;
+
+/// What [`Store::search`](super::Store::search) looks for: every filter given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SearchQuery {
+    /// MSH-10, exactly.
+    pub control_id: Option<String>,
+    /// The patient id stored with the message (PID-3.1), exactly.
+    pub patient_id: Option<String>,
+    /// MSH-9.1, e.g. `ORU`.
+    pub message_code: Option<String>,
+    /// MSH-9.2, e.g. `R01`.
+    pub event: Option<String>,
+    /// MSH-3, the sending application, exactly.
+    pub sending_application: Option<String>,
+    /// MSH-4, the sending facility, exactly.
+    pub sending_facility: Option<String>,
+    /// The channel it arrived on.
+    pub channel: Option<String>,
+    /// The message's state.
+    pub state: Option<MessageState>,
+    /// Received at or after.
+    pub from: Option<Timestamp>,
+    /// Received before.
+    pub to: Option<Timestamp>,
+    /// Words that must all appear in the raw message (a word is a run of letters and digits,
+    /// case and accents ignored); a `*` right after a word matches words starting with it.
+    pub text: Option<String>,
+    /// Only messages with a lower id: the keyset of the next page (the last id of this one).
+    pub before: Option<MessageId>,
+    /// The page size, at most [`MAX_PAGE`].
+    pub limit: usize,
+}
+
+impl SearchQuery {
+    /// Every message, newest first, `limit` per page.
+    pub fn new(limit: usize) -> SearchQuery {
+        SearchQuery {
+            limit,
+            ..SearchQuery::default()
+        }
+    }
+}
+
+/// One message of a search result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSummary {
+    /// Its id.
+    pub id: MessageId,
+    /// When it was received.
+    pub received_at: Timestamp,
+    /// The channel it arrived on.
+    pub channel: String,
+    /// MSH-9 as written.
+    pub msg_type: String,
+    /// MSH-10.
+    pub control_id: String,
+    /// MSH-3.
+    pub sending_application: String,
+    /// MSH-4.
+    pub sending_facility: String,
+    /// The patient id (PHI).
+    pub patient_id: Option<String>,
+    /// Where it stands.
+    pub state: MessageState,
+    /// Why it is in error.
+    pub error: Option<String>,
+    /// The message it is an edited copy of.
+    pub edited_from: Option<MessageId>,
+    /// Its queue items, oldest first.
+    pub items: Vec<ItemInfo>,
+}
+
+/// One delivery attempt of a queue item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptInfo {
+    /// The attempt number, from 1.
+    pub attempt: u32,
+    /// The worker that made it.
+    pub owner: String,
+    /// When it was claimed.
+    pub started_at: Timestamp,
+    /// When the payload was written to the destination.
+    pub sent_at: Option<Timestamp>,
+    /// When it ended.
+    pub finished_at: Option<Timestamp>,
+    /// `done`, `failed`, `dead letter`, `lease expired`; `None` while in progress.
+    pub outcome: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The destination's answer (e.g. its ACK).
+    pub response: Option<Vec<u8>>,
+}
+
+/// One queue item with its payload and attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemDetail {
+    /// Destination, state, attempts, last error, reprocess link.
+    pub info: ItemInfo,
+    /// The bytes delivered (the mapped output).
+    pub payload: Vec<u8>,
+    /// When it was queued.
+    pub created_at: Timestamp,
+    /// When it may be claimed (after a failure: the retry time).
+    pub ready_at: Timestamp,
+    /// When it was done, dead-lettered or discarded.
+    pub finished_at: Option<Timestamp>,
+    /// Its attempts, in order.
+    pub attempts: Vec<AttemptInfo>,
+}
+
+/// Everything stored about one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageDetail {
+    /// The message, its state, error and ACK.
+    pub message: StoredMessage,
+    /// The message it is an edited copy of.
+    pub edited_from: Option<MessageId>,
+    /// The edited copies made of it.
+    pub edits: Vec<MessageId>,
+    /// Its queue items with payloads and attempts, oldest first.
+    pub items: Vec<ItemDetail>,
+}
+
+/// An FTS5 query for `text`: every word quoted, all required; `None` when it has no word.
+fn fts_query(text: &str) -> Option<String> {
+    let mut query = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !c.is_alphanumeric() {
+            continue;
+        }
+        let mut word = String::from(c);
+        while let Some(&next) = chars.peek() {
+            if !next.is_alphanumeric() {
+                break;
+            }
+            word.push(next);
+            chars.next();
+        }
+        if !query.is_empty() {
+            query.push_str(" AND ");
+        }
+        let _ = write!(query, "\"{word}\"");
+        if chars.peek() == Some(&'*') {
+            query.push('*');
+        }
+    }
+    (!query.is_empty()).then_some(query)
+}
+
+const SUMMARY_COLUMNS: &str = "m.id, m.received_at, m.channel, m.msg_type, m.control_id,
+    m.sending_app, m.sending_facility, m.patient_id, m.state, m.error, m.edited_from";
+
+/// See [`Store::search`](super::Store::search).
+pub(super) fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<MessageSummary>> {
+    let limit = q.limit.clamp(1, MAX_PAGE);
+    let text = match q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) => match fts_query(t) {
+            Some(query) => Some(query),
+            // Text with no word in it matches nothing.
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
+    // The full-text index drives only when no exact id narrows the search further.
+    let fts_drives = text.is_some() && q.control_id.is_none() && q.patient_id.is_none();
+    let mut args: Vec<Value> = Vec::new();
+    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM ");
+    let key = if fts_drives {
+        sql.push_str(
+            "messages_text t CROSS JOIN messages m ON m.id = t.rowid
+             WHERE t.messages_text MATCH ?",
+        );
+        args.push(Value::Text(text.clone().unwrap_or_default()));
+        "t.rowid"
+    } else {
+        sql.push_str("messages m WHERE 1");
+        "m.id"
+    };
+    let mut exact = |column: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            let _ = write!(sql, " AND {column} = ?");
+            args.push(Value::Text(v.clone()));
+        }
+    };
+    exact("m.control_id", &q.control_id);
+    exact("m.patient_id", &q.patient_id);
+    exact("m.msg_code", &q.message_code);
+    exact("m.msg_event", &q.event);
+    exact("m.sending_app", &q.sending_application);
+    exact("m.sending_facility", &q.sending_facility);
+    exact("m.channel", &q.channel);
+    if let Some(state) = q.state {
+        sql.push_str(" AND m.state = ?");
+        args.push(Value::Text(state.as_str().to_owned()));
+    }
+    if let Some(from) = q.from {
+        sql.push_str(" AND m.received_at >= ?");
+        args.push(Value::Integer(millis(from)));
+        // Every message received from `from` on was stored after the last one received
+        // well before it.
+        let floor: Option<i64> = conn
+            .prepare_cached(
+                "SELECT id FROM messages WHERE received_at < ?1
+                 ORDER BY received_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row([millis(from).saturating_sub(RECEIVE_SLACK_MS)], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(floor) = floor {
+            let _ = write!(sql, " AND {key} > ?");
+            args.push(Value::Integer(floor));
+        }
+    }
+    if let Some(to) = q.to {
+        sql.push_str(" AND m.received_at < ?");
+        args.push(Value::Integer(millis(to)));
+        let ceiling: Option<i64> = conn
+            .prepare_cached(
+                "SELECT id FROM messages WHERE received_at >= ?1
+                 ORDER BY received_at, id LIMIT 1",
+            )?
+            .query_row([millis(to).saturating_add(RECEIVE_SLACK_MS)], |r| r.get(0))
+            .optional()?;
+        if let Some(ceiling) = ceiling {
+            let _ = write!(sql, " AND {key} < ?");
+            args.push(Value::Integer(ceiling));
+        }
+    }
+    if let (Some(text), false) = (&text, fts_drives) {
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM messages_text t
+                 WHERE t.messages_text MATCH ? AND t.rowid = m.id)",
+        );
+        args.push(Value::Text(text.clone()));
+    }
+    if let Some(before) = q.before {
+        let _ = write!(sql, " AND {key} < ?");
+        args.push(Value::Integer(id_i64(before.0)));
+    }
+    let _ = write!(sql, " ORDER BY {key} DESC LIMIT {limit}");
+
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        Ok((
+            (
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ),
+            (
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ),
+            (
+                r.get::<_, String>(8)?,
+                r.get::<_, Option<String>>(9)?,
+                r.get::<_, Option<i64>>(10)?,
+            ),
+        ))
+    })?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (
+            (id, received_at, channel, msg_type),
+            (control_id, sending_application, sending_facility, patient_id),
+            (state, error, edited_from),
+        ) = row?;
+        found.push(MessageSummary {
+            id: MessageId(id_u64(id, "messages.id")?),
+            received_at: timestamp(received_at),
+            channel,
+            msg_type,
+            control_id,
+            sending_application,
+            sending_facility,
+            patient_id,
+            state: MessageState::parse(&state)?,
+            error,
+            edited_from: edited_from
+                .map(|e| id_u64(e, "messages.edited_from").map(MessageId))
+                .transpose()?,
+            items: Vec::new(),
+        });
+    }
+    attach_items(conn, &mut found)?;
+    Ok(found)
+}
+
+/// Fills in the queue items of a page of messages, with one query.
+fn attach_items(conn: &Connection, page: &mut [MessageSummary]) -> Result<()> {
+    if page.is_empty() {
+        return Ok(());
+    }
+    let mut ids = String::new();
+    for (i, m) in page.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        let _ = write!(ids, "{sep}{}", id_i64(m.id.0));
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT message_id, id, destination, state, attempts, last_error, reprocess_of
+         FROM queue WHERE message_id IN ({ids}) ORDER BY id"
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let message = MessageId(id_u64(r.get(0)?, "queue.message_id")?);
+        let item = item_info(
+            r.get(1)?,
+            r.get(2)?,
+            &r.get::<_, String>(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        )?;
+        if let Some(m) = page.iter_mut().find(|m| m.id == message) {
+            m.items.push(item);
+        }
+    }
+    Ok(())
+}
+
+fn item_info(
+    id: i64,
+    destination: String,
+    state: &str,
+    attempts: i64,
+    last_error: Option<String>,
+    reprocess_of: Option<i64>,
+) -> Result<ItemInfo> {
+    Ok(ItemInfo {
+        id: ItemId(id_u64(id, "queue.id")?),
+        destination,
+        state: ItemState::parse(state)?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        last_error,
+        reprocess_of: reprocess_of
+            .map(|p| id_u64(p, "queue.reprocess_of").map(ItemId))
+            .transpose()?,
+    })
+}
+
+/// See [`Store::message_detail`](super::Store::message_detail); `message` is what
+/// [`Store::message`](super::Store::message) read on the same connection.
+pub(super) fn detail(conn: &Connection, message: StoredMessage) -> Result<MessageDetail> {
+    let mid = id_i64(message.id.0);
+    let edited_from: Option<i64> = conn
+        .prepare_cached("SELECT edited_from FROM messages WHERE id = ?1")?
+        .query_row([mid], |r| r.get(0))?;
+    let edits = conn
+        .prepare_cached("SELECT id FROM messages WHERE edited_from = ?1 ORDER BY id")?
+        .query_map([mid], |r| r.get::<_, i64>(0))?
+        .map(|id| Ok(MessageId(id_u64(id?, "messages.id")?)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut items = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, destination, state, attempts, last_error, reprocess_of, payload,
+                    created_at, ready_at, finished_at
+             FROM queue WHERE message_id = ?1 ORDER BY id",
+        )?;
+        let mut rows = stmt.query([mid])?;
+        while let Some(r) = rows.next()? {
+            items.push(ItemDetail {
+                info: item_info(
+                    r.get(0)?,
+                    r.get(1)?,
+                    &r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                )?,
+                payload: r.get(6)?,
+                created_at: timestamp(r.get(7)?),
+                ready_at: timestamp(r.get(8)?),
+                finished_at: r.get::<_, Option<i64>>(9)?.map(timestamp),
+                attempts: Vec::new(),
+            });
+        }
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT attempt, owner, started_at, sent_at, finished_at, outcome, error, response
+         FROM attempts WHERE item_id = ?1 ORDER BY id",
+    )?;
+    for item in &mut items {
+        let mut rows = stmt.query(params![id_i64(item.info.id.0)])?;
+        while let Some(r) = rows.next()? {
+            item.attempts.push(AttemptInfo {
+                attempt: u32::try_from(r.get::<_, i64>(0)?).unwrap_or(u32::MAX),
+                owner: r.get(1)?,
+                started_at: timestamp(r.get(2)?),
+                sent_at: r.get::<_, Option<i64>>(3)?.map(timestamp),
+                finished_at: r.get::<_, Option<i64>>(4)?.map(timestamp),
+                outcome: r.get(5)?,
+                error: r.get(6)?,
+                response: r.get(7)?,
+            });
+        }
+    }
+    Ok(MessageDetail {
+        message,
+        edited_from: edited_from
+            .map(|e| id_u64(e, "messages.edited_from").map(MessageId))
+            .transpose()?,
+        edits,
+        items,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn text_becomes_required_quoted_words() {
+        assert_eq!(
+            fts_query("DOE^JANE").as_deref(),
+            Some("\"DOE\" AND \"JANE\"")
+        );
+        assert_eq!(fts_query("  gluc* ").as_deref(), Some("\"gluc\"*"));
+        assert_eq!(
+            fts_query("\"x\" OR y").as_deref(),
+            Some("\"x\" AND \"OR\" AND \"y\"")
+        );
+        assert_eq!(fts_query("|^~"), None);
+    }
+}
