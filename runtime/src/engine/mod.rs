@@ -34,6 +34,7 @@
 
 mod committer;
 mod destination;
+mod handle;
 mod inbound;
 mod ingest;
 mod route;
@@ -54,6 +55,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 pub use destination::{Deliver, DeliveryFuture, Destination, RetryPolicy, Target, Verdict};
+pub use handle::{EngineHandle, Prepared};
 pub use inbound::Inbound;
 pub use route::{route_all, Action, Output, Route, RouteError, Typed};
 pub use stats::{ChannelStats, DestinationStats, Event, LATENCY_BUCKETS_MS};
@@ -478,6 +480,12 @@ impl RunningEngine {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.shared.store
+    }
+
+    /// A cloneable handle for monitoring and operators (the admin endpoint): counters,
+    /// events, pause and wake, routing an operator's message.
+    pub fn handle(&self) -> EngineHandle {
+        EngineHandle::new(Arc::clone(&self.shared))
     }
 
     /// A channel's counters.
