@@ -125,11 +125,18 @@ fn accept_one(tx: &Transaction<'_>, one: &Accept<'_>, now: Timestamp) -> Result<
     if let Disposition::Route(deliveries) = one.disposition {
         items.reserve(deliveries.len());
         for d in deliveries {
+            // A pass-through copy is not written again: an empty payload stands for the
+            // message's raw bytes (fan-out to three systems stores the message once).
+            let payload = if d.payload == m.raw.as_slice() {
+                &[][..]
+            } else {
+                d.payload
+            };
             items.push(super::queue::insert_item(
                 tx,
                 id,
                 d.destination,
-                d.payload,
+                payload,
                 None,
                 now,
             )?);

@@ -18,7 +18,8 @@ use super::sqlite::{id_i64, id_u64, millis, timestamp};
 use super::{Claimed, ItemId, MessageId, Recovery};
 use crate::ack::Timestamp;
 
-/// Appends a ready item to `destination`'s queue.
+/// Appends a ready item to `destination`'s queue. An empty `payload` stands for the raw
+/// bytes of message `message_id` (a pass-through copy, not stored twice).
 pub(super) fn insert_item(
     tx: &Transaction<'_>,
     message_id: i64,
@@ -106,7 +107,7 @@ pub(super) fn claim_batch(
         )?
         .execute(params![c.id, attempt, owner, now_ms])?;
         let token = tx.last_insert_rowid();
-        let (message_id, payload, reprocess_of) = tx
+        let (message_id, mut payload, reprocess_of) = tx
             .prepare_cached(
                 "UPDATE queue SET state = 'leased', lease_owner = ?2, lease_until = ?3,
                      lease_token = ?4, attempts = ?5
@@ -120,6 +121,12 @@ pub(super) fn claim_batch(
                     r.get::<_, Option<i64>>(2)?,
                 ))
             })?;
+        if payload.is_empty() {
+            // Stored once for every pass-through copy (see `accept`).
+            payload = tx
+                .prepare_cached("SELECT raw FROM messages WHERE id = ?1")?
+                .query_row([message_id], |r| r.get(0))?;
+        }
         claimed.push(Claimed {
             item: ItemId(id_u64(c.id, "queue.id")?),
             message_id: MessageId(id_u64(message_id, "queue.message_id")?),
