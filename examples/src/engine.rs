@@ -34,6 +34,9 @@ pub struct Setup {
     pub ack_after: AckAfter,
     /// Retry policy of every destination.
     pub retry: RetryPolicy,
+    /// Route every message unchanged to all three destinations instead of the hospital's
+    /// routes (the engine load benchmark's configuration).
+    pub fan_out_all: bool,
 }
 
 /// The engine of the example hospital.
@@ -45,6 +48,14 @@ pub fn builder(store: Arc<dyn Store>, setup: &Setup) -> EngineBuilder {
             Destination::mllp(*name, addr.as_str())
                 .client(setup.client.clone())
                 .retry(setup.retry),
+        );
+    }
+    if setup.fan_out_all {
+        return engine.route(
+            Route::new("everything to everyone")
+                .to("ehr")
+                .to("billing")
+                .to("pharmacy"),
         );
     }
     engine

@@ -47,6 +47,10 @@ struct Args {
     /// Send the bundled sample messages (examples/messages) to the engine once it is up.
     #[arg(long)]
     send_examples: bool,
+    /// Route every message unchanged to all three destinations (the load benchmark's setup)
+    /// instead of the hospital's routes.
+    #[arg(long)]
+    fan_out_all: bool,
     /// Log message bodies (PHI) at debug level.
     #[arg(long)]
     log_phi: bool,
@@ -134,6 +138,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             AckAfterArg::Delivered => AckAfter::Delivered,
         },
         retry: RetryPolicy::default(),
+        fan_out_all: args.fan_out_all,
     };
     let engine = builder(store, &setup)
         .log_phi(args.log_phi)
