@@ -11,8 +11,11 @@
 //!   client.
 //! - [`store`]: the durable store (embedded SQLite): messages, per-destination queues,
 //!   reprocessing, retention.
+//! - [`admin`]: the admin HTTP endpoint: Prometheus metrics, a JSON API (status, message
+//!   browser, reprocess, discard, audit log) and alerts.
 
 pub mod ack;
+pub mod admin;
 pub mod codegen;
 pub mod crosswalk;
 pub mod engine;

@@ -27,6 +27,8 @@ pub struct Discarded {
 pub struct Reprocessed {
     /// New queue items, each linked to the dead-lettered item it repeats.
     pub items: Vec<ItemId>,
+    /// The messages of those items, lowest id first.
+    pub item_messages: Vec<MessageId>,
     /// Messages put back to [`MessageState::Received`], for the engine to route again.
     pub messages: Vec<MessageId>,
 }
@@ -241,6 +243,8 @@ pub(super) fn reprocess_failed(
         .collect::<rusqlite::Result<_>>()?;
     let mut done = Reprocessed::default();
     for (original, message_id, destination, payload) in failed {
+        done.item_messages
+            .push(MessageId(id_u64(message_id, "queue.message_id")?));
         done.items.push(insert_item(
             &tx,
             message_id,
@@ -250,6 +254,8 @@ pub(super) fn reprocess_failed(
             now,
         )?);
     }
+    done.item_messages.sort();
+    done.item_messages.dedup();
     if destination.is_none() {
         done.messages = tx
             .prepare_cached(
