@@ -44,7 +44,10 @@ pub use builder::{AckBuilder, FALLBACK_PROCESSING_ID, FALLBACK_VERSION};
 pub use clock::{Clock, ControlIds, FixedClock, SequenceIds, SystemClock, Timestamp};
 pub use dedupe::{DedupeKey, Duplicate, Fingerprint, PayloadHash};
 pub use header::InboundHeader;
-pub use mode::{decide, AckAfter, AckCondition, Durable, Mode, Outcome, Reply, Unsupported};
+pub use mode::{
+    decide, expected_when_stored, AckAfter, AckCondition, Durable, Mode, Outcome, Processed, Reply,
+    Unsupported,
+};
 
 /// An acknowledgment code (HL7 table 0008), the value of MSA-1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -324,20 +324,74 @@ impl Reply {
 /// The acknowledgments due for `outcome` in `mode`; `ack_after` matters in original mode only.
 /// See the [module documentation](self) for the table.
 pub fn decide(mode: Mode, outcome: &Outcome<'_>, ack_after: AckAfter) -> Reply {
-    let (accept, application) = match mode {
+    let kind = match outcome {
+        Outcome::Stored(_) => Kind::Stored(Processed::Ok),
+        Outcome::Invalid(..) => Kind::Stored(Processed::Invalid),
+        Outcome::Rejected(..) => Kind::Stored(Processed::Rejected),
+        Outcome::StoreFailed => Kind::StoreFailed,
+        Outcome::Unparseable(_) => Kind::Unparseable,
+        Outcome::Unsupported(_) => Kind::Unsupported,
+    };
+    let (accept, application) = codes(mode, kind, ack_after);
+    Reply {
+        mode,
+        accept,
+        application,
+    }
+}
+
+/// How processing went for a message that is (or will be) stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Processed {
+    /// Valid and routed (or not processed yet).
+    Ok,
+    /// Validation found errors ([`Outcome::Invalid`]).
+    Invalid,
+    /// The application refused it ([`Outcome::Rejected`]).
+    Rejected,
+}
+
+/// The code [`decide`] will give the connection once a message with this processing result is
+/// stored. An engine uses it to write the ACK text before the commit and keep it with the
+/// message in the same transaction (for verbatim resends); it still sends an ACK only after
+/// the commit, with the code [`decide`] returns for the store's receipt.
+pub fn expected_when_stored(
+    mode: Mode,
+    processed: Processed,
+    ack_after: AckAfter,
+) -> Option<AckCode> {
+    let (accept, application) = codes(mode, Kind::Stored(processed), ack_after);
+    match mode {
+        Mode::Original => application,
+        Mode::Enhanced { .. } => accept,
+    }
+}
+
+/// An [`Outcome`] without its data.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Stored(Processed),
+    StoreFailed,
+    Unparseable,
+    Unsupported,
+}
+
+/// The accept and application codes of the decision table.
+fn codes(mode: Mode, kind: Kind, ack_after: AckAfter) -> (Option<AckCode>, Option<AckCode>) {
+    match mode {
         Mode::Enhanced {
             accept,
             application,
         } => {
-            let commit = match outcome {
-                Outcome::Stored(_) | Outcome::Invalid(..) | Outcome::Rejected(..) => AckCode::CA,
-                Outcome::StoreFailed | Outcome::Unparseable(_) => AckCode::CE,
-                Outcome::Unsupported(_) => AckCode::CR,
+            let commit = match kind {
+                Kind::Stored(_) => AckCode::CA,
+                Kind::StoreFailed | Kind::Unparseable => AckCode::CE,
+                Kind::Unsupported => AckCode::CR,
             };
-            let app = match outcome {
-                Outcome::Stored(_) => Some(AckCode::AA),
-                Outcome::Invalid(..) => Some(AckCode::AE),
-                Outcome::Rejected(..) => Some(AckCode::AR),
+            let app = match kind {
+                Kind::Stored(Processed::Ok) => Some(AckCode::AA),
+                Kind::Stored(Processed::Invalid) => Some(AckCode::AE),
+                Kind::Stored(Processed::Rejected) => Some(AckCode::AR),
                 _ => None,
             };
             (
@@ -346,21 +400,16 @@ pub fn decide(mode: Mode, outcome: &Outcome<'_>, ack_after: AckAfter) -> Reply {
             )
         }
         Mode::Original => {
-            let code = match (outcome, ack_after) {
-                (Outcome::Stored(_), _) => AckCode::AA,
-                (Outcome::Invalid(..) | Outcome::Rejected(..), AckAfter::Stored) => AckCode::AA,
-                (Outcome::Invalid(..), AckAfter::Delivered) => AckCode::AE,
-                (Outcome::Rejected(..), AckAfter::Delivered) => AckCode::AR,
-                (Outcome::StoreFailed | Outcome::Unparseable(_), _) => AckCode::AE,
-                (Outcome::Unsupported(_), _) => AckCode::AR,
+            let code = match (kind, ack_after) {
+                (Kind::Stored(Processed::Ok), _) => AckCode::AA,
+                (Kind::Stored(_), AckAfter::Stored) => AckCode::AA,
+                (Kind::Stored(Processed::Invalid), AckAfter::Delivered) => AckCode::AE,
+                (Kind::Stored(Processed::Rejected), AckAfter::Delivered) => AckCode::AR,
+                (Kind::StoreFailed | Kind::Unparseable, _) => AckCode::AE,
+                (Kind::Unsupported, _) => AckCode::AR,
             };
             (None, Some(code))
         }
-    };
-    Reply {
-        mode,
-        accept,
-        application,
     }
 }
 
@@ -388,6 +437,34 @@ mod tests {
             }
         }
         modes
+    }
+
+    /// The ACK an engine writes before the commit is the one `decide` gives after it.
+    #[test]
+    fn expected_when_stored_agrees_with_decide() {
+        let receipt = Durable::committed(1);
+        let problems = [Problem {
+            severity: Severity::Error,
+            kind: ProblemKind::MissingRequired {
+                what: "PID".to_owned(),
+            },
+            location: Location::default(),
+        }];
+        for mode in modes() {
+            for ack_after in [AckAfter::Stored, AckAfter::Delivered] {
+                for (processed, outcome) in [
+                    (Processed::Ok, Outcome::Stored(&receipt)),
+                    (Processed::Invalid, Outcome::Invalid(&receipt, &problems)),
+                    (Processed::Rejected, Outcome::Rejected(&receipt, "no")),
+                ] {
+                    assert_eq!(
+                        expected_when_stored(mode, processed, ack_after),
+                        decide(mode, &outcome, ack_after).immediate(),
+                        "{mode:?} {processed:?} {ack_after:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub(crate) enum Plan {
 pub(crate) struct Job {
     pub(crate) inbound: InboundMessage,
     pub(crate) plan: Plan,
+    /// The ACK to keep with the message, written before the commit (sent only after it).
+    pub(crate) ack: Option<Vec<u8>>,
     pub(crate) reply: oneshot::Sender<Result<Accepted, String>>,
 }
 
@@ -60,12 +62,14 @@ impl Committer {
         &self,
         inbound: InboundMessage,
         plan: Plan,
+        ack: Option<Vec<u8>>,
     ) -> Result<Accepted, String> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job {
                 inbound,
                 plan,
+                ack,
                 reply,
             })
             .await
@@ -141,7 +145,7 @@ fn commit(store: &dyn Store, clock: &dyn Clock, jobs: &mut Vec<Job>) {
                 Plan::Route(_) => Disposition::Route(deliveries),
                 Plan::Error(reason) => Disposition::Error(reason),
             },
-            ack: None,
+            ack: job.ack.as_deref(),
         })
         .collect();
     let result = store.accept(&batch, clock.now());

@@ -18,13 +18,14 @@ use super::route::{route_all, RouteError};
 use super::shared::Shared;
 use super::stats::{ChannelStats, Event};
 use crate::ack::{
-    decide, AckAfter, AckBuilder, AckCode, ControlIds, DedupeKey, Fingerprint, InboundHeader, Mode,
-    Outcome, PayloadHash,
+    decide, expected_when_stored, AckAfter, AckBuilder, AckCode, ControlIds, DedupeKey,
+    Fingerprint, InboundHeader, Mode, Outcome, PayloadHash, Processed,
 };
 use crate::er7::{self, Message};
 use crate::mllp::Commit;
 use crate::store::{Accepted, InboundMessage};
 use crate::transport::{Handler, PeerInfo, Reply};
+use crate::validate::Problem;
 
 /// How a channel answers.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +77,27 @@ impl Handler for Ingest {
             Err(e) => Plan::Error(e.to_string()),
         };
         let mode = Mode::of(&message);
-        let accepted = self.committer.submit(record, plan).await;
+        // The ACK text is written now and committed with the message, so a verbatim resend
+        // finds it without a second write; it is sent only after the commit, and only if the
+        // decision on the store's receipt gives the same code.
+        let (processed, problems): (Processed, &[Problem]) = match &routed {
+            Ok(_) => (Processed::Ok, &[]),
+            Err(RouteError::Invalid { problems, .. }) => (Processed::Invalid, problems),
+            Err(_) => (Processed::Rejected, &[]),
+        };
+        let prebuilt = match self.settings.commit_blocks {
+            true => None,
+            false => expected_when_stored(mode, processed, self.settings.ack_after)
+                .map(|code| (code, self.ack_text(&message, code, problems))),
+        };
+        let accepted = self
+            .committer
+            .submit(
+                record,
+                plan,
+                prebuilt.as_ref().map(|(_, text)| text.clone()),
+            )
+            .await;
         if accepted.is_ok() {
             crate::failpoint::hit("after_store_before_ack");
         }
@@ -131,15 +152,15 @@ impl Handler for Ingest {
                         control_id: header.control_id().to_owned(),
                     });
                 }
-                let (outcome, problems): (Outcome<'_>, &[_]) = match &routed {
-                    Ok(_) => (Outcome::Stored(&receipt.durable), &[]),
+                let outcome = match &routed {
+                    Ok(_) => Outcome::Stored(&receipt.durable),
                     Err(e @ RouteError::Invalid { problems, .. }) => {
                         self.error_state(&receipt, e);
-                        (Outcome::Invalid(&receipt.durable, problems), problems)
+                        Outcome::Invalid(&receipt.durable, problems)
                     }
                     Err(e @ RouteError::Rejected { reason, .. }) => {
                         self.error_state(&receipt, e);
-                        (Outcome::Rejected(&receipt.durable, reason), &[])
+                        Outcome::Rejected(&receipt.durable, reason)
                     }
                 };
                 if let Ok(outputs) = &routed {
@@ -152,11 +173,19 @@ impl Handler for Ingest {
                 if self.settings.commit_blocks {
                     return Reply::Commit(Commit::Ack);
                 }
-                let reply = self.ack(&message, decision.immediate(), problems);
-                if let Reply::Message(ack) = &reply {
-                    self.committer.record_ack(receipt.id, ack.to_vec());
+                match (decision.immediate(), prebuilt) {
+                    (Some(code), Some((expected, text))) if code == expected => {
+                        self.stats.count_ack(code);
+                        Reply::Message(Bytes::from(text))
+                    }
+                    (code, _) => {
+                        let reply = self.ack(&message, code, problems);
+                        if let Reply::Message(ack) = &reply {
+                            self.committer.record_ack(receipt.id, ack.to_vec());
+                        }
+                        reply
+                    }
                 }
-                reply
             }
         };
         if self.shared.log_phi {
@@ -184,23 +213,22 @@ impl Ingest {
     }
 
     /// The ACK for a parsed message, or nothing when the sender asked for none.
-    fn ack(
-        &self,
-        message: &Message<'_>,
-        code: Option<AckCode>,
-        problems: &[crate::validate::Problem],
-    ) -> Reply {
+    fn ack(&self, message: &Message<'_>, code: Option<AckCode>, problems: &[Problem]) -> Reply {
         let Some(code) = code else {
             return Reply::Nothing;
         };
         self.stats.count_ack(code);
-        let ack = AckBuilder::new(message)
+        Reply::Message(Bytes::from(self.ack_text(message, code, problems)))
+    }
+
+    fn ack_text(&self, message: &Message<'_>, code: AckCode, problems: &[Problem]) -> Vec<u8> {
+        AckBuilder::new(message)
             .code(code)
             .control_id(self.shared.ack_ids.next())
             .timestamp(self.shared.clock.now())
             .problems(problems)
-            .build();
-        Reply::Message(Bytes::from(ack.into_bytes()))
+            .build()
+            .into_bytes()
     }
 
     /// Bytes that are not a readable message: stored in the error state (nothing is lost),
@@ -227,7 +255,7 @@ impl Ingest {
         };
         let stored = self
             .committer
-            .submit(record, Plan::Error(format!("unreadable: {error}")))
+            .submit(record, Plan::Error(format!("unreadable: {error}")), None)
             .await;
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
         let mode = header.as_ref().map_or(Mode::Original, InboundHeader::mode);
