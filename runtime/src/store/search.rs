@@ -123,7 +123,7 @@ pub struct AttemptInfo {
 pub struct ItemDetail {
     /// Destination, state, attempts, last error, reprocess link.
     pub info: ItemInfo,
-    /// The bytes delivered (the mapped output).
+    /// The bytes delivered (the mapped output; the raw message for a pass-through copy).
     pub payload: Vec<u8>,
     /// When it was queued.
     pub created_at: Timestamp,
@@ -400,7 +400,15 @@ pub(super) fn detail(conn: &Connection, message: StoredMessage) -> Result<Messag
                     r.get(4)?,
                     r.get(5)?,
                 )?,
-                payload: r.get(6)?,
+                payload: {
+                    // An empty payload stands for the raw message (a pass-through copy).
+                    let payload: Vec<u8> = r.get(6)?;
+                    if payload.is_empty() {
+                        message.inbound.raw.clone()
+                    } else {
+                        payload
+                    }
+                },
                 created_at: timestamp(r.get(7)?),
                 ready_at: timestamp(r.get(8)?),
                 finished_at: r.get::<_, Option<i64>>(9)?.map(timestamp),
