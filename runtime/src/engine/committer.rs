@@ -148,7 +148,13 @@ fn commit(store: &dyn Store, clock: &dyn Clock, jobs: &mut Vec<Job>) {
             ack: job.ack.as_deref(),
         })
         .collect();
+    let started = std::time::Instant::now();
     let result = store.accept(&batch, clock.now());
+    tracing::trace!(
+        messages = batch.len(),
+        micros = started.elapsed().as_micros() as u64,
+        "group commit"
+    );
     drop(batch);
     drop(deliveries);
     match result {

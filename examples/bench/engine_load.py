@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""The engine load benchmark (issue 4): the example hospital engine over loopback with the
+embedded SQLite store (synchronous=FULL), every message routed to three MLLP sinks that ACK,
+driven by `hl7 bench` (16 concurrent senders, the parse benchmarks' hospital-mix corpus).
+
+    python3 examples/bench/engine_load.py [--duration 60] [--backlog 1000000] [--peer]
+
+Builds the release binaries first. Reports, all measured in this run:
+  - ingest: ACKs/s and latency percentiles at concurrency 16 (each ACK after the durable commit);
+  - end to end: messages delivered to all three sinks per second over the run (ingest + 3
+    deliveries), and how long the queues took to drain after the senders stopped;
+  - one sender (concurrency 1): p50 ACK latency;
+  - server CPU per message (user + system time of the engine process / messages);
+  - with --backlog N: one destination down while N messages queue for it, the engine's RSS
+    sampled along the way (flat = bounded memory);
+  - with --peer: python-hl7's asyncio MLLP server (parse and ACK, no store) under the same load.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+RELEASE = os.path.join(TARGET, "release")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, limit=30):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"nothing listens on port {port} after {limit} s")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE / 2**20
+
+
+def lines(path):
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
+
+
+def bench(port, concurrency, duration=None, count=None):
+    cmd = [os.path.join(RELEASE, "hl7"), "bench", "--to", f"127.0.0.1:{port}",
+           "-c", str(concurrency), "--json", "-q"]
+    cmd += ["--duration", f"{duration}s"] if duration else ["--count", str(count)]
+    out = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if out.returncode not in (0,):
+        print(out.stderr, file=sys.stderr)
+    return json.loads(out.stdout)
+
+
+class Procs:
+    def __init__(self):
+        self.procs = []
+
+    def start(self, cmd, log):
+        p = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def engine_run(args, work, procs):
+    sinks, logs = [], []
+    for name in ("ehr", "billing", "pharmacy"):
+        port = free_port()
+        log = os.path.join(work, f"{name}.log")
+        procs.start([os.path.join(RELEASE, "hl7"), "listen", "--port", str(port), "-q",
+                     "--sink-log", log], os.path.join(work, f"{name}.out"))
+        sinks.append(port)
+        logs.append(log)
+    for port in sinks:
+        wait_port(port)
+    listen = free_port()
+    engine = procs.start([os.path.join(RELEASE, "hospital"), "--listen", f"127.0.0.1:{listen}",
+                          "--store", f"sqlite:{os.path.join(work, 'engine.db')}",
+                          "--ehr", f"127.0.0.1:{sinks[0]}", "--billing", f"127.0.0.1:{sinks[1]}",
+                          "--pharmacy", f"127.0.0.1:{sinks[2]}", "--fan-out-all"],
+                         os.path.join(work, "engine.out"))
+    wait_port(listen)
+
+    cpu0, t0 = cpu_seconds(engine.pid), time.time()
+    report = bench(listen, 16, duration=args.duration)
+    sent_for = time.time() - t0
+    acked = report["positive"]
+    delivered_during = min(lines(l) for l in logs)
+    while min(lines(l) for l in logs) < acked:
+        time.sleep(0.2)
+        if time.time() - t0 > sent_for + 600:
+            sys.exit("queues did not drain within 10 minutes")
+    total = time.time() - t0
+    cpu = cpu_seconds(engine.pid) - cpu0
+
+    single = bench(listen, 1, duration=10)
+    result = {
+        "ingest": report,
+        "end_to_end": {
+            "acked": acked,
+            "delivered_to_all_3_during_send": delivered_during,
+            "e2e_msgs_per_s_during_send": delivered_during / sent_for,
+            "e2e_msgs_per_s_until_drained": acked / total,
+            "drain_s": total - sent_for,
+        },
+        "single_sender": single,
+        "cpu_ms_per_message": 1000 * cpu / max(acked, 1),
+    }
+    if args.backlog:
+        # One destination down: stop the pharmacy sink; its queue grows on disk.
+        procs.procs[2].send_signal(signal.SIGTERM)
+        procs.procs[2].wait()
+        samples = []
+        sender = subprocess.Popen([os.path.join(RELEASE, "hl7"), "bench", "--to",
+                                   f"127.0.0.1:{listen}", "-c", "16", "--count",
+                                   str(args.backlog), "-q", "--json"],
+                                  stdout=subprocess.PIPE, text=True)
+        while sender.poll() is None:
+            samples.append(round(rss_mib(engine.pid), 1))
+            time.sleep(5)
+        result["backlog"] = {"messages": args.backlog, "rss_mib_every_5s": samples}
+    return result
+
+
+def peer_run(args, work, procs):
+    port = free_port()
+    procs.start([sys.executable, os.path.join(ROOT, "examples", "bench", "peer_python_hl7.py"),
+                 str(port)], os.path.join(work, "peer.out"))
+    wait_port(port)
+    return bench(port, 16, duration=min(args.duration, 20))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=60)
+    ap.add_argument("--backlog", type=int, default=0)
+    ap.add_argument("--peer", action="store_true")
+    ap.add_argument("--no-build", action="store_true")
+    args = ap.parse_args()
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "-p", "hl7-cli", "-p", "hl7-examples"],
+                       cwd=ROOT, check=True)
+    work = tempfile.mkdtemp(prefix="hl7-engine-bench-")
+    procs = Procs()
+    try:
+        result = {"engine": engine_run(args, work, procs)}
+        procs.stop()
+        procs = Procs()
+        if args.peer:
+            result["peer_python_hl7"] = peer_run(args, work, procs)
+    finally:
+        procs.stop()
+    print(json.dumps(result, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
