@@ -24,7 +24,9 @@ async def handle(reader, writer):
 
 
 async def main(port):
-    async with await start_hl7_server(handle, host="127.0.0.1", port=port) as server:
+    async with await start_hl7_server(
+        handle, host="127.0.0.1", port=port, encoding="utf-8"
+    ) as server:
         print(f"listening on 127.0.0.1:{port}", flush=True)
         await server.serve_forever()
 
