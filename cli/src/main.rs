@@ -9,7 +9,9 @@
 //! - `hl7 send --to HOST:PORT FILE...` sends every message over MLLP and prints each ACK;
 //! - `hl7 listen --port N` is a test receiver that ACKs every message with a chosen code;
 //! - `hl7 bench --to HOST:PORT` is the load generator (acks/s, latency percentiles, and the
-//!   sender log of the crash tests).
+//!   sender log of the crash tests);
+//! - `hl7 status`, `hl7 messages`, `hl7 reprocess` and `hl7 queue` operate a running engine
+//!   through its admin API ([`ops`]; their own exit codes, [`ops::EXIT_CODES`]).
 //!
 //! Exit codes: 0 success, 1 a message breaks its profile (`validate`) or the receiver would
 //! reject conformant messages of the sender (`compat`), 2 usage, I/O, profile load or ER7 parse
@@ -23,6 +25,7 @@ mod input;
 mod inspect;
 mod listen;
 mod net;
+mod ops;
 mod response;
 mod send;
 mod tls;
@@ -43,7 +46,7 @@ use hl7_runtime::ack::AckCode;
 #[command(
     name = "hl7",
     version,
-    about = "HL7 v2 tools: inspect, validate, generate code, compare profiles, send, receive, load-test"
+    about = "HL7 v2 tools: inspect, validate, generate code, compare profiles, send, receive, load-test, operate a running engine"
 )]
 struct Cli {
     /// What to do.
@@ -206,6 +209,9 @@ enum Command {
         #[command(flatten)]
         tls: tls::ClientArgs,
     },
+    /// The ops commands of a running engine's admin API.
+    #[command(flatten)]
+    Ops(ops::Command),
 }
 
 /// `--ack` of `listen`: an original-mode code.
@@ -363,6 +369,7 @@ fn main() -> ExitCode {
                 out,
             );
         }
+        Command::Ops(command) => return finish(ops::run(command, &mut out), out),
     };
     finish(result.map(Status::code), out)
 }

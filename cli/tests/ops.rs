@@ -1,0 +1,809 @@
+//! The ops commands (`hl7 status`, `messages`, `reprocess`, `queue`) against the example
+//! hospital's engine and its admin endpoint, run in this test process (the `hospital`
+//! binary's own setup: `hl7_examples::engine::builder`), with simulated EHR, billing and
+//! pharmacy systems whose answers the tests choose. The `hl7` binary is the real one.
+//!
+//! No timing assertion: the tests wait (up to a generous limit) for what the engine does in
+//! the background, and the snapshots mask times, ages and the ACKs' own MSH-7 and MSH-10.
+
+#![cfg(unix)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hl7_examples::engine::{builder, Setup};
+use hl7_runtime::ack::{AckAfter, AckBuilder, AckCode, ControlIds, SequenceIds, Timestamp};
+use hl7_runtime::admin::{Admin, AdminConfig, RunningAdmin};
+use hl7_runtime::engine::{RetryPolicy, RunningEngine};
+use hl7_runtime::er7::Message;
+use hl7_runtime::store::SqliteStore;
+use hl7_runtime::transport::{
+    ClientConfig, Identity, ListenerConfig, MllpClient, MllpListener, Reply, ServerTls,
+    ServerTlsConfig,
+};
+use serde_json::Value;
+
+/// The admin token of the tests (user `admin`).
+const TOKEN: &str = "ops-test-token-0123456789";
+
+/// How long the tests wait for the engine's background work at most.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+const GLUCOSE: &str = "examples/messages/acme_oru_r01_glucose.hl7";
+const DEFECTS: &str = "examples/messages/acme_oru_r01_defects.hl7";
+const ADMIT: &str = "examples/messages/st_marys_adt_a01_admit.hl7";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(workspace().join(path)).expect("read an example message")
+}
+
+/// A simulated partner system: ACKs `AA`, or `AR` while told to reject; keeps what it got.
+#[derive(Clone)]
+struct Sink {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<String>>>,
+    reject: Arc<AtomicBool>,
+}
+
+impl Sink {
+    async fn start(name: &str) -> Sink {
+        let listener = MllpListener::bind("127.0.0.1:0", ListenerConfig::default())
+            .await
+            .expect("bind a sink");
+        let addr = listener.local_addr().expect("the sink's address");
+        let received: Arc<Mutex<Vec<String>>> = Arc::default();
+        let reject = Arc::new(AtomicBool::new(false));
+        let ids = Arc::new(SequenceIds::new(name.to_uppercase()));
+        let (log, refuse) = (Arc::clone(&received), Arc::clone(&reject));
+        tokio::spawn(listener.serve(move |raw: Bytes| {
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            let message = Message::parse(&text).expect("the engine delivers readable messages");
+            let code = if refuse.load(Ordering::SeqCst) {
+                AckCode::AR
+            } else {
+                AckCode::AA
+            };
+            let ack = AckBuilder::new(&message)
+                .code(code)
+                .control_id(ids.next())
+                .timestamp(Timestamp::from_unix_millis(1_732_672_800_000))
+                .build();
+            log.lock().expect("the sink's log").push(text.clone());
+            async move { Reply::Message(Bytes::from(ack.into_bytes())) }
+        }));
+        Sink {
+            addr,
+            received,
+            reject,
+        }
+    }
+
+    /// How many deliveries had this control ID.
+    fn count(&self, control_id: &str) -> usize {
+        let needle = format!("|{control_id}|");
+        let log = self.received.lock().expect("the sink's log");
+        log.iter()
+            .filter(|m| {
+                let msh = m.split(['\r', '\n']).next().unwrap_or_default();
+                msh.contains(&needle)
+            })
+            .count()
+    }
+
+    fn received(&self) -> Vec<String> {
+        self.received.lock().expect("the sink's log").clone()
+    }
+}
+
+/// The example hospital's engine with its admin endpoint, and its three partner systems.
+struct Hospital {
+    rt: tokio::runtime::Runtime,
+    engine: Option<RunningEngine>,
+    admin: Option<RunningAdmin>,
+    mllp: SocketAddr,
+    url: String,
+    token_file: String,
+    ehr: Sink,
+    billing: Sink,
+    pharmacy: Sink,
+    dir: tempfile::TempDir,
+}
+
+impl Hospital {
+    fn start() -> Hospital {
+        Hospital::start_with(|config| config)
+    }
+
+    fn start_with(admin: impl FnOnce(AdminConfig) -> AdminConfig) -> Hospital {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = Arc::new(SqliteStore::open(dir.path().join("hospital.db")).expect("store"));
+        let (engine, admin, ehr, billing, pharmacy) = rt.block_on(async {
+            let ehr = Sink::start("ehr").await;
+            let billing = Sink::start("billing").await;
+            let pharmacy = Sink::start("pharmacy").await;
+            let setup = Setup {
+                listen: "127.0.0.1:0".into(),
+                destinations: [ehr.addr, billing.addr, pharmacy.addr].map(|a| a.to_string()),
+                client: ClientConfig::default().with_response_timeout(Duration::from_secs(30)),
+                ack_after: AckAfter::Stored,
+                retry: RetryPolicy::default()
+                    .backoff(Duration::from_millis(20), Duration::from_millis(200)),
+                fan_out_all: false,
+            };
+            let engine = builder(store, &setup)
+                .build()
+                .expect("the hospital's configuration")
+                .start()
+                .await
+                .expect("the engine starts");
+            let config = admin(AdminConfig::new("127.0.0.1:0").token(TOKEN));
+            let admin = Admin::new(engine.handle(), config)
+                .start()
+                .await
+                .expect("the admin endpoint starts");
+            (engine, admin, ehr, billing, pharmacy)
+        });
+        let mllp = engine.local_addr("inbound").expect("the inbound channel");
+        let url = format!("http://{}", admin.local_addr());
+        let token_file = write_secret(dir.path(), "token", TOKEN);
+        Hospital {
+            rt,
+            engine: Some(engine),
+            admin: Some(admin),
+            mllp,
+            url,
+            token_file,
+            ehr,
+            billing,
+            pharmacy,
+            dir,
+        }
+    }
+
+    /// Sends one message over MLLP and checks the engine took it (AA or CA).
+    fn send(&self, text: &str) {
+        let ack = self.rt.block_on(async {
+            let mut client = MllpClient::connect(self.mllp, ClientConfig::default())
+                .await
+                .expect("connect to the engine");
+            client.send(text.as_bytes()).await.expect("an ACK")
+        });
+        let ack = String::from_utf8_lossy(&ack).into_owned();
+        // The admission asks for enhanced-mode acknowledgements (MSH-15 = AL): CA.
+        assert!(ack.contains("MSA|AA|") || ack.contains("MSA|CA|"), "{ack}");
+    }
+
+    /// `hl7 ARGS --admin URL --token-file FILE`.
+    fn hl7(&self, args: &[&str]) -> Run {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--admin", &self.url, "--token-file", &self.token_file]);
+        hl7(&all, &[])
+    }
+
+    /// `hl7 ARGS --json ...`, parsed.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--json");
+        let run = self.hl7(&all);
+        assert_eq!(run.code, Some(0), "{args:?}: {}", run.stderr);
+        serde_json::from_str(&run.stdout).expect("--json prints JSON")
+    }
+
+    /// A destination of `hl7 status --json`.
+    fn destination(&self, name: &str) -> Value {
+        let status = self.json(&["status"]);
+        status["destinations"]
+            .as_array()
+            .expect("destinations")
+            .iter()
+            .find(|d| d["name"] == name)
+            .cloned()
+            .expect("the destination")
+    }
+
+    /// Waits until no destination has anything queued or being delivered (the store's view,
+    /// so every item is `done` or a dead letter by then).
+    fn settle(&self) {
+        eventually("the queues to empty", || {
+            let status = self.json(&["status"]);
+            status["destinations"]
+                .as_array()
+                .expect("destinations")
+                .iter()
+                .all(|d| d["queue_depth"] == 0)
+        });
+    }
+
+    /// The id of the one message with this control ID.
+    fn id_of(&self, control_id: &str) -> String {
+        let found = self.json(&["messages", "search", "--control-id", control_id]);
+        let messages = found["messages"].as_array().expect("messages");
+        assert_eq!(messages.len(), 1, "{control_id}: {found}");
+        messages[0]["id"].to_string()
+    }
+}
+
+impl Drop for Hospital {
+    fn drop(&mut self) {
+        let (engine, admin) = (self.engine.take(), self.admin.take());
+        self.rt.block_on(async {
+            if let Some(admin) = admin {
+                admin.shutdown().await;
+            }
+            if let Some(engine) = engine {
+                engine.shutdown().await;
+            }
+        });
+    }
+}
+
+/// Writes a file only its owner may read (the CLI warns about others).
+fn write_secret(dir: &Path, name: &str, text: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{text}\n")).expect("write a secret");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    path.to_str().expect("a UTF-8 path").to_owned()
+}
+
+/// Polls `check` until it holds, for at most [`PATIENCE`].
+fn eventually(what: &str, check: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < PATIENCE, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One run of `hl7`.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `hl7 args` with nothing from the caller's admin environment but `env`.
+fn hl7(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_hl7"))
+        .args(args)
+        .env_remove("HL7_ADMIN_TOKEN")
+        .env_remove("HL7_ADMIN_URL")
+        .envs(env.iter().copied())
+        .current_dir(workspace())
+        .output()
+        .expect("run the hl7 binary");
+    let run = Run {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run
+}
+
+/// Times (`2024-11-27T02:00:00.000Z`, `2024-11-27T02:00:00Z`) as placeholders of the same
+/// width, so tables stay aligned; ages (`250ms`, `5m12s`) as `<age>`; the MSH-7 and MSH-10 of
+/// ACKs, which the engine and the sinks make, as `<ts>` and `<id>`.
+fn masked(text: &str) -> String {
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let line = mask_times(line);
+        let line = line
+            .split(' ')
+            .map(|word| {
+                let bare = word.trim_end_matches([',', ')', ';']);
+                if is_age(bare) {
+                    format!("<age>{}", &word[bare.len()..])
+                } else {
+                    word.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        lines.push(mask_ack_header(&line));
+    }
+    lines.join("\n") + "\n"
+}
+
+fn mask_times(line: &str) -> String {
+    const LONG: &str = "YYYY-MM-DDThh:mm:ss.sssZ";
+    const SHORT: &str = "YYYY-MM-DDThh:mm:ssZ";
+    let fits = |s: &[u8], shape: &str| {
+        s.len() >= shape.len()
+            && shape.bytes().zip(s).all(|(p, c)| match p {
+                b'Y' | b'M' | b'D' | b'h' | b'm' | b's' => c.is_ascii_digit(),
+                other => other == *c,
+            })
+    };
+    let bytes = line.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        if let Some(shape) = [LONG, SHORT].into_iter().find(|s| fits(rest, s)) {
+            out.push_str(shape);
+            i += shape.len();
+        } else {
+            let c = line[i..].chars().next().expect("a char");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+fn is_age(word: &str) -> bool {
+    let digits = word.trim_start_matches(|c: char| c.is_ascii_digit());
+    if digits.len() == word.len() {
+        return false;
+    }
+    ["ms", "s"].contains(&digits)
+        || ["m", "h", "d"].iter().any(|unit| {
+            digits
+                .strip_prefix(unit)
+                .is_some_and(|r| r.len() == 3 && r[..2].bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+fn mask_ack_header(line: &str) -> String {
+    let Some(at) = line.find("MSH|") else {
+        return line.to_owned();
+    };
+    let mut fields: Vec<String> = line[at..].split('|').map(str::to_owned).collect();
+    if fields.len() > 9 && fields[8].starts_with("ACK") {
+        fields[6] = "<ts>".into();
+        fields[9] = "<id>".into();
+    }
+    format!("{}{}", &line[..at], fields.join("|"))
+}
+
+#[test]
+fn masking() {
+    assert_eq!(
+        masked("a 2024-11-27T02:00:00.123Z b 2024-11-27T02:00:00Z up 5m12s, 250ms)"),
+        "a YYYY-MM-DDThh:mm:ss.sssZ b YYYY-MM-DDThh:mm:ssZ up <age>, <age>)\n"
+    );
+    assert_eq!(
+        masked("  MSH|^~\\&|E|F|G|H|20241127||ACK^A01|X1|P|2.5.1"),
+        "  MSH|^~\\&|E|F|G|H|<ts>||ACK^A01|<id>|P|2.5.1\n"
+    );
+    assert!(!is_age("2093-3") && !is_age("117") && !is_age("s"));
+}
+
+/// "Did the lab result for this patient reach the EHR?", and the message in error next to
+/// it: status, search (by patient, type, control ID; paging), show (segments, fields, raw).
+#[test]
+fn status_search_and_show() {
+    let h = Hospital::start();
+    h.pharmacy.reject.store(true, Ordering::SeqCst);
+    for file in [GLUCOSE, DEFECTS, ADMIT] {
+        h.send(&fixture(file));
+    }
+    h.settle();
+    assert_eq!(h.ehr.received().len(), 2, "the result and the admission");
+    assert_eq!(h.billing.count("STM-90001"), 1);
+    assert_eq!(
+        h.destination("pharmacy")["dead_letters"],
+        1,
+        "the AR dead-letters"
+    );
+
+    let status = h.hl7(&["status"]);
+    assert_eq!(status.code, Some(0), "{}", status.stderr);
+    let pharmacy = status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("pharmacy"))
+        .expect("a pharmacy row");
+    assert!(pharmacy.contains(" down "), "{}", status.stdout);
+    let inbound = status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("inbound"))
+        .expect("inbound");
+    assert!(inbound.contains(" AA 2 CA 1 "), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("alerts: none firing"),
+        "{}",
+        status.stdout
+    );
+
+    let found = h.hl7(&["messages", "search", "--patient-id", "881234"]);
+    assert_eq!(found.code, Some(0), "{}", found.stderr);
+    insta::assert_snapshot!("search_by_patient", masked(&found.stdout));
+    assert_eq!(found.stderr, "1 message found\n");
+
+    let all = h.hl7(&["messages", "search"]);
+    insta::assert_snapshot!("search_all", masked(&all.stdout));
+    let page = h.hl7(&["messages", "search", "--limit", "2"]);
+    assert_eq!(page.stdout.lines().count(), 3, "{}", page.stdout);
+    let before = page
+        .stderr
+        .strip_prefix("2 messages shown; more with --before ")
+        .and_then(|r| r.strip_suffix(" (or --all)\n"))
+        .unwrap_or_else(|| panic!("{}", page.stderr));
+    let rest = h.hl7(&["messages", "search", "--before", before]);
+    assert_eq!(rest.stdout.lines().count(), 2, "{}", rest.stdout);
+    let every = h.json(&["messages", "search", "--all"]);
+    assert_eq!(every["messages"].as_array().map(Vec::len), Some(3));
+    let errors = h.json(&["messages", "search", "--state", "error", "--type", "ORU"]);
+    assert_eq!(errors["messages"][0]["control_id"], "ACME00018");
+    let text = h.json(&["messages", "search", "--text", "gluc*", "--from", "1h"]);
+    assert_eq!(text["messages"][0]["control_id"], "ACME00017");
+
+    let glucose = h.id_of("ACME00017");
+    let shown = h.hl7(&["messages", "show", &glucose]);
+    assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+    insta::assert_snapshot!("show_delivered_to_the_ehr", masked(&shown.stdout));
+    let defects = h.id_of("ACME00018");
+    let shown = h.hl7(&["messages", "show", &defects]);
+    insta::assert_snapshot!("show_in_error", masked(&shown.stdout));
+    let admit = h.id_of("STM-90001");
+    let shown = h.hl7(&["messages", "show", &admit]);
+    insta::assert_snapshot!("show_dead_letter", masked(&shown.stdout));
+
+    let raw = h.hl7(&["messages", "show", &glucose, "--raw"]);
+    assert_eq!(raw.stdout, fixture(GLUCOSE).replace('\r', "\n"));
+    let fields = h.hl7(&["messages", "show", &glucose, "--fields"]);
+    assert!(
+        fields
+            .stdout
+            .contains("  PID-5    Patient Name                       DOE^JANE^Q\n"),
+        "{}",
+        fields.stdout
+    );
+    let detail = h.json(&["messages", "show", &glucose]);
+    assert_eq!(detail["items"][0]["destination"], "ehr");
+    assert_eq!(detail["items"][0]["state"], "done");
+}
+
+/// "Why is the pharmacy queue growing?", "resend everything that failed": dead letters,
+/// reprocess (selection, one, edited), pause, queue, discard, resume.
+#[test]
+fn reprocess_queue_and_discard() {
+    let h = Hospital::start();
+    let admit = fixture(ADMIT);
+    h.pharmacy.reject.store(true, Ordering::SeqCst);
+    h.send(&admit);
+    h.send(&fixture(DEFECTS));
+    eventually("the admission is dead-lettered at the pharmacy", || {
+        h.destination("pharmacy")["dead_letters"] == 1
+    });
+    let errors = h.hl7(&["queue", "show", "pharmacy", "--errors"]);
+    assert_eq!(errors.code, Some(0), "{}", errors.stderr);
+    insta::assert_snapshot!("queue_errors", masked(&errors.stdout));
+
+    // A bulk reprocess asks first; without a terminal it needs --yes.
+    let refused = h.hl7(&["reprocess", "--errors", "--destination", "pharmacy"]);
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(refused.stderr.contains("add --yes"), "{}", refused.stderr);
+    assert_eq!(h.pharmacy.count("STM-90001"), 1);
+
+    h.pharmacy.reject.store(false, Ordering::SeqCst);
+    let requeued = h.hl7(&[
+        "reprocess",
+        "--errors",
+        "--destination",
+        "pharmacy",
+        "--yes",
+    ]);
+    assert_eq!(requeued.code, Some(0), "{}", requeued.stderr);
+    insta::assert_snapshot!("reprocess_dead_letters", requeued.stdout);
+    eventually("the pharmacy gets its copy", || {
+        h.pharmacy.count("STM-90001") == 2
+    });
+
+    // Everything that failed in the last hour: the dead letters are gone, the message in
+    // error is routed again and fails again (exit 0: the request did what it says).
+    let again = h.hl7(&[
+        "reprocess",
+        "--errors",
+        "--from",
+        "1h",
+        "--yes",
+        "--reason",
+        "new routes",
+    ]);
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    let defects = h.id_of("ACME00018");
+    assert_eq!(
+        again.stdout,
+        format!("routed again 1 message that was in error: {defects}\n")
+    );
+
+    // One message: every destination it had gets a new delivery.
+    let id = h.id_of("STM-90001");
+    let one = h.hl7(&["reprocess", &id, "--reason", "EHR restored from backup"]);
+    assert_eq!(one.code, Some(0), "{}", one.stderr);
+    insta::assert_snapshot!("reprocess_one", one.stdout);
+    eventually("a third copy at the pharmacy", || {
+        h.pharmacy.count("STM-90001") == 3
+    });
+    assert_eq!(h.ehr.count("STM-90001"), 2);
+    let still = h.hl7(&["reprocess", &defects]);
+    assert_eq!(still.code, Some(1), "{}", still.stderr);
+    assert!(
+        still.stderr.contains("is still in error"),
+        "{}",
+        still.stderr
+    );
+
+    // Pause: the pharmacy's queue grows while the others deliver.
+    let paused = h.hl7(&["queue", "pause", "pharmacy"]);
+    assert_eq!(paused.code, Some(0), "{}", paused.stderr);
+    assert_eq!(
+        paused.stdout,
+        "pharmacy: paused (nothing is delivered; its queue keeps filling)\n"
+    );
+    h.send(&admit.replace("STM-90001", "STM-90002"));
+    eventually("the EHR gets the second admission", || {
+        h.ehr.count("STM-90002") == 1
+    });
+    assert_eq!(h.destination("pharmacy")["state"], "paused");
+    let queue = h.hl7(&["queue", "show", "pharmacy"]);
+    assert_eq!(queue.code, Some(0), "{}", queue.stderr);
+    insta::assert_snapshot!("queue_paused", masked(&queue.stdout));
+    assert_eq!(queue.stderr, "1 queued item\n");
+
+    // Discard the queued copy, resume: the next admission reaches the pharmacy, that one
+    // never does (one queue, in order).
+    let second = h.id_of("STM-90002");
+    let discarded = h.hl7(&[
+        "messages",
+        "discard",
+        &second,
+        "--destination",
+        "pharmacy",
+        "--reason",
+        "sent twice by mistake",
+    ]);
+    assert_eq!(discarded.code, Some(0), "{}", discarded.stderr);
+    insta::assert_snapshot!("discard", discarded.stdout);
+    let resumed = h.hl7(&["queue", "resume", "pharmacy"]);
+    assert_eq!(resumed.stdout, "pharmacy: resumed\n");
+    h.send(&admit.replace("STM-90001", "STM-90003"));
+    eventually("the pharmacy gets the third admission", || {
+        h.pharmacy.count("STM-90003") == 1
+    });
+    assert_eq!(h.pharmacy.count("STM-90002"), 0);
+
+    // An edited message, with line feeds between its segments, replaces the original.
+    let edited = admit
+        .replace("STM-90001", "STM-90001E")
+        .replace("4W^401^A", "4W^402^B")
+        .replace('\r', "\n");
+    let file = h.dir.path().join("edited.hl7");
+    std::fs::write(&file, edited).expect("write the edit");
+    let file = file.to_str().expect("a UTF-8 path");
+    let run = h.hl7(&["reprocess", &id, "--edit", file, "--reason", "bed moved"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout.contains(", routed\nqueued items "),
+        "{}",
+        run.stdout
+    );
+    eventually("the EHR gets the edited admission", || {
+        h.ehr.count("STM-90001E") == 1
+    });
+    assert!(h.ehr.received().iter().any(|m| m.contains("4W^402^B")));
+    let broken = h.dir.path().join("broken.hl7");
+    std::fs::write(&broken, "not a message").expect("write");
+    let run = h.hl7(&["reprocess", &id, "--edit", broken.to_str().expect("utf-8")]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("(HTTP 400)"), "{}", run.stderr);
+
+    // Every delivery settled: the status is steady.
+    h.settle();
+    let status = h.hl7(&["status"]);
+    insta::assert_snapshot!("status_settled", masked(&status.stdout));
+    let shown = h.hl7(&["messages", "show", &second]);
+    assert!(
+        shown.stdout.contains("discard  destination=\"pharmacy\""),
+        "{}",
+        shown.stdout
+    );
+}
+
+/// Exit codes: 5 without a valid token, 3 with nothing listening, 1 for what the API refuses,
+/// 4 for unreadable files, 2 for usage errors.
+#[test]
+fn exit_codes() {
+    let h = Hospital::start();
+    let url = h.url.as_str();
+    let wrong = write_secret(h.dir.path(), "wrong", "not-the-token-0123456789");
+
+    let run = hl7(&["status", "--admin", url, "--token-file", &wrong], &[]);
+    assert_eq!(run.code, Some(5), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: unauthorized: the admin endpoint refused the token (HTTP 401)"),
+        "{}",
+        run.stderr
+    );
+    let run = hl7(&["status", "--admin", url], &[]);
+    assert_eq!(run.code, Some(5), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "error: unauthorized: no token: give --token-file FILE or set HL7_ADMIN_TOKEN\n"
+    );
+    let run = hl7(
+        &["status"],
+        &[("HL7_ADMIN_TOKEN", TOKEN), ("HL7_ADMIN_URL", url)],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let nowhere = format!("http://127.0.0.1:{port}");
+    let run = hl7(
+        &["status", "--admin", &nowhere],
+        &[("HL7_ADMIN_TOKEN", TOKEN)],
+    );
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: cannot connect to the admin endpoint {nowhere}: "
+        )),
+        "{}",
+        run.stderr
+    );
+
+    let run = h.hl7(&["messages", "show", "999"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (Some(1), "error: no message 999 (HTTP 404)\n")
+    );
+    let run = h.hl7(&["queue", "pause", "radiology"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let run = h.hl7(&["messages", "search", "--state", "lost"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+
+    let run = h.hl7(&["reprocess", "1", "--edit", "no/such/file.hl7"]);
+    assert_eq!(run.code, Some(4), "{}", run.stderr);
+    let run = hl7(
+        &["status", "--admin", url, "--token-file", "no/such/token"],
+        &[],
+    );
+    assert_eq!(run.code, Some(4), "{}", run.stderr);
+
+    for usage in [
+        &["messages", "search", "--from", "02:00"][..],
+        &["reprocess"],
+        &["reprocess", "1", "2", "--edit", "x.hl7"],
+        &["reprocess", "1", "--errors"],
+        &["reprocess", "--destination", "pharmacy"],
+        &["reprocess", "one"],
+        &["messages", "discard", "1"],
+        &["status", "--token"],
+    ] {
+        let run = h.hl7(usage);
+        assert_eq!(run.code, Some(2), "{usage:?}: {}", run.stderr);
+    }
+    let run = hl7(
+        &["status", "--admin", "https://127.0.0.1:1"],
+        &[("HL7_ADMIN_TOKEN", TOKEN)],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("--tls-ca"), "{}", run.stderr);
+
+    let help = hl7(&["reprocess", "--help"], &[]);
+    assert_eq!(help.code, Some(0));
+    assert!(help.stdout.contains("  5  unauthorized"), "{}", help.stdout);
+    let help = hl7(&["--help"], &[]);
+    for command in ["status", "messages", "reprocess", "queue"] {
+        assert!(
+            help.stdout.contains(&format!("  {command} ")),
+            "{}",
+            help.stdout
+        );
+    }
+}
+
+/// `--admin https://...` with `--tls-ca`, to an endpoint served with `AdminConfig::tls`.
+#[test]
+fn https_with_a_ca() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (ca, rogue, tls) = pki(dir.path());
+    let h = Hospital::start_with(|config| config.tls(tls));
+    let url = h.url.replace("http://", "https://");
+    let run = hl7(
+        &[
+            "status",
+            "--admin",
+            &url,
+            "--tls-ca",
+            &ca,
+            "--token-file",
+            &h.token_file,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.starts_with("engine at "), "{}", run.stdout);
+
+    let run = hl7(
+        &[
+            "status",
+            "--admin",
+            &url,
+            "--tls-ca",
+            &rogue,
+            "--token-file",
+            &h.token_file,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    let run = hl7(
+        &[
+            "status",
+            "--admin",
+            &h.url,
+            "--token-file",
+            &h.token_file,
+            "--timeout",
+            "10s",
+        ],
+        &[],
+    );
+    assert_eq!(
+        run.code,
+        Some(3),
+        "plain HTTP to a TLS endpoint: {}",
+        run.stderr
+    );
+}
+
+/// A CA, a certificate for 127.0.0.1 signed by it, and an unrelated CA.
+fn pki(dir: &Path) -> (String, String, ServerTls) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca = |name: &str| {
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).expect("CA cert");
+        (cert, key)
+    };
+    let (ca_cert, ca_key) = ca("ops test CA");
+    let (rogue, _) = ca("someone else");
+    let key = KeyPair::generate().expect("server key");
+    let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("server params");
+    let cert = params
+        .signed_by(&key, &ca_cert, &ca_key)
+        .expect("server cert");
+    let identity =
+        Identity::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).expect("id");
+    let tls = ServerTlsConfig::new(identity).build().expect("server TLS");
+    let write = |name: &str, pem: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).expect("write a PEM");
+        path.to_str().expect("a UTF-8 path").to_owned()
+    };
+    (
+        write("ca.pem", ca_cert.pem()),
+        write("rogue.pem", rogue.pem()),
+        tls,
+    )
+}
