@@ -4,6 +4,9 @@
 //! every configured digest in constant time (no early exit on the first differing byte, and
 //! every user checked whatever matched), so neither the time of a refusal nor of an
 //! acceptance tells how much of a token was right, or which user's.
+//!
+//! A browser may present the dashboard's session cookie instead, made from a token by
+//! `POST /login` and checked the same way ([`super::dashboard`]'s `session` module).
 
 use std::sync::Arc;
 
@@ -12,6 +15,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+
+use super::dashboard::session::{self, Sessions};
 
 /// Who made a request: the user name configured with the token it presented. Handlers find
 /// it in the request's extensions.
@@ -22,6 +27,8 @@ pub struct User(pub String);
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tokens {
     users: Vec<(String, [u8; 32])>,
+    /// The dashboard's browser sessions.
+    sessions: Arc<Sessions>,
 }
 
 impl Tokens {
@@ -51,7 +58,7 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// Equal digests, looking at every byte whatever the first difference.
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     let mut diff = 0u8;
     for (x, y) in a.iter().zip(b) {
         diff |= x ^ y;
@@ -77,15 +84,27 @@ pub(crate) async fn require_token(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let user = bearer(&request).and_then(|token| tokens.user_of(token));
+    if session::is_login(&request) {
+        let user_of = |token: &[u8]| tokens.user_of(token).map(str::to_owned);
+        return session::login(request, user_of, &tokens.sessions).await;
+    }
+    let user = match bearer(&request) {
+        Some(token) => tokens.user_of(token).map(str::to_owned),
+        None => session::cookie(&request)
+            .filter(|_| session::cookie_allowed(&request))
+            .and_then(|id| tokens.sessions.user_of(id)),
+    };
     match user {
+        Some(_) if session::is_logout(&request) => session::logout(&request, &tokens.sessions),
         Some(user) => {
-            let user = User(user.to_owned());
-            request.extensions_mut().insert(user);
+            request.extensions_mut().insert(User(user));
             next.run(request).await
         }
         None => {
             tracing::debug!(path = %request.uri().path(), "admin request refused: no valid token");
+            if session::wants_page(&request) {
+                return session::login_page(None);
+            }
             unauthorized()
         }
     }

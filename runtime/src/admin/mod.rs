@@ -23,7 +23,8 @@
 //!   characters, or on an address that is not loopback unless
 //!   [`AdminConfig::allow_remote`] says so.
 //! - **Every** request, `/metrics` and any page merged with [`Admin::merge`] included, needs
-//!   `Authorization: Bearer <token>`; otherwise `401` with `WWW-Authenticate: Bearer`. Tokens
+//!   `Authorization: Bearer <token>` (or a browser session of the [`dashboard`], made from a
+//!   token); otherwise `401` with `WWW-Authenticate: Bearer`. Tokens
 //!   are compared as SHA-256 digests in constant time. Each token has a user name
 //!   ([`AdminConfig::user_token`]; `admin` for [`AdminConfig::token`]) that the audit log
 //!   records.
@@ -193,10 +194,13 @@
 //!
 //! [`Admin::merge`] adds routes (static pages, say) behind the same token check; they must
 //! not overlap the routes above.
+//! [`dashboard::router`] is the operations page (channels and destinations live, the message
+//! browser, reprocess and discard), signed in to with a token.
 
 mod alerts;
 mod api;
 mod auth;
+pub mod dashboard;
 mod json;
 mod messages;
 mod metrics;
