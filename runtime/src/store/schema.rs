@@ -147,8 +147,8 @@ pub(super) fn prepare(conn: &Connection, sync: Synchronous) -> Result<()> {
 ///
 /// - `msg_code` and `msg_event`: MSH-9.1 and MSH-9.2, computed from `msg_type` (split at `^`),
 ///   indexed for the browser's type and event filters; indexes on the sending application and
-///   the state too. Each index keeps the row id in order, so a filter walks newest first and
-///   stops at a page.
+///   the state too. Each index has one column, so within a value it keeps the row id in
+///   order: a filter walks newest first and stops at a page.
 /// - `edited_from`: a message an operator ingested as an edited copy of another.
 /// - `messages_text`: a contentless FTS5 index of the raw messages (words, no positions), kept
 ///   by triggers on insert and delete, so free-text search never scans the messages.
@@ -164,7 +164,8 @@ ALTER TABLE messages ADD COLUMN msg_event TEXT GENERATED ALWAYS AS (
              THEN substr(substr(msg_type, instr(msg_type, '^') + 1), 1,
                          instr(substr(msg_type, instr(msg_type, '^') + 1), '^') - 1)
          ELSE substr(msg_type, instr(msg_type, '^') + 1) END) VIRTUAL;
-CREATE INDEX messages_type ON messages (msg_code, msg_event);
+CREATE INDEX messages_code ON messages (msg_code);
+CREATE INDEX messages_event ON messages (msg_event);
 CREATE INDEX messages_sender ON messages (sending_app);
 CREATE INDEX messages_state ON messages (state);
 CREATE INDEX messages_edited_from ON messages (edited_from) WHERE edited_from IS NOT NULL;

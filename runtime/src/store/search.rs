@@ -1,12 +1,14 @@
 //! The message browser's queries: search with keyset paging, and everything stored about one
 //! message.
 //!
-//! A search walks messages newest first (descending id) and stops at a page, through an index
-//! whose order is the id's: the row id itself (no filter, or time bounds turned into id
-//! bounds), the index of the most selective filter given (control ID, patient id, type and
-//! event, sending application, state), or the full-text index when only text is asked. The
-//! next page starts below the last id seen ([`SearchQuery::before`]), so a deep page costs
-//! what the first does.
+//! A search walks messages newest first (descending id) and stops at a page, through one
+//! index whose order is the id's, chosen here rather than by SQLite's guesses: the index of
+//! the most selective filter given (control ID, patient id, the full-text index for words, a
+//! state other than `routed`, event, type, sending application), else the row id itself
+//! (time bounds become id bounds). The other filters are checked on the rows walked. The next
+//! page starts below the last id seen ([`SearchQuery::before`]), so a deep page costs what the
+//! first does. The facility and channel filters have no index: alone, they walk the messages
+//! until a page is found.
 
 use std::fmt::Write as _;
 
@@ -189,8 +191,30 @@ pub(super) fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<MessageSu
         },
         None => None,
     };
-    // The full-text index drives only when no exact id narrows the search further.
-    let fts_drives = text.is_some() && q.control_id.is_none() && q.patient_id.is_none();
+    // One filter drives the search through its index (newest first, stopping at a page);
+    // the others are checked row by row (`+column` keeps SQLite off their indexes, which
+    // would lose the id order or walk a less selective list). From the most selective down:
+    // control ID, patient id, words, a rare state, event, type, sending application.
+    let state = q.state.map(MessageState::as_str);
+    let rare_state = state.filter(|s| *s != "routed");
+    let driver = if q.control_id.is_some() {
+        "m.control_id"
+    } else if q.patient_id.is_some() {
+        "m.patient_id"
+    } else if text.is_some() {
+        "text"
+    } else if rare_state.is_some() {
+        "m.state"
+    } else if q.event.is_some() {
+        "m.msg_event"
+    } else if q.message_code.is_some() {
+        "m.msg_code"
+    } else if q.sending_application.is_some() {
+        "m.sending_app"
+    } else {
+        "m.id"
+    };
+    let fts_drives = driver == "text";
     let mut args: Vec<Value> = Vec::new();
     let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM ");
     let key = if fts_drives {
@@ -204,25 +228,25 @@ pub(super) fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<MessageSu
         sql.push_str("messages m WHERE 1");
         "m.id"
     };
-    let mut exact = |column: &str, value: &Option<String>| {
+    let mut exact = |column: &str, value: Option<&str>| {
         if let Some(v) = value {
-            let _ = write!(sql, " AND {column} = ?");
-            args.push(Value::Text(v.clone()));
+            let plus = if column == driver { "" } else { "+" };
+            let _ = write!(sql, " AND {plus}{column} = ?");
+            args.push(Value::Text(v.to_owned()));
         }
     };
-    exact("m.control_id", &q.control_id);
-    exact("m.patient_id", &q.patient_id);
-    exact("m.msg_code", &q.message_code);
-    exact("m.msg_event", &q.event);
-    exact("m.sending_app", &q.sending_application);
-    exact("m.sending_facility", &q.sending_facility);
-    exact("m.channel", &q.channel);
-    if let Some(state) = q.state {
-        sql.push_str(" AND m.state = ?");
-        args.push(Value::Text(state.as_str().to_owned()));
-    }
+    exact("m.control_id", q.control_id.as_deref());
+    exact("m.patient_id", q.patient_id.as_deref());
+    exact("m.msg_code", q.message_code.as_deref());
+    exact("m.msg_event", q.event.as_deref());
+    exact("m.sending_app", q.sending_application.as_deref());
+    exact("m.sending_facility", q.sending_facility.as_deref());
+    exact("m.channel", q.channel.as_deref());
+    exact("m.state", state);
+    // Time filters are checked row by row (`+` keeps SQLite off the time index, whose order
+    // would need a sort of the whole range); the id bounds below are what narrows the scan.
     if let Some(from) = q.from {
-        sql.push_str(" AND m.received_at >= ?");
+        sql.push_str(" AND +m.received_at >= ?");
         args.push(Value::Integer(millis(from)));
         // Every message received from `from` on was stored after the last one received
         // well before it.
@@ -241,7 +265,7 @@ pub(super) fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<MessageSu
         }
     }
     if let Some(to) = q.to {
-        sql.push_str(" AND m.received_at < ?");
+        sql.push_str(" AND +m.received_at < ?");
         args.push(Value::Integer(millis(to)));
         let ceiling: Option<i64> = conn
             .prepare_cached(
