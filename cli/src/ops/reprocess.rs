@@ -16,7 +16,7 @@ use super::client::{read_as, Api, Error, Query};
 use super::messages::{collect, ids, plural};
 use super::progress::Progress;
 use super::status::Status;
-use super::time::parse_time;
+use super::time::{parse_time, readable};
 use super::{connect, print_json, Target};
 
 /// Ids the API takes in one bulk request.
@@ -339,7 +339,10 @@ fn finish(total: &Bulk, args: &Args, out: &mut dyn Write) -> Result<u8, Error> {
 
 /// `--errors [--destination D]` and/or `--from`/`--to`.
 async fn selection(api: &mut Api, args: &Args, out: &mut dyn Write) -> Result<u8, Error> {
-    let window = match (&args.from, &args.to) {
+    let window = match (
+        args.from.as_deref().map(readable),
+        args.to.as_deref().map(readable),
+    ) {
         (None, None) => String::new(),
         (Some(f), None) => format!(" from {f}"),
         (None, Some(t)) => format!(" before {t}"),

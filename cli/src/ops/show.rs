@@ -105,7 +105,12 @@ pub(crate) fn write(d: &Detail, fields: bool, out: &mut dyn Write) -> io::Result
     writeln!(out, "received  {} on channel {}", d.received_at, d.channel)?;
     writeln!(out, "state     {}", d.state)?;
     if let Some(error) = &d.error {
-        write_block(out, "error     ", error)?;
+        // The engine lists located problems as `N error(s); error at ...; error at ...`.
+        write_block(
+            out,
+            "error     ",
+            &error.replace("; error at ", "\nerror at "),
+        )?;
     }
     if let Some(original) = d.edited_from {
         writeln!(out, "edited    from message {original}")?;

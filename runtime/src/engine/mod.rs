@@ -29,8 +29,9 @@
 //! one transaction shared with the other messages arriving meanwhile (group commit); only
 //! then is the ACK built and sent. Each destination has a worker that takes the head of its
 //! queue, delivers, and records the verdict: done, retry with backoff (order kept), or the
-//! error queue. After a crash, [`Store::recover`] hands leased items back and the workers
-//! deliver them again (at least once; a duplicate carries the same bytes).
+//! error queue. After a crash, the restarted engine takes back the items its previous process
+//! had claimed ([`Store::recover_owned`]) and those whose lease expired ([`Store::recover`]),
+//! and the workers deliver them again (at least once; a duplicate carries the same bytes).
 
 mod committer;
 mod destination;
@@ -133,6 +134,9 @@ pub enum ConfigError {
     /// The engine has no channel.
     #[error("the engine has no channel")]
     NoChannel,
+    /// The node name is empty or contains `#` (it prefixes the engine's lease owner names).
+    #[error("invalid node name `{0}`: it must be non-empty and without `#`")]
+    InvalidNode(String),
 }
 
 /// Builds an [`Engine`]; see the [module documentation](self).
@@ -143,6 +147,7 @@ pub struct EngineBuilder {
     routes: Vec<Route>,
     clock: Arc<dyn Clock + Send + Sync>,
     lease: Duration,
+    node: String,
     allow_non_durable: bool,
     log_phi: bool,
 }
@@ -189,6 +194,15 @@ impl EngineBuilder {
         self
     }
 
+    /// This engine's name among the engines sharing its store (default `engine`). Its claims
+    /// carry the name, so a restarted engine takes back at once what its previous process
+    /// held when it died, instead of waiting for those leases to end with its queues held.
+    /// Engines sharing one store need distinct names; an engine keeps its name across restarts.
+    pub fn node(mut self, name: impl Into<String>) -> Self {
+        self.node = name.into();
+        self
+    }
+
     /// Lets the engine start on a store whose commits are not durable. For tests that must
     /// show loss is detected (RELIABILITY.md T-CRASH-5); never for a hospital.
     pub fn allow_non_durable_store(mut self, allow: bool) -> Self {
@@ -206,6 +220,9 @@ impl EngineBuilder {
     pub fn build(self) -> Result<Engine, ConfigError> {
         if self.channels.is_empty() {
             return Err(ConfigError::NoChannel);
+        }
+        if self.node.is_empty() || self.node.contains('#') {
+            return Err(ConfigError::InvalidNode(self.node));
         }
         unique("channel", self.channels.iter().map(|c| c.name.as_str()))?;
         unique(
@@ -259,27 +276,34 @@ impl Engine {
             routes: Vec::new(),
             clock: Arc::new(SystemClock),
             lease: Duration::from_secs(300),
+            node: "engine".to_owned(),
             allow_non_durable: false,
             log_phi: false,
         }
     }
 
-    /// Recovers the store (expired leases handed back, stored-but-unrouted messages routed),
-    /// binds every channel, and starts the listeners, the committer and one delivery worker per
-    /// destination.
+    /// Recovers the store (the claims of this node's previous process and expired leases
+    /// handed back, stored-but-unrouted messages routed), binds every channel, and starts the
+    /// listeners, the committer and one delivery worker per destination.
     pub async fn start(self) -> Result<RunningEngine, StartError> {
         let b = self.builder;
         let now = b.clock.now();
         let store = Arc::clone(&b.store);
-        let recovery = tokio::task::spawn_blocking(move || store.recover(now))
-            .await
-            .map_err(|e| {
-                StartError::Store(store::Error::Corrupt {
-                    column: "recover",
-                    detail: e.to_string(),
-                })
-            })??;
+        // Lease owners are `<node>#<start time>/<destination>` (see the worker).
+        let own = format!("{}#", b.node);
+        let (released_own, recovery) = tokio::task::spawn_blocking(move || {
+            let released = store.recover_owned(&own, now)?;
+            Ok::<_, store::Error>((released, store.recover(now)?))
+        })
+        .await
+        .map_err(|e| {
+            StartError::Store(store::Error::Corrupt {
+                column: "recover",
+                detail: e.to_string(),
+            })
+        })??;
         info!(
+            own_claims_released = released_own,
             leases_released = recovery.leases_released,
             unrouted = recovery.unrouted,
             "store recovered"
@@ -296,7 +320,7 @@ impl Engine {
             .iter()
             .map(|c| (c.name.clone(), Arc::default()))
             .collect();
-        let instance = format!("{:x}", now.unix_millis());
+        let instance = format!("{}#{:x}", b.node, now.unix_millis());
         let shared = Arc::new(Shared {
             store: Arc::clone(&b.store),
             clock: Arc::clone(&b.clock),

@@ -13,7 +13,7 @@ use crate::store::Store;
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock + Send + Sync>,
-    /// Names this process among the store's lease owners.
+    /// Names this process among the store's lease owners: `<node>#<start time>`.
     pub(crate) instance: String,
     pub(crate) routes: Vec<Route>,
     pub(crate) destinations: BTreeMap<String, (Arc<Notify>, Arc<DestinationStats>)>,

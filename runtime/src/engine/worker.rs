@@ -48,7 +48,7 @@ enum Filed {
 
 impl Worker {
     pub(crate) async fn run(mut self, shared: Arc<Shared>, shutdown: CancellationToken) {
-        let owner = format!("{}#{}", self.name, shared.instance);
+        let owner = format!("{}/{}", shared.instance, self.name);
         info!(destination = %self.name, "delivery worker started");
         let mut backoff_until: Option<Instant> = None;
         loop {

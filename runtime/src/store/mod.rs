@@ -266,6 +266,14 @@ pub trait Store: Send + Sync {
     /// counted. Live leases are left alone.
     fn recover(&self, now: Timestamp) -> Result<Recovery>;
 
+    /// Start-up recovery of a restarted engine's own claims: every item leased or sent by an
+    /// owner whose name starts with `owner_prefix` is ready again (its attempt recorded as
+    /// expired), however long its lease had left to run. The claims of an engine's previous
+    /// process died with it; left to expire, they would hold the head of each destination's
+    /// queue, and so the whole queue, for the lease time (RELIABILITY.md T-CRASH-1). Items of
+    /// other owners are left alone. Returns how many items were released.
+    fn recover_owned(&self, owner_prefix: &str, now: Timestamp) -> Result<u64>;
+
     /// Reprocesses one message: for each destination it had items for, a new ready item with
     /// the latest item's payload, linked to it (`reprocess_of`). A message that never got
     /// items (routing failed) goes back to [`MessageState::Received`] to be routed again, and

@@ -312,3 +312,27 @@ pub(super) fn recover(conn: &mut Connection, now: Timestamp) -> Result<Recovery>
         unrouted: id_u64(unrouted, "count")?,
     })
 }
+
+/// See [`Store::recover_owned`](super::Store::recover_owned).
+pub(super) fn recover_owned(
+    conn: &mut Connection,
+    owner_prefix: &str,
+    now: Timestamp,
+) -> Result<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "UPDATE attempts SET finished_at = ?2, outcome = 'lease expired'
+         WHERE finished_at IS NULL AND id IN (
+             SELECT lease_token FROM queue
+             WHERE state IN ('leased', 'sent') AND substr(lease_owner, 1, length(?1)) = ?1)",
+        params![owner_prefix, millis(now)],
+    )?;
+    let released = tx.execute(
+        "UPDATE queue SET state = 'ready', lease_owner = NULL, lease_until = NULL,
+             lease_token = NULL
+         WHERE state IN ('leased', 'sent') AND substr(lease_owner, 1, length(?1)) = ?1",
+        [owner_prefix],
+    )?;
+    tx.commit()?;
+    Ok(released as u64)
+}

@@ -472,6 +472,10 @@ impl Store for SqliteStore {
         super::queue::recover(&mut *self.conn()?, now)
     }
 
+    fn recover_owned(&self, owner_prefix: &str, now: Timestamp) -> Result<u64> {
+        super::queue::recover_owned(&mut *self.conn()?, owner_prefix, now)
+    }
+
     fn reprocess(&self, id: MessageId, now: Timestamp) -> Result<Vec<ItemId>> {
         super::maintenance::reprocess_messages(&mut *self.durable()?, &[id], now)
     }
