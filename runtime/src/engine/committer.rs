@@ -1,9 +1,13 @@
-//! Group commit: one thread takes every message waiting to be stored and commits them in one
-//! transaction, so one fsync covers a whole batch of concurrent senders.
+//! Group commit, pipelined: one thread takes every message waiting to be stored and commits
+//! them in one transaction ([`Store::write_batch`]); a second thread makes the batches written
+//! meanwhile durable with one fsync ([`Store::sync`]) and only then answers each handler with
+//! its receipt. The store's connection is never held through an fsync, so the next batch is
+//! written while the previous ones reach the disk.
 //!
 //! Each connection's handler sends its message here and awaits the answer before it ACKs. The
-//! thread is the only caller of [`Store::accept`]; recorded ACKs are written by it too, in
-//! their own (non-durable) transaction between batches.
+//! writer thread is the only caller of [`Store::write_batch`]; ACKs that could not be written
+//! with their message are recorded by it too, in their own (non-durable) transaction between
+//! batches.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -13,7 +17,9 @@ use tracing::{error, warn};
 
 use super::route::Output;
 use crate::ack::Clock;
-use crate::store::{Accept, Accepted, Delivery, Disposition, InboundMessage, MessageId, Store};
+use crate::store::{
+    self, Accept, Accepted, Delivery, Disposition, InboundMessage, MessageId, Store,
+};
 
 /// Most messages in one transaction.
 const MAX_BATCH: usize = 256;
@@ -89,12 +95,27 @@ impl Committer {
     }
 }
 
+/// A written batch on its way to the syncer, with whom to answer.
+struct Written {
+    batch: store::Written,
+    replies: Vec<oneshot::Sender<Result<Accepted, String>>>,
+}
+
 fn run(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock + Send + Sync>,
     mut rx: mpsc::Receiver<Job>,
     acks: PendingAcks,
 ) {
+    // The syncer makes batches durable while this thread writes the next ones: the store's
+    // connection is never held through an fsync, and one fsync covers every batch written
+    // meanwhile.
+    let (to_syncer, from_writer) = std::sync::mpsc::channel::<Written>();
+    let syncer_store = Arc::clone(&store);
+    let syncer = std::thread::Builder::new()
+        .name("hl7-syncer".to_owned())
+        .spawn(move || sync_loop(&*syncer_store, &from_writer))
+        .expect("spawn the syncer thread");
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
@@ -105,9 +126,52 @@ fn run(
             }
         }
         flush_acks(&*store, &acks);
-        commit(&*store, &*clock, &mut jobs);
+        if let Some(written) = write(&*store, &*clock, &mut jobs) {
+            if to_syncer.send(written).is_err() {
+                error!("the syncer stopped");
+                break;
+            }
+        }
     }
+    drop(to_syncer);
+    let _ = syncer.join();
     flush_acks(&*store, &acks);
+}
+
+fn sync_loop(store: &dyn Store, from_writer: &std::sync::mpsc::Receiver<Written>) {
+    while let Ok(first) = from_writer.recv() {
+        let mut written = vec![first];
+        written.extend(from_writer.try_iter());
+        let started = std::time::Instant::now();
+        let (batches, replies): (Vec<_>, Vec<_>) =
+            written.into_iter().map(|w| (w.batch, w.replies)).unzip();
+        let count = batches.len();
+        match store.sync(batches) {
+            Ok(accepted) => {
+                for (accepted, replies) in accepted.into_iter().zip(replies) {
+                    for (accepted, reply) in accepted.into_iter().zip(replies) {
+                        // A handler that gave up (connection closed) no longer listens: the
+                        // message is stored all the same, and a resend will be recognised.
+                        let _ = reply.send(Ok(accepted));
+                    }
+                }
+            }
+            Err(e) => {
+                // Committed but not known durable: the sender is told to resend (CE/AE/NAK);
+                // the resend is recognised as a duplicate of what was stored.
+                error!(error = %e, "cannot make stored messages durable");
+                let reason = e.to_string();
+                for reply in replies.into_iter().flatten() {
+                    let _ = reply.send(Err(reason.clone()));
+                }
+            }
+        }
+        tracing::trace!(
+            batches = count,
+            micros = started.elapsed().as_micros() as u64,
+            "sync"
+        );
+    }
 }
 
 fn flush_acks(store: &dyn Store, acks: &Mutex<Vec<(MessageId, Vec<u8>)>>) {
@@ -122,7 +186,8 @@ fn flush_acks(store: &dyn Store, acks: &Mutex<Vec<(MessageId, Vec<u8>)>>) {
     }
 }
 
-fn commit(store: &dyn Store, clock: &dyn Clock, jobs: &mut Vec<Job>) {
+/// Writes the jobs' messages in one transaction; `None` (every job answered) when it failed.
+fn write(store: &dyn Store, clock: &dyn Clock, jobs: &mut Vec<Job>) -> Option<Written> {
     let deliveries: Vec<Vec<Delivery<'_>>> = jobs
         .iter()
         .map(|job| match &job.plan {
@@ -149,28 +214,27 @@ fn commit(store: &dyn Store, clock: &dyn Clock, jobs: &mut Vec<Job>) {
         })
         .collect();
     let started = std::time::Instant::now();
-    let result = store.accept(&batch, clock.now());
+    let result = store.write_batch(&batch, clock.now());
     tracing::trace!(
         messages = batch.len(),
         micros = started.elapsed().as_micros() as u64,
-        "group commit"
+        "group commit written"
     );
     drop(batch);
     drop(deliveries);
+    let replies = jobs.drain(..).map(|job| job.reply);
     match result {
-        Ok(accepted) => {
-            for (job, accepted) in jobs.drain(..).zip(accepted) {
-                // A handler that gave up (connection closed) no longer listens: the message is
-                // stored all the same, and a resend will be recognised.
-                let _ = job.reply.send(Ok(accepted));
-            }
-        }
+        Ok(batch) => Some(Written {
+            batch,
+            replies: replies.collect(),
+        }),
         Err(e) => {
-            error!(error = %e, count = jobs.len(), "cannot store inbound messages");
+            error!(error = %e, count = replies.len(), "cannot store inbound messages");
             let reason = e.to_string();
-            for job in jobs.drain(..) {
-                let _ = job.reply.send(Err(reason.clone()));
+            for reply in replies {
+                let _ = reply.send(Err(reason.clone()));
             }
+            None
         }
     }
 }

@@ -9,38 +9,62 @@ use super::sqlite::{id_i64, id_u64, millis};
 use super::{Accept, Accepted, Disposition, ItemId, MessageId, Receipt};
 use crate::ack::{Durable, Timestamp};
 
-/// See [`Store::accept`](super::Store::accept).
+/// See [`Store::accept`](super::Store::accept): on a connection at the durable level, the
+/// commit has reached the disk when it returns.
 pub(super) fn accept(
     conn: &mut Connection,
     batch: &[Accept<'_>],
     now: Timestamp,
 ) -> Result<Vec<Accepted>> {
+    write(conn, batch, now)?.into_receipts()
+}
+
+/// See [`Store::write_batch`](super::Store::write_batch): the batch committed; durable only
+/// once the caller has made the WAL durable.
+pub(super) fn write(
+    conn: &mut Connection,
+    batch: &[Accept<'_>],
+    now: Timestamp,
+) -> Result<Written> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Receipts are minted only after the commit below has returned.
     let mut pending = Vec::with_capacity(batch.len());
     for one in batch {
         pending.push(accept_one(&tx, one, now)?);
         crate::failpoint::hit("mid_batch_commit");
     }
     tx.commit()?;
-    pending
-        .into_iter()
-        .map(|p| {
-            Ok(match p {
-                Pending::Stored { id, reused, items } => Accepted::Stored {
-                    receipt: receipt(id)?,
-                    reused,
-                    items,
-                },
-                Pending::Verbatim { id, ack } => Accepted::Verbatim {
-                    receipt: receipt(id)?,
-                    ack,
-                },
-            })
-        })
-        .collect()
+    Ok(Written { pending })
 }
 
+/// A committed batch whose receipts are not minted yet.
+#[derive(Debug)]
+pub(super) struct Written {
+    pending: Vec<Pending>,
+}
+
+impl Written {
+    /// The receipts. **Only once the batch is durable**: that is what a receipt says.
+    pub(super) fn into_receipts(self) -> Result<Vec<Accepted>> {
+        self.pending
+            .into_iter()
+            .map(|p| {
+                Ok(match p {
+                    Pending::Stored { id, reused, items } => Accepted::Stored {
+                        receipt: receipt(id)?,
+                        reused,
+                        items,
+                    },
+                    Pending::Verbatim { id, ack } => Accepted::Verbatim {
+                        receipt: receipt(id)?,
+                        ack,
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug)]
 enum Pending {
     Stored {
         id: i64,

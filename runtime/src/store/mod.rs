@@ -42,6 +42,7 @@
 //! Nothing here reads the system clock: every operation that needs the time takes `now`.
 
 mod accept;
+mod wal_sync;
 mod audit;
 mod error;
 mod files;
@@ -124,6 +125,27 @@ pub enum Accepted {
     },
 }
 
+/// A batch [`Store::write_batch`] committed; [`Store::sync`] hands out its receipts once it
+/// is durable.
+#[derive(Debug)]
+#[must_use = "the batch's receipts come from Store::sync"]
+pub struct Written(WrittenBatch);
+
+#[derive(Debug)]
+enum WrittenBatch {
+    /// Already durable (a store without a separate sync step).
+    Durable(Vec<Accepted>),
+    /// Committed to SQLite's WAL, not yet fsynced.
+    Wal(accept::Written),
+}
+
+impl Written {
+    /// A batch that is durable already: [`Store::sync`] only hands these receipts back.
+    pub fn durable(accepted: Vec<Accepted>) -> Written {
+        Written(WrittenBatch::Durable(accepted))
+    }
+}
+
 /// The operations an engine needs from its storage. Blocking: see the module documentation for
 /// calling it from async code.
 pub trait Store: Send + Sync {
@@ -157,6 +179,30 @@ pub trait Store: Send + Sync {
     /// commit: one fsync for the batch). Either all are committed or none; results in input
     /// order. Copies of one resend within the batch are stored once.
     fn accept(&self, batch: &[Accept<'_>], now: Timestamp) -> Result<Vec<Accepted>>;
+
+    /// [`Store::accept`] in two steps, so that a group commit can write the next batch while
+    /// the previous ones reach the disk: this commits the batch (in order, visible to
+    /// readers) and returns before it is durable; [`Store::sync`] then makes every batch
+    /// written so far durable with one fsync and hands out their receipts. By default the
+    /// first step is [`Store::accept`] and the second only returns its receipts.
+    fn write_batch(&self, batch: &[Accept<'_>], now: Timestamp) -> Result<Written> {
+        Ok(Written::durable(self.accept(batch, now)?))
+    }
+
+    /// Makes the batches durable and returns their receipts, batch by batch. An error means
+    /// the batches are committed but not known to be durable: answer as for a failed store.
+    fn sync(&self, batches: Vec<Written>) -> Result<Vec<Vec<Accepted>>> {
+        batches
+            .into_iter()
+            .map(|w| match w.0 {
+                WrittenBatch::Durable(accepted) => Ok(accepted),
+                WrittenBatch::Wal(_) => Err(Error::Corrupt {
+                    column: "sync",
+                    detail: "a SQLite batch handed to another store".to_owned(),
+                }),
+            })
+            .collect()
+    }
 
     /// Adds one ready queue item per delivery at the tail of its destination's queue and marks
     /// the message [`MessageState::Routed`], in one transaction. No deliveries is allowed (no

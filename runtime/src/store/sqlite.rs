@@ -27,6 +27,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::{Error, Result};
+use super::{Written, WrittenBatch};
 use super::{
     files, schema, Accept, Accepted, AuditEntry, AuditQuery, AuditRecord, Claimed, Delivery,
     Discarded, Edited, Finish, InboundMessage, ItemId, ItemInfo, ItemState, MessageDetail,
@@ -61,6 +62,7 @@ pub struct SqliteStore {
     conn: Mutex<Locked>,
     path: PathBuf,
     synchronous: Synchronous,
+    wal: super::wal_sync::WalSync,
 }
 
 /// The connection and the `synchronous` level it is set to now.
@@ -106,6 +108,7 @@ impl SqliteStore {
             }),
             path: path.to_owned(),
             synchronous: options.synchronous,
+            wal: super::wal_sync::WalSync::new(path),
         })
     }
 
@@ -443,6 +446,30 @@ impl Store for SqliteStore {
 
     fn accept(&self, batch: &[Accept<'_>], now: Timestamp) -> Result<Vec<Accepted>> {
         super::accept::accept(&mut *self.durable()?, batch, now)
+    }
+
+    fn write_batch(&self, batch: &[Accept<'_>], now: Timestamp) -> Result<Written> {
+        // At the bookkeeping level: no fsync while the connection is held (see `sync`).
+        let written = super::accept::write(&mut *self.conn()?, batch, now)?;
+        Ok(Written(WrittenBatch::Wal(written)))
+    }
+
+    fn sync(&self, batches: Vec<Written>) -> Result<Vec<Vec<Accepted>>> {
+        if batches
+            .iter()
+            .any(|w| matches!(w.0, WrittenBatch::Wal(_)))
+            && self.synchronous.is_durable()
+        {
+            self.wal.sync()?;
+        }
+        batches
+            .into_iter()
+            .map(|w| match w.0 {
+                WrittenBatch::Durable(accepted) => Ok(accepted),
+                // Durable now (or as durable as the configured level makes any commit).
+                WrittenBatch::Wal(written) => written.into_receipts(),
+            })
+            .collect()
     }
 
     fn claim_batch(
