@@ -443,3 +443,53 @@ async fn folder_destination_and_restart_resume_the_queue() {
     assert_eq!(written, sent);
     running.shutdown().await;
 }
+
+/// Retention prunes finished messages, never queued ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_prunes_finished_messages_only() {
+    use hl7_runtime::engine::Retention;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let sink = Sink::aa().await;
+    let running = engine(Arc::clone(&store))
+        .destination(Destination::mllp("up", sink.addr.to_string()))
+        .destination(Destination::folder("paused", dir.path().join("out")))
+        .route(
+            Route::new("A")
+                .when(|m| m.header().control_id() == "A")
+                .to("up"),
+        )
+        .route(
+            Route::new("B")
+                .when(|m| m.header().control_id() != "A")
+                .to("paused"),
+        )
+        .retention(Retention::max_age(Duration::from_millis(1)).every(Duration::from_millis(100)))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    running.set_paused("paused", true);
+    let mut client = client(&running).await;
+    client.send(&adt("A", "P9", 0)).await.unwrap();
+    client.send(&adt("B", "P9", 0)).await.unwrap();
+    wait_for(
+        "the delivered message pruned",
+        Duration::from_secs(30),
+        || {
+            store
+                .message(hl7_runtime::store::MessageId(1))
+                .unwrap()
+                .is_none()
+        },
+    )
+    .await;
+    let queued = store.message(hl7_runtime::store::MessageId(2)).unwrap();
+    assert!(
+        queued.is_some(),
+        "a message with queued work is never pruned"
+    );
+    assert_eq!(sink.control_ids(), ["A"]);
+    running.shutdown().await;
+}

@@ -38,6 +38,7 @@ mod destination;
 mod handle;
 mod inbound;
 mod ingest;
+mod retention;
 mod route;
 mod shared;
 mod stats;
@@ -58,6 +59,7 @@ use tracing::{error, info, warn};
 pub use destination::{Deliver, DeliveryFuture, Destination, RetryPolicy, Target, Verdict};
 pub use handle::{EngineHandle, Prepared};
 pub use inbound::Inbound;
+pub use retention::Retention;
 pub use route::{route_all, Action, Output, Route, RouteError, Typed};
 pub use stats::{ChannelStats, DestinationStats, Event, LATENCY_BUCKETS_MS};
 pub use targets::judge_ack;
@@ -150,6 +152,7 @@ pub struct EngineBuilder {
     node: String,
     allow_non_durable: bool,
     log_phi: bool,
+    retention: Option<Retention>,
 }
 
 impl fmt::Debug for EngineBuilder {
@@ -207,6 +210,12 @@ impl EngineBuilder {
     /// show loss is detected (RELIABILITY.md T-CRASH-5); never for a hospital.
     pub fn allow_non_durable_store(mut self, allow: bool) -> Self {
         self.allow_non_durable = allow;
+        self
+    }
+
+    /// Prunes finished messages periodically by age and size (default: keeps everything).
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = Some(retention);
         self
     }
 
@@ -279,6 +288,7 @@ impl Engine {
             node: "engine".to_owned(),
             allow_non_durable: false,
             log_phi: false,
+            retention: None,
         }
     }
 
@@ -405,6 +415,13 @@ impl Engine {
                 stats,
             };
             worker_tasks.spawn(worker.run(Arc::clone(&shared), shutdown.clone()));
+        }
+        if let Some(retention) = b.retention {
+            worker_tasks.spawn(retention::run(
+                Arc::clone(&shared),
+                retention,
+                shutdown.clone(),
+            ));
         }
         Ok(RunningEngine {
             shared,
