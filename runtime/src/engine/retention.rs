@@ -56,8 +56,7 @@ pub(crate) async fn run(shared: Arc<Shared>, retention: Retention, shutdown: Can
         let older_than = Timestamp::from_unix_millis(now.unix_millis().saturating_sub(age));
         let store = Arc::clone(&shared.store);
         let pruned =
-            tokio::task::spawn_blocking(move || store.prune(older_than, retention.max_bytes))
-                .await;
+            tokio::task::spawn_blocking(move || store.prune(older_than, retention.max_bytes)).await;
         match pruned {
             Ok(Ok(p)) if p.messages > 0 => info!(
                 messages = p.messages,
