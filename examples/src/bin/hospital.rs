@@ -4,6 +4,8 @@
 //! `cargo run -p hl7-examples --bin hospital -- --help`. Started without destination
 //! addresses it runs simulated EHR, billing and pharmacy systems of its own, so it works
 //! alone on one machine; `--send-examples` then feeds it the bundled sample messages.
+//! `--admin 127.0.0.1:8080` with a token (`--admin-token-file` or `HL7_ADMIN_TOKEN`) serves
+//! metrics, the JSON API and alerts (`hl7_runtime::admin`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,9 +15,10 @@ use clap::Parser;
 use hl7_examples::engine::{builder, Setup, DESTINATIONS};
 use hl7_examples::simulated::{start_sink, SinkOptions};
 use hl7_runtime::ack::AckAfter;
+use hl7_runtime::admin::{Admin, AdminConfig, AlertConfig, MIN_TOKEN_LEN};
 use hl7_runtime::engine::RetryPolicy;
 use hl7_runtime::store::{Options, SqliteStore, Synchronous};
-use hl7_runtime::transport::{ClientConfig, MllpClient};
+use hl7_runtime::transport::{ClientConfig, Identity, MllpClient, ServerTlsConfig};
 use tracing_subscriber::EnvFilter;
 
 /// The example hospital's HL7 interface engine.
@@ -54,6 +57,33 @@ struct Args {
     /// Log message bodies (PHI) at debug level.
     #[arg(long)]
     log_phi: bool,
+    /// Serve the admin endpoint (metrics, JSON API, alerts) on this address, e.g.
+    /// 127.0.0.1:8080. Off by default. Needs a token: --admin-token-file or HL7_ADMIN_TOKEN.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<String>,
+    /// File holding the admin token (at least 16 characters; user `admin`). Without it the
+    /// token is read from the HL7_ADMIN_TOKEN environment variable.
+    #[arg(long, value_name = "FILE", requires = "admin")]
+    admin_token_file: Option<PathBuf>,
+    /// Let the admin endpoint listen on an address that is not loopback.
+    #[arg(long, requires = "admin")]
+    admin_allow_remote: bool,
+    /// Serve the admin endpoint over HTTPS with this certificate chain (PEM)...
+    #[arg(long, value_name = "PEM", requires_all = ["admin", "admin_tls_key"])]
+    admin_tls_cert: Option<PathBuf>,
+    /// ...and this private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "admin_tls_cert")]
+    admin_tls_key: Option<PathBuf>,
+    /// POST alert notifications (JSON) to this http:// URL; alerts always go to the log.
+    #[arg(long, value_name = "URL", requires = "admin")]
+    alert_webhook: Option<String>,
+    /// How often the alert rules are evaluated, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 15, requires = "admin")]
+    alert_interval: u64,
+    /// No alerts (by default, with --admin: queue over 1000 or its head older than 10 min,
+    /// a destination failing for 5 min, over 10 errors a minute, any control ID reuse).
+    #[arg(long, requires = "admin")]
+    no_alerts: bool,
     /// DANGEROUS, for tests only: SQLite `synchronous=OFF` (commits not durable).
     #[arg(long, hide = true)]
     unsafe_no_fsync: bool,
@@ -106,6 +136,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.unsafe_no_fsync {
         options.synchronous(Synchronous::Off);
     }
+    // Checked before anything starts: no token, no admin endpoint.
+    let admin = match &args.admin {
+        Some(addr) => Some(admin_config(&args, addr)?),
+        None => None,
+    };
     let store = Arc::new(SqliteStore::open_with(path, &options)?);
 
     let mut addrs = Vec::with_capacity(3);
@@ -153,11 +188,75 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "send a message: hl7 send --to {listen} FILE   or   mllp_send --port {} FILE",
         listen.rsplit(':').next().unwrap_or("2575")
     );
+    let admin = match admin {
+        Some(config) => {
+            let admin = Admin::new(running.handle(), config)
+                .merge(hl7_runtime::admin::dashboard::router())
+                .start()
+                .await?;
+            println!(
+                "admin endpoint on {}://{} (Authorization: Bearer <token>)",
+                if args.admin_tls_cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+                admin.local_addr()
+            );
+            Some(admin)
+        }
+        None => None,
+    };
     if args.send_examples {
         send_examples(&listen).await?;
     }
     running.shutdown_on_signal().await;
+    if let Some(admin) = admin {
+        admin.shutdown().await;
+    }
     Ok(())
+}
+
+/// The admin endpoint's settings from the flags; refuses a missing or weak token and a
+/// remote address without --admin-allow-remote.
+fn admin_config(args: &Args, addr: &str) -> Result<AdminConfig, Box<dyn std::error::Error>> {
+    let token = match &args.admin_token_file {
+        Some(file) => std::fs::read_to_string(file)
+            .map_err(|e| format!("admin token file {}: {e}", file.display()))?,
+        None => std::env::var("HL7_ADMIN_TOKEN").map_err(|_| {
+            "--admin needs a token: --admin-token-file FILE or the HL7_ADMIN_TOKEN variable"
+        })?,
+    };
+    let token = token.trim();
+    if token.chars().count() < MIN_TOKEN_LEN {
+        return Err(
+            format!("the admin token must have at least {MIN_TOKEN_LEN} characters").into(),
+        );
+    }
+    if let Ok(socket) = addr.parse::<std::net::SocketAddr>() {
+        if !socket.ip().is_loopback() && !args.admin_allow_remote {
+            return Err(format!(
+                "--admin {addr} is not a loopback address; add --admin-allow-remote to listen there"
+            )
+            .into());
+        }
+    }
+    let mut config = AdminConfig::new(addr)
+        .token(token)
+        .allow_remote(args.admin_allow_remote);
+    if let (Some(cert), Some(key)) = (&args.admin_tls_cert, &args.admin_tls_key) {
+        let identity = Identity::from_pem_files(cert, key)?;
+        config = config.tls(ServerTlsConfig::new(identity).build()?);
+    }
+    if !args.no_alerts {
+        let mut alerts = AlertConfig::with_default_rules()
+            .interval(std::time::Duration::from_secs(args.alert_interval.max(1)));
+        if let Some(url) = &args.alert_webhook {
+            alerts = alerts.webhook(url.clone());
+        }
+        config = config.alerts(alerts);
+    }
+    Ok(config)
 }
 
 /// Sends each bundled sample message and prints its ACK, as a partner system would.

@@ -24,11 +24,20 @@ use super::dashboard::session::{self, Sessions};
 pub struct User(pub String);
 
 /// The configured users and their token digests.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Tokens {
     users: Vec<(String, [u8; 32])>,
     /// The dashboard's browser sessions.
     sessions: Arc<Sessions>,
+}
+
+impl std::fmt::Debug for Tokens {
+    // The users only: not even the token digests go to a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.users.iter().map(|(u, _)| u))
+            .finish()
+    }
 }
 
 impl Tokens {

@@ -192,7 +192,13 @@ pub(super) fn reprocess_edited(
     let mut items = Vec::new();
     if let Disposition::Route(deliveries) = edited.disposition {
         for d in deliveries {
-            items.push(insert_item(&tx, id, d.destination, d.payload, None, now)?);
+            // As in `accept`: an empty payload stands for the raw message.
+            let payload = if d.payload == m.raw.as_slice() {
+                &[][..]
+            } else {
+                d.payload
+            };
+            items.push(insert_item(&tx, id, d.destination, payload, None, now)?);
         }
     }
     // The edit replaces the original's failures: they must not be sent by a later bulk
