@@ -5,7 +5,8 @@
 //! addresses it runs simulated EHR, billing and pharmacy systems of its own, so it works
 //! alone on one machine; `--send-examples` then feeds it the bundled sample messages.
 //! `--admin 127.0.0.1:8080` with a token (`--admin-token-file` or `HL7_ADMIN_TOKEN`) serves
-//! metrics, the JSON API and alerts (`hl7_runtime::admin`).
+//! metrics, the JSON API and alerts (`hl7_runtime::admin`), and the operations dashboard at
+//! `/` (sign in with the token).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -194,15 +195,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .merge(hl7_runtime::admin::dashboard::router())
                 .start()
                 .await?;
-            println!(
-                "admin endpoint on {}://{} (Authorization: Bearer <token>)",
-                if args.admin_tls_cert.is_some() {
-                    "https"
-                } else {
-                    "http"
-                },
-                admin.local_addr()
-            );
+            let scheme = if args.admin_tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let addr = admin.local_addr();
+            println!("admin endpoint on {scheme}://{addr} (Authorization: Bearer <token>)");
+            println!("dashboard: open {scheme}://{addr}/ and sign in with the admin token");
             Some(admin)
         }
         None => None,

@@ -220,6 +220,11 @@ pub(crate) fn login_page(problem: Option<&str>) -> Response {
         ),
     );
     super::secure_headers(headers);
+    // The form's post then says where it comes from (`Origin`), which the sign-in checks.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 
@@ -284,9 +289,15 @@ fn redirect_home(cookie: &str) -> Response {
     response
 }
 
-/// A form post from this very host: its `Origin`, when the browser sends one, names the host
-/// the request was sent to (no sign-in forms on other sites).
+/// A form post from this very host (no sign-in forms on other sites): `Sec-Fetch-Site` says
+/// `same-origin` when the browser sends it, and `Origin`, when sent, names the host the
+/// request was sent to.
 fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if site.as_bytes() != b"same-origin" {
+            return false;
+        }
+    }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
@@ -447,5 +458,13 @@ mod tests {
         assert!(!same_origin(&headers));
         headers.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&headers));
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(!same_origin(&headers));
+        headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&headers));
     }
 }

@@ -547,7 +547,7 @@
 
     const locations = parseLocations(d.error);
     $('message-error').hidden = !d.error;
-    $('message-error-text').replaceChildren(...(d.error || '').split('\n').map((line) => el('div', {}, errorWithLocations(line))));
+    $('message-error-text').replaceChildren(...(d.error || '').split(/\n|; (?=error at )/).map((line) => el('div', {}, errorWithLocations(line))));
 
     renderItems(d.items);
     renderSegments(d.raw, locations);

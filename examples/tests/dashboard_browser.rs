@@ -1,0 +1,754 @@
+//! The operations dashboard in a real browser: headless Chromium driven over WebDriver
+//! (fantoccini) through a chromedriver the test starts, against the `hospital` binary with
+//! its admin endpoint on a free loopback port and simulated destinations.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them the
+//! test fails and says how to install them; it never skips. Screenshots go to
+//! `target/test-artifacts/` (`dashboard.png`, `dashboard-message.png`,
+//! `dashboard-error.png`, and `dashboard-failure.png` when a step times out); with
+//! `HL7_DASHBOARD_SCREENSHOT=docs` the overview and the message in error are also copied to
+//! `examples/docs/` (`dashboard.png`, `dashboard-message.png`) for the README.
+//!
+//! No step depends on timing: each waits for the page to show what it expects, polling the
+//! DOM for up to [`PATIENCE`].
+//!
+//! Also here: the dashboard's field-name table is what the bundled HL7 v2.5.1 base says
+//! (`HL7_DASHBOARD_FIELDS=write` rewrites it).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hl7_runtime::transport::{ClientConfig, MllpClient};
+use serde_json::{json, Value};
+
+/// How long any one step may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(90);
+
+/// The admin token of the engine under test.
+const TOKEN: &str = "dashboard-browser-test-token-0123456789";
+
+/// Messages sent while the dashboard is open (with the one in error, more than a page).
+const SENT: usize = 60;
+
+/// Messages on a page of the browser.
+const PAGE: usize = 50;
+
+// ----- the field-name table ---------------------------------------------------------------------
+
+/// The segments whose field names the dashboard knows.
+const SEGMENTS: &[&str] = &[
+    "AL1", "DG1", "ERR", "EVN", "GT1", "IN1", "MRG", "MSA", "MSH", "NK1", "NTE", "OBR", "OBX",
+    "ORC", "PD1", "PID", "PR1", "PV1", "PV2", "QAK", "QPD", "QRD", "RXA", "RXE", "RXO", "RXR",
+    "SFT", "SPM", "TQ1", "TXA",
+];
+
+const FIELD_TABLE: &str = "runtime/src/admin/dashboard/assets/fields.json";
+
+/// The table as generated from `hl7-spec`'s bundled base: segment and field names, and the
+/// component names of every composite type those fields use (and their components use).
+fn field_table() -> String {
+    let base = hl7_spec::base::load("2.5.1").expect("the bundled 2.5.1 base");
+    let quote = |s: &str| Value::String(s.to_owned()).to_string();
+    let mut out = String::new();
+    out.push_str("{\n");
+    let _ = writeln!(
+        out,
+        "  \"source\": {},",
+        quote(
+            "the HL7 v2.5.1 base definitions bundled with hl7-spec (hl7-spec/spec/2.5.1, \
+             segments.xml and datatypes.xml), written by examples/tests/dashboard_browser.rs"
+        )
+    );
+    let _ = writeln!(out, "  \"version\": {},", quote(&base.version));
+    out.push_str("  \"segments\": {\n");
+    let mut types = BTreeSet::new();
+    let mut segments = Vec::new();
+    for &name in SEGMENTS {
+        let segment = &base.segments[name];
+        let count = segment.fields.iter().map(|f| f.position).max().unwrap_or(0);
+        let mut fields = Vec::new();
+        for position in 1..=count {
+            let field = segment.fields.iter().find(|f| f.position == position);
+            let (name, datatype) = field.map_or(("", ""), |f| (&f.name[..], &f.datatype[..]));
+            types.insert(datatype.to_owned());
+            fields.push(format!("      [{}, {}]", quote(name), quote(datatype)));
+        }
+        segments.push(format!(
+            "    {}: {{\"name\": {}, \"fields\": [\n{}\n    ]}}",
+            quote(name),
+            quote(segment.long_name.as_deref().unwrap_or("")),
+            fields.join(",\n")
+        ));
+    }
+    out.push_str(&segments.join(",\n"));
+    out.push_str("\n  },\n  \"datatypes\": {\n");
+    let mut pending: Vec<String> = types.iter().cloned().collect();
+    let mut composites = std::collections::BTreeMap::new();
+    while let Some(name) = pending.pop() {
+        let Some(def) = base.datatypes.get(&name) else {
+            continue;
+        };
+        if def.is_primitive() || composites.contains_key(&name) {
+            continue;
+        }
+        let components: Vec<(String, String)> = def
+            .components
+            .iter()
+            .map(|c| (c.name.clone(), c.datatype.clone()))
+            .collect();
+        pending.extend(components.iter().map(|(_, t)| t.clone()));
+        composites.insert(name, components);
+    }
+    let datatypes: Vec<String> = composites
+        .iter()
+        .map(|(name, components)| {
+            let list: Vec<String> = components
+                .iter()
+                .map(|(n, t)| format!("[{}, {}]", quote(n), quote(t)))
+                .collect();
+            format!("    {}: [{}]", quote(name), list.join(", "))
+        })
+        .collect();
+    out.push_str(&datatypes.join(",\n"));
+    out.push_str("\n  }\n}\n");
+    out
+}
+
+#[test]
+fn field_names_match_the_bundled_base() {
+    let expected = field_table();
+    serde_json::from_str::<Value>(&expected).expect("the table is JSON");
+    let path = workspace().join(FIELD_TABLE);
+    if std::env::var("HL7_DASHBOARD_FIELDS").as_deref() == Ok("write") {
+        std::fs::write(&path, &expected).expect("write the field table");
+        return;
+    }
+    let actual = std::fs::read_to_string(&path).expect("read the field table");
+    assert!(
+        actual == expected,
+        "{FIELD_TABLE} is not what the bundled base says; rewrite it with \
+         `HL7_DASHBOARD_FIELDS=write cargo test -p hl7-examples --test dashboard_browser field_names`"
+    );
+}
+
+// ----- processes ------------------------------------------------------------------------------
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_path_buf()
+}
+
+/// `target/test-artifacts/`.
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target folder")
+        .join("test-artifacts");
+    std::fs::create_dir_all(&dir).expect("create target/test-artifacts");
+    dir
+}
+
+/// A program on `PATH`, else at one of `fallbacks`; the test fails loudly without it.
+fn program(names: &[&str], fallbacks: &[&str]) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for name in names {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    for fallback in fallbacks {
+        if Path::new(fallback).is_file() {
+            return PathBuf::from(fallback);
+        }
+    }
+    panic!(
+        "the dashboard browser test needs {} (looked on PATH and at {fallbacks:?}).\n\
+         Install headless Chromium and its WebDriver: \
+         `apt-get install -y --no-install-recommends chromium chromium-driver` \
+         (.ci/run does this in CI).",
+        names.join(" or ")
+    );
+}
+
+/// A child process in a process group of its own, killed with everything it started (the
+/// browser, for chromedriver) when dropped, the test passed or not; its output goes to `log`.
+struct Process {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn spawn(name: &'static str, command: &mut Command, log: PathBuf) -> Process {
+        use std::os::unix::process::CommandExt;
+        let out = File::create(&log).expect("create a log file");
+        let err = out.try_clone().expect("clone the log file");
+        let child = command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Process { name, child, log }
+    }
+
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "{} exited ({status}); its output:\n{}",
+                self.name,
+                tail(&self.log)
+            );
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // The group's id is the child's pid: this group, nothing else.
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg("--")
+            .arg(format!("-{}", self.child.id()))
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("its address")
+}
+
+/// A plain HTTP/1.1 GET; the status code and body.
+fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )?;
+    // Read the head, then as much body as it announces (chromedriver keeps the connection
+    // open whatever `Connection: close` says).
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let (head, mut body) = loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        answer.extend_from_slice(&buf[..n]);
+        if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&answer[..end]).into_owned();
+            break (head, answer[end + 4..].to_vec());
+        }
+    };
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())
+                .flatten()
+        })
+        .unwrap_or(0);
+    while body.len() < length {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    Ok((status, body))
+}
+
+/// Waits until `addr` answers `path` with 200, while `process` runs.
+fn wait_http(process: &mut Process, addr: SocketAddr, path: &str, token: Option<&str>) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        process.assert_running();
+        if let Ok((200, _)) = http_get(addr, path, token) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not answer {path} on {addr}; its output:\n{}",
+            process.name,
+            tail(&process.log)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+// ----- the browser ------------------------------------------------------------------------------
+
+struct Browser {
+    client: Client,
+    base: String,
+    engine_log: PathBuf,
+}
+
+impl Browser {
+    async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Polls `script` until it returns something other than `null`, `false` or `undefined`.
+    async fn until(&self, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let value = self.js(script).await;
+            if !matches!(value, Value::Null | Value::Bool(false)) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                self.screenshot("dashboard-failure.png").await;
+                panic!(
+                    "waited {PATIENCE:?} for: {what}\npage text:\n{}\nengine output:\n{}",
+                    self.js("return document.body.innerText").await,
+                    tail(&self.engine_log)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.element(css).await.click().await.expect(css);
+    }
+
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.until(
+            &format!("`{css}` to be shown"),
+            &format!(
+                "const e = document.querySelector({}); return !!e && e.offsetParent !== null;",
+                json!(css)
+            ),
+        )
+        .await;
+        self.client.find(Locator::Css(css)).await.expect(css)
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let input = self.element(css).await;
+        input.clear().await.expect("clear");
+        input.send_keys(text).await.expect("type");
+    }
+
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        let path = artifacts().join(name);
+        match self.client.screenshot().await {
+            Ok(png) => std::fs::write(&path, png).expect("write the screenshot"),
+            Err(e) => eprintln!("no screenshot {name}: {e}"),
+        }
+        path
+    }
+}
+
+fn adt_a04(n: usize) -> Vec<u8> {
+    format!(
+        "MSH|^~\\&|REG|STMARYS|HUB|STMARYS|20241127090000||ADT^A04^ADT_A01|DASH{n:04}|P|2.5.1\r\
+         EVN|A04|20241127090000\r\
+         PID|1||DASH-P-{n:04}^^^STMARYS^MR||DOE^JANE^Q||19800101|F\r\
+         PV1|1|O|CLINIC^101^1\r"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_a_browser() {
+    let chromedriver = program(&["chromedriver"], &["/usr/bin/chromedriver"]);
+    let chromium = program(
+        &["chromium", "chromium-browser", "google-chrome"],
+        &["/usr/bin/chromium"],
+    );
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).expect("write the token file");
+
+    // The engine, with its admin endpoint and simulated destinations.
+    let listen = free_addr();
+    let admin = free_addr();
+    let engine_log = artifacts().join("dashboard-engine.log");
+    let mut engine = Process::spawn(
+        "hospital",
+        Command::new(env!("CARGO_BIN_EXE_hospital"))
+            .arg("--listen")
+            .arg(listen.to_string())
+            .arg("--store")
+            .arg(format!(
+                "sqlite:{}",
+                dir.path().join("hospital.db").display()
+            ))
+            .arg("--admin")
+            .arg(admin.to_string())
+            .arg("--admin-token-file")
+            .arg(&token_file)
+            .arg("--unsafe-no-fsync")
+            .env("RUST_LOG", "info")
+            .env_remove("HL7_ADMIN_TOKEN"),
+        engine_log.clone(),
+    );
+    wait_http(&mut engine, admin, "/api/status", Some(TOKEN));
+    let (status, body) = http_get(admin, "/", None).expect("GET / without a token");
+    assert_eq!(status, 401, "the page needs a token too: {body}");
+
+    // chromedriver, and a browser session through it.
+    let driver_addr = free_addr();
+    let mut driver = Process::spawn(
+        "chromedriver",
+        Command::new(&chromedriver)
+            .arg(format!("--port={}", driver_addr.port()))
+            .arg("--allowed-ips=127.0.0.1"),
+        artifacts().join("dashboard-chromedriver.log"),
+    );
+    wait_http(&mut driver, driver_addr, "/status", None);
+    let profile = dir.path().join("chromium-profile");
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1440,1000",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://{driver_addr}"))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start Chromium through chromedriver: {e}\n{}",
+                tail(&artifacts().join("dashboard-chromedriver.log"))
+            )
+        });
+    let browser = Browser {
+        client,
+        base: format!("http://{admin}"),
+        engine_log: engine_log.clone(),
+    };
+
+    // Signing in: the page is not served without a token; a wrong one is refused.
+    browser
+        .client
+        .goto(&format!("{}/", browser.base))
+        .await
+        .expect("open the dashboard");
+    browser.type_into("#token", "not-the-token-at-all").await;
+    browser.click("#sign-in").await;
+    browser
+        .until(
+            "the wrong token refused",
+            "const p = document.querySelector('.problem'); \
+             return !!p && p.textContent.includes('not valid');",
+        )
+        .await;
+    let shown = browser
+        .js("return document.querySelector('#destinations') !== null")
+        .await;
+    assert_eq!(shown, json!(false), "no dashboard without a valid token");
+    browser.type_into("#token", TOKEN).await;
+    browser.click("#sign-in").await;
+    browser
+        .until(
+            "the three destinations, up",
+            "const rows = document.querySelectorAll('#destinations tbody tr[data-state=\"up\"]'); \
+             return rows.length === 3;",
+        )
+        .await;
+    let before = browser
+        .until(
+            "the inbound channel",
+            "const r = document.querySelector('#channels tr[data-key=\"inbound\"]'); \
+                 return r && r.dataset.received;",
+        )
+        .await;
+    let before: u64 = before
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("a count");
+
+    // Counts move while messages are sent over MLLP: the page shows the first half before
+    // the second half is sent, then the total.
+    let (half_shown, wait_for_page) = tokio::sync::oneshot::channel::<()>();
+    let sender = tokio::spawn(async move {
+        let mut client = MllpClient::connect(&listen.to_string(), ClientConfig::default())
+            .await
+            .expect("connect to the engine");
+        let mut wait_for_page = Some(wait_for_page);
+        for n in 1..=SENT {
+            if n == SENT / 2 + 1 {
+                if let Some(wait) = wait_for_page.take() {
+                    wait.await.expect("the page showed the first half");
+                }
+            }
+            let ack = client.send(&adt_a04(n)).await.expect("an ACK");
+            let ack = String::from_utf8_lossy(&ack).into_owned();
+            assert!(ack.contains("MSA|AA|"), "not accepted: {ack}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let defects = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("messages/acme_oru_r01_defects.hl7"),
+        )
+        .expect("the sample with defects");
+        client.send(&defects).await.expect("an ACK for the defects");
+    });
+    let inbound = "document.querySelector('#channels tr[data-key=\"inbound\"]').dataset.received";
+    let half = before + (SENT / 2) as u64;
+    browser
+        .until(
+            &format!("the page to show {half} received"),
+            &format!("return ({inbound}) === '{half}';"),
+        )
+        .await;
+    half_shown.send(()).expect("the sender waits");
+    let total = before + SENT as u64 + 1;
+    browser
+        .until(
+            &format!("the page to show {total} received"),
+            &format!("return ({inbound}) === '{total}';"),
+        )
+        .await;
+    sender.await.expect("the sender");
+    browser
+        .until(
+            "every destination to have delivered the ADT messages",
+            &format!(
+                "const rows = [...document.querySelectorAll('#destinations tbody tr')]; \
+                 return rows.length === 3 && rows.every(r => Number(r.dataset.delivered) >= {SENT} \
+                   && r.dataset.queue === '0');"
+            ),
+        )
+        .await;
+    let rate = browser
+        .js("return document.querySelector('#channels tr[data-key=\"inbound\"] td[data-col=\"rate\"]').textContent")
+        .await;
+    assert!(
+        rate.as_str().is_some_and(|r| r.ends_with("/s")),
+        "a rate: {rate}"
+    );
+
+    // Pause and resume a destination.
+    browser
+        .click("#destinations tr[data-key=\"pharmacy\"] button")
+        .await;
+    browser
+        .until(
+            "pharmacy paused",
+            "const r = document.querySelector('#destinations tr[data-key=\"pharmacy\"]'); \
+             return r.dataset.state === 'paused' && r.querySelector('button').textContent === 'Resume';",
+        )
+        .await;
+    browser
+        .click("#destinations tr[data-key=\"pharmacy\"] button")
+        .await;
+    browser
+        .until(
+            "pharmacy up again",
+            "return document.querySelector('#destinations tr[data-key=\"pharmacy\"]')\
+               .dataset.state === 'up';",
+        )
+        .await;
+
+    // The message browser: the newest page, the older one (keyset), back.
+    let rows = "document.querySelectorAll('#results tr.result')";
+    browser.click("#search-button").await;
+    browser
+        .until(
+            "the newest page",
+            &format!(
+                "const rows = {rows}; return rows.length === {PAGE} \
+                   && rows[0].dataset.control === 'ACME00018' && !document.querySelector('#older').disabled;"
+            ),
+        )
+        .await;
+    browser.click("#older").await;
+    browser
+        .until(
+            "the older page",
+            &format!(
+                "const rows = {rows}; return rows.length === {} \
+                   && rows[rows.length - 1].dataset.control === 'DASH0001' \
+                   && document.querySelector('#older').disabled;",
+                SENT + 1 - PAGE
+            ),
+        )
+        .await;
+    browser.click("#newer").await;
+    browser
+        .until(
+            "the newest page again",
+            &format!(
+                "const rows = {rows}; return rows.length === {PAGE} \
+                   && rows[0].dataset.control === 'ACME00018';"
+            ),
+        )
+        .await;
+    let overview = browser.screenshot("dashboard.png").await;
+
+    // Search by patient id, open the message.
+    browser.type_into("#q-patient", "DASH-P-0017").await;
+    browser.click("#search-button").await;
+    browser
+        .until(
+            "the one message of patient DASH-P-0017",
+            "const rows = document.querySelectorAll('#results tr.result'); \
+             return rows.length === 1 && rows[0].dataset.patient === 'DASH-P-0017';",
+        )
+        .await;
+    browser.click("#results tr.result").await;
+    browser
+        .until(
+            "the message view with named fields",
+            "const name = document.querySelector('#segments .segment[data-segment=\"PID\"] \
+               tr[data-field=\"3\"] td.name'); \
+             return !!name && name.textContent.includes('Patient Identifier List') \
+               && document.querySelector('#message-title').textContent.includes('DASH0017');",
+        )
+        .await;
+    browser
+        .until(
+            "three deliveries, done",
+            "const items = [...document.querySelectorAll('#items tr.item')]; \
+             return items.length === 3 && items.every(i => i.dataset.state === 'done');",
+        )
+        .await;
+
+    // Reprocess it: a second item per destination, linked to the first, delivered.
+    browser.click("#act-reprocess").await;
+    browser
+        .type_into("#reprocess-reason", "browser test: send again")
+        .await;
+    browser.click("#reprocess-confirm").await;
+    browser
+        .until(
+            "the reprocessed copies delivered",
+            "const items = [...document.querySelectorAll('#items tr.item')]; \
+             const copies = items.filter(i => i.dataset.reprocessOf !== ''); \
+             return items.length === 6 && copies.length === 3 \
+               && copies.every(i => i.dataset.state === 'done');",
+        )
+        .await;
+    let result = browser
+        .js("return document.querySelector('#action-result').textContent")
+        .await;
+    assert!(
+        result
+            .as_str()
+            .is_some_and(|r| r.starts_with("Reprocessed")),
+        "{result}"
+    );
+    browser
+        .js("document.querySelector('#action-result').scrollIntoView({block: 'start'})")
+        .await;
+    browser.screenshot("dashboard-message.png").await;
+
+    // A message in error: its location is highlighted in the segment view.
+    browser.click("#back").await;
+    browser
+        .element("#q-patient")
+        .await
+        .clear()
+        .await
+        .expect("clear");
+    browser
+        .element("#q-state")
+        .await
+        .select_by_value("error")
+        .await
+        .expect("select a state");
+    browser.click("#search-button").await;
+    browser
+        .until(
+            "the message in error",
+            "const rows = document.querySelectorAll('#results tr.result'); \
+             return rows.length === 1 && rows[0].dataset.control === 'ACME00018';",
+        )
+        .await;
+    browser.click("#results tr.result").await;
+    let highlighted = browser
+        .until(
+            "the error's locations highlighted",
+            "const locs = document.querySelectorAll('#message-error-text button.loc'); \
+             const fields = document.querySelectorAll('#segments tr.field.hl'); \
+             return locs.length > 0 && fields.length > 0 \
+               && [...fields].map(f => f.id).join(' ');",
+        )
+        .await;
+    eprintln!("highlighted fields: {highlighted}");
+    browser
+        .js("document.querySelector('#message-error').scrollIntoView({block: 'start'})")
+        .await;
+    let error = browser.screenshot("dashboard-error.png").await;
+    if std::env::var("HL7_DASHBOARD_SCREENSHOT").as_deref() == Ok("docs") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::create_dir_all(&docs).expect("create examples/docs");
+        for (shot, name) in [
+            (&overview, "dashboard.png"),
+            (&error, "dashboard-message.png"),
+        ] {
+            std::fs::copy(shot, docs.join(name)).expect("copy a screenshot into the docs");
+        }
+    }
+
+    // Discard it, with a reason.
+    browser.click("#act-discard").await;
+    browser
+        .type_into("#discard-reason", "browser test: sender will resend")
+        .await;
+    browser.click("#discard-confirm").await;
+    browser
+        .until(
+            "the message discarded",
+            "return document.querySelector('#message-state .badge').dataset.state === 'discarded' \
+               && document.querySelector('#audit').textContent.includes('sender will resend');",
+        )
+        .await;
+
+    // Signing out ends the session: the page asks for the token again.
+    browser.click("#logout").await;
+    browser.element("#token").await;
+
+    let Browser { client, .. } = browser;
+    client.close().await.expect("close the browser");
+    drop(driver);
+    drop(engine);
+}
