@@ -31,18 +31,16 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hl7_examples::engine::DESTINATIONS;
 use hl7_examples::simulated::{start_sink, SinkOptions};
-use hl7_runtime::ack::{DedupeKey, Fingerprint, Timestamp};
-use hl7_runtime::er7::Message;
-use hl7_runtime::store::{
-    Accept, Delivery, Disposition, InboundMessage, ItemState, MessageState, SqliteStore, Store,
-};
+use hl7_runtime::ack::DedupeKey;
+use hl7_runtime::store::{ItemState, MessageState, SqliteStore, Store};
 
 use support::checker::{check, distinct_delivered, DestReport};
 use support::process::{free_addr, EngineConfig, EngineProcess};
+use support::seed::seed_crashed_store;
 use support::sender::{SenderLog, Senders};
 use support::{adt_messages, Msg, Rng};
 
@@ -486,26 +484,6 @@ fn t_crash_3_after_send_before_mark_done() {
     t_crash_3("after_send_before_mark_done", 100);
 }
 
-fn now_millis() -> u64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970");
-    u64::try_from(since.as_millis()).expect("millis fit")
-}
-
-fn inbound(m: &Msg, at: Timestamp) -> InboundMessage {
-    let text = std::str::from_utf8(&m.raw).expect("ASCII message");
-    let message = Message::parse(text).expect("the generated message parses");
-    InboundMessage {
-        raw: m.raw.clone(),
-        channel: "inbound".into(),
-        received_at: at,
-        msg_type: "ADT".into(),
-        patient_id: None,
-        fingerprint: Fingerprint::of(&message, &m.raw),
-    }
-}
-
 /// T-CRASH-4 (state injection, Mirth RecoveryTests style): a store seeded through the Store
 /// API as a crashed engine leaves it, 1,000 messages in each state (per destination):
 /// sent-awaiting-ack and leased, both with leases of a dead owner that ended an hour ago, and
@@ -523,65 +501,7 @@ fn t_crash_4_recovers_every_state_once() {
         let msgs = adt_messages(0x4EC0, "S", 3 * PER_STATE, 1);
         let dir = tmp.path().join("engine");
         let mut engine = engine_at(&dir, &sinks);
-        let an_hour_ago = Timestamp::from_unix_millis(now_millis() - 3_600_000);
-        {
-            let store = SqliteStore::open(engine.store()).expect("create the store");
-            let records: Vec<InboundMessage> =
-                msgs.iter().map(|m| inbound(m, an_hour_ago)).collect();
-            // Messages 0..2000: stored and routed to the three destinations.
-            for chunk in records[..2 * PER_STATE].chunks(250) {
-                let deliveries: Vec<[Delivery<'_>; 3]> = chunk
-                    .iter()
-                    .map(|r| {
-                        DESTINATIONS.map(|d| Delivery {
-                            destination: d,
-                            payload: &r.raw,
-                        })
-                    })
-                    .collect();
-                let batch: Vec<Accept<'_>> = chunk
-                    .iter()
-                    .zip(&deliveries)
-                    .map(|(r, d)| Accept {
-                        inbound: r,
-                        disposition: Disposition::Route(d),
-                        ack: None,
-                    })
-                    .collect();
-                let accepted = store.accept(&batch, an_hour_ago).expect("seed");
-                assert_eq!(accepted.len(), chunk.len());
-            }
-            // A dead engine's claims: leased an hour ago for a minute; the first 1,000 of
-            // each queue were written to the destination and await their ACK.
-            for d in DESTINATIONS {
-                let claims = store
-                    .claim_batch(
-                        d,
-                        2 * PER_STATE,
-                        Duration::from_secs(60),
-                        "crashed-engine",
-                        an_hour_ago,
-                    )
-                    .expect("lease");
-                assert_eq!(claims.len(), 2 * PER_STATE, "{d}: claimed");
-                assert_eq!(claims[PER_STATE - 1].payload, msgs[PER_STATE - 1].raw);
-                for claim in &claims[..PER_STATE] {
-                    store.mark_sent(claim, an_hour_ago).expect("mark sent");
-                }
-            }
-            // Messages 2000..3000: stored, not routed.
-            let batch: Vec<Accept<'_>> = records[2 * PER_STATE..]
-                .iter()
-                .map(|r| Accept {
-                    inbound: r,
-                    disposition: Disposition::Later,
-                    ack: None,
-                })
-                .collect();
-            let accepted = store.accept(&batch, an_hour_ago).expect("seed");
-            assert_eq!(accepted.len(), PER_STATE);
-            assert_eq!(store.unrouted(10_000).expect("query").len(), PER_STATE);
-        }
+        seed_crashed_store(engine.store(), &msgs, PER_STATE);
         let seeded = started.elapsed();
 
         start_fresh(&mut engine, None).await;
@@ -719,43 +639,4 @@ fn sigterm_under_load_exits_cleanly_and_loses_nothing() {
         let store = SqliteStore::open(engine.store()).expect("open the store");
         assert_stored_once(&store, &msgs);
     });
-}
-
-/// The checker itself: a sink log with a lost message, an identical duplicate, an altered
-/// duplicate, a message never sent and two swapped deliveries is caught on each count.
-#[test]
-fn the_checker_catches_loss_corruption_and_reordering() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let msgs = adt_messages(1, "C", 6, 2);
-    let acked = vec![vec![0, 2, 4], vec![1, 3, 5]];
-    let line = |i: usize| format!("{}\t{}\n", msgs[i].control_id, msgs[i].sha);
-    let write = |name: &str, text: String| {
-        let path = tmp.path().join(name);
-        std::fs::write(&path, text).expect("write a log");
-        path
-    };
-
-    let good = write("good.log", [0, 1, 2, 2, 3, 4, 5].map(line).concat());
-    let r = check("good", &good, "", &msgs, &acked);
-    assert!(r.is_clean(), "{r}");
-    assert_eq!((r.deliveries, r.distinct, r.dup), (7, 6, 1));
-
-    let lost = write("lost.log", [0, 1, 2, 3, 5].map(line).concat());
-    let r = check("lost", &lost, "", &msgs, &acked);
-    assert_eq!(r.lost, [msgs[4].control_id.clone()]);
-
-    let altered = format!(
-        "{}{}\t{}\nNEVER-SENT\t00\n",
-        [0, 1, 2, 3, 4, 5].map(line).concat(),
-        msgs[3].control_id,
-        msgs[2].sha
-    );
-    let altered = write("altered.log", altered);
-    let r = check("altered", &altered, "", &msgs, &acked);
-    assert_eq!(r.corrupt.len(), 2, "{r}");
-
-    let swapped = write("swapped.log", [0, 1, 4, 3, 2, 5].map(line).concat());
-    let r = check("swapped", &swapped, "", &msgs, &acked);
-    assert!(r.lost.is_empty() && r.corrupt.is_empty());
-    assert!(r.fifo.is_some(), "{r}");
 }

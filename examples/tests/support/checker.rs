@@ -173,3 +173,48 @@ pub fn check(
         fifo,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+    use crate::support::adt_messages;
+
+    /// The checker itself: a sink log with a lost message, an identical duplicate, an altered
+    /// duplicate, a message never sent and two swapped deliveries is caught on each count.
+    #[test]
+    fn the_checker_catches_loss_corruption_and_reordering() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let msgs = adt_messages(1, "C", 6, 2);
+        let acked = vec![vec![0, 2, 4], vec![1, 3, 5]];
+        let line = |i: usize| format!("{}\t{}\n", msgs[i].control_id, msgs[i].sha);
+        let write = |name: &str, text: String| {
+            let path = tmp.path().join(name);
+            std::fs::write(&path, text).expect("write a log");
+            path
+        };
+
+        let good = write("good.log", [0, 1, 2, 2, 3, 4, 5].map(line).concat());
+        let r = check("good", &good, "", &msgs, &acked);
+        assert!(r.is_clean(), "{r}");
+        assert_eq!((r.deliveries, r.distinct, r.dup), (7, 6, 1));
+
+        let lost = write("lost.log", [0, 1, 2, 3, 5].map(line).concat());
+        let r = check("lost", &lost, "", &msgs, &acked);
+        assert_eq!(r.lost, [msgs[4].control_id.clone()]);
+
+        let altered = format!(
+            "{}{}\t{}\nNEVER-SENT\t00\n",
+            [0, 1, 2, 3, 4, 5].map(line).concat(),
+            msgs[3].control_id,
+            msgs[2].sha
+        );
+        let altered = write("altered.log", altered);
+        let r = check("altered", &altered, "", &msgs, &acked);
+        assert_eq!(r.corrupt.len(), 2, "{r}");
+
+        let swapped = write("swapped.log", [0, 1, 4, 3, 2, 5].map(line).concat());
+        let r = check("swapped", &swapped, "", &msgs, &acked);
+        assert!(r.lost.is_empty() && r.corrupt.is_empty());
+        assert!(r.fifo.is_some(), "{r}");
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod checker;
 pub mod process;
+pub mod seed;
 pub mod sender;
 
 use std::fmt::Write;
