@@ -33,7 +33,7 @@ fn patients() -> u64 {
 }
 
 /// Bump when the seeded data or the schema changes: a new cache file is seeded.
-const SEED_VERSION: u32 = 2;
+const SEED_VERSION: u32 = 3;
 
 /// Items left queued (the rest are delivered), for the queue figures.
 const BACKLOG: u64 = 10_000;
@@ -175,6 +175,7 @@ fn seeded() -> SqliteStore {
             eprintln!("  {i} ({:.0?})", started.elapsed());
         }
     }
+    while store.index_text(50_000).expect("index the text") > 0 {}
     drop(store);
     // Delivered, except the last BACKLOG items.
     let conn = rusqlite::Connection::open(&path).expect("open for the bulk update");
@@ -341,5 +342,79 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(admin_search, benches);
+/// What the search indexes cost: batches of 100 messages accepted with and without the
+/// type, event, sender and state indexes, and the text index's batches of 500 (filled off the
+/// ingest path by [`Store::index_text`]).
+fn ingest_cost(c: &mut Criterion) {
+    let mut g = c.benchmark_group("admin_ingest_cost");
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(5));
+    let payload = b"MSH|^~\\&|ENGINE|HOSP|EHR|HOSP\r".to_vec();
+    let deliveries = [Delivery {
+        destination: "ehr",
+        payload: &payload,
+    }];
+    let accept = |store: &SqliteStore, messages: &[InboundMessage]| {
+        let batch: Vec<Accept<'_>> = messages
+            .iter()
+            .map(|m| Accept {
+                inbound: m,
+                disposition: Disposition::Route(&deliveries),
+                ack: None,
+            })
+            .collect();
+        store
+            .accept(&batch, messages[0].received_at)
+            .expect("accept")
+    };
+    let mut options = Options::new();
+    options.synchronous(Synchronous::Normal);
+    for (variant, ddl) in [
+        ("accept_100", ""),
+        (
+            "accept_100_without_search_indexes",
+            "DROP INDEX messages_code; DROP INDEX messages_event; DROP INDEX messages_sender;
+             DROP INDEX messages_state;",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ingest.db");
+        drop(SqliteStore::open_with(&path, &options).expect("create"));
+        if !ddl.is_empty() {
+            rusqlite::Connection::open(&path)
+                .expect("open")
+                .execute_batch(ddl)
+                .expect("drop the search indexes");
+        }
+        let store = SqliteStore::open_with(&path, &options).expect("open");
+        let mut next = 0u64;
+        g.bench_function(variant, |b| {
+            b.iter_batched(
+                || {
+                    next += 100;
+                    (next - 100..next).map(message).collect::<Vec<_>>()
+                },
+                |messages| black_box(accept(&store, &messages)),
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open_with(dir.path().join("text.db"), &options).expect("create");
+    let mut next = 0u64;
+    g.bench_function("index_text_500", |b| {
+        b.iter_batched(
+            || {
+                let messages: Vec<_> = (next..next + 500).map(message).collect();
+                next += 500;
+                let _ = accept(&store, &messages);
+            },
+            |()| black_box(store.index_text(500).expect("index")),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(admin_search, benches, ingest_cost);
 criterion_main!(admin_search);

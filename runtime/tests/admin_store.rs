@@ -1,6 +1,7 @@
 //! The store side of the admin endpoint: search (filters, text, time, keyset paging), message
 //! detail, discard, edited reprocess, reprocess of a failure window, queue figures, the audit
-//! log, retention keeping the text index in step, and the migration of a version 1 file.
+//! log, retention keeping the text index in step, the text index filled in batches, and the
+//! migrations of a version 1 file and of a first version 2 file.
 
 use std::time::Duration;
 
@@ -47,7 +48,14 @@ fn inbound(i: u64) -> InboundMessage {
 }
 
 fn seed(store: &SqliteStore, n: u64) -> Result<Vec<MessageId>, hl7_runtime::store::Error> {
-    let messages: Vec<_> = (0..n).map(inbound).collect();
+    seed_range(store, 0..n)
+}
+
+fn seed_range(
+    store: &SqliteStore,
+    range: std::ops::Range<u64>,
+) -> Result<Vec<MessageId>, hl7_runtime::store::Error> {
+    let messages: Vec<_> = range.map(inbound).collect();
     let payload = b"MSH|^~\\&|ENGINE|HOSP\r".to_vec();
     let deliveries = [Delivery {
         destination: "ehr",
@@ -331,8 +339,43 @@ fn a_version_1_file_is_migrated_and_its_messages_indexed() -> TestResult {
     let version: i64 =
         rusqlite::Connection::open(&path)?
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     // Opening again does not migrate twice.
     SqliteStore::open(&path)?;
+    Ok(())
+}
+
+#[test]
+fn a_file_of_the_first_version_2_keeps_its_text_index() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("v2.db");
+    seed(&SqliteStore::open(&path)?, 3)?;
+    {
+        // As the first build of version 2 left it: every message indexed by a trigger.
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(
+            "DROP TABLE text_indexed;
+             INSERT INTO messages_text (rowid, body) SELECT id, CAST(raw AS TEXT) FROM messages;
+             CREATE TRIGGER messages_text_insert AFTER INSERT ON messages BEGIN
+                 INSERT INTO messages_text (rowid, body) VALUES (new.id, CAST(new.raw AS TEXT));
+             END;
+             PRAGMA user_version = 2;",
+        )?;
+    }
+    let store = SqliteStore::open(&path)?;
+    assert_eq!(store.index_text(100)?, 0, "already indexed");
+    seed_range(&store, 3..5)?;
+    assert_eq!(store.index_text(1)?, 1);
+    let mut q = SearchQuery::new(10);
+    q.text = Some("glucose".into());
+    assert_eq!(ids(&store.search(&q)?), vec![5, 4, 3, 2, 1]);
+    assert_eq!(store.index_text(100)?, 0, "the search caught up");
+    drop(store);
+    let triggers: i64 = rusqlite::Connection::open(&path)?.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'messages_text_insert'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(triggers, 0);
     Ok(())
 }

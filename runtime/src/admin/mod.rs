@@ -201,6 +201,7 @@ mod alerts;
 mod api;
 mod auth;
 pub mod dashboard;
+mod indexer;
 mod json;
 mod messages;
 mod metrics;
@@ -418,6 +419,7 @@ impl Admin {
             )?),
             _ => None,
         };
+        let indexer = indexer::start(Arc::clone(self.engine.store()), shutdown.clone());
         let app = self.router();
         let server = tokio::spawn(server::serve(
             listener,
@@ -437,6 +439,7 @@ impl Admin {
             shutdown,
             server,
             alerts,
+            indexer,
         })
     }
 }
@@ -448,6 +451,7 @@ pub struct RunningAdmin {
     shutdown: CancellationToken,
     server: JoinHandle<()>,
     alerts: Option<JoinHandle<()>>,
+    indexer: JoinHandle<()>,
 }
 
 impl RunningAdmin {
@@ -456,13 +460,15 @@ impl RunningAdmin {
         self.addr
     }
 
-    /// Stops accepting, lets requests in progress finish (bounded), stops the alerts.
+    /// Stops accepting, lets requests in progress finish (bounded), stops the alerts and the
+    /// text indexer.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         let _ = self.server.await;
         if let Some(alerts) = self.alerts {
             let _ = alerts.await;
         }
+        let _ = self.indexer.await;
         info!("admin endpoint stopped");
     }
 }

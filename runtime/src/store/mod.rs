@@ -358,6 +358,11 @@ pub trait Store: Send + Sync {
     /// with [`SearchQuery::before`] set to the last id returned.
     fn search(&self, query: &SearchQuery) -> Result<Vec<MessageSummary>>;
 
+    /// Adds up to `max` stored messages to the full-text index, oldest first; returns how
+    /// many (0: up to date). The index is filled off the ingest path: the admin endpoint calls
+    /// this every second, in small batches so the store is never held long.
+    fn index_text(&self, max: usize) -> Result<usize>;
+
     /// Everything stored about a message: raw bytes, state and error, ACK, each queue item
     /// with its payload and attempts (with responses), and its edit links. `None` if unknown
     /// or pruned.

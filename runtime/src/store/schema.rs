@@ -6,7 +6,7 @@ use super::error::{Error, Result};
 use super::{ItemState, MessageState};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const VERSION: i64 = 2;
+pub(super) const VERSION: i64 = 3;
 
 /// Tables and indexes. Times are Unix milliseconds; ids are `AUTOINCREMENT`, so never reused.
 const SCHEMA: &str = "
@@ -136,22 +136,26 @@ pub(super) fn prepare(conn: &Connection, sync: Synchronous) -> Result<()> {
     if found < 2 {
         migrate(conn, 2, V2)?;
     }
+    if found < 3 {
+        migrate(conn, 3, V3)?;
+    }
     if found < VERSION {
         conn.pragma_update(None, "user_version", VERSION)?;
     }
     Ok(())
 }
 
-/// Version 2, for the admin endpoint's message browser and audit log (on a version 1 file it
-/// runs once, indexing the messages already stored):
+/// Version 2, for the admin endpoint's message browser and audit log:
 ///
 /// - `msg_code` and `msg_event`: MSH-9.1 and MSH-9.2, computed from `msg_type` (split at `^`),
 ///   indexed for the browser's type and event filters; indexes on the sending application and
 ///   the state too. Each index has one column, so within a value it keeps the row id in
 ///   order: a filter walks newest first and stops at a page.
 /// - `edited_from`: a message an operator ingested as an edited copy of another.
-/// - `messages_text`: a contentless FTS5 index of the raw messages (words, no positions), kept
-///   by triggers on insert and delete, so free-text search never scans the messages.
+/// - `messages_text`: a contentless FTS5 index of the raw messages (words, no positions), so
+///   free-text search never scans the messages. It is filled off the ingest path, in batches
+///   ([`Store::index_text`](super::Store::index_text)), up to the message id in
+///   `text_indexed`; a trigger removes deleted messages from it.
 /// - `audit` and `audit_messages`: who did what to which messages, and when.
 const V2: &str = "
 ALTER TABLE messages ADD COLUMN edited_from INTEGER;
@@ -173,10 +177,8 @@ CREATE INDEX messages_edited_from ON messages (edited_from) WHERE edited_from IS
 CREATE VIRTUAL TABLE messages_text USING fts5 (
     body, content = '', contentless_delete = 1, detail = none,
     tokenize = 'unicode61 remove_diacritics 2');
-INSERT INTO messages_text (rowid, body) SELECT id, CAST(raw AS TEXT) FROM messages;
-CREATE TRIGGER messages_text_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_text (rowid, body) VALUES (new.id, CAST(new.raw AS TEXT));
-END;
+CREATE TABLE text_indexed (id INTEGER PRIMARY KEY CHECK (id = 1), up_to INTEGER NOT NULL);
+INSERT INTO text_indexed (id, up_to) VALUES (1, 0);
 CREATE TRIGGER messages_text_delete AFTER DELETE ON messages BEGIN
     DELETE FROM messages_text WHERE rowid = old.id;
 END;
@@ -195,6 +197,16 @@ CREATE TABLE audit_messages (
 ) WITHOUT ROWID;
 CREATE INDEX audit_messages_entry ON audit_messages (audit_id);
 CREATE INDEX audit_action ON audit (action);
+";
+
+/// Version 3: the text index is filled in batches rather than by a trigger on every insert
+/// (which doubled the ingest's cost). A file an earlier build of version 2 wrote has that
+/// trigger and everything indexed: the trigger goes, the high-water mark is its last message.
+const V3: &str = "
+CREATE TABLE IF NOT EXISTS text_indexed (
+    id INTEGER PRIMARY KEY CHECK (id = 1), up_to INTEGER NOT NULL);
+INSERT OR IGNORE INTO text_indexed (id, up_to) SELECT 1, coalesce(max(id), 0) FROM messages;
+DROP TRIGGER IF EXISTS messages_text_insert;
 ";
 
 /// Runs one migration and records its version, in one transaction; a file another process

@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::Result;
 use super::sqlite::{id_i64, id_u64, millis, timestamp};
@@ -26,6 +26,10 @@ const RECEIVE_SLACK_MS: i64 = 10 * 60 * 1000;
 
 /// The largest page [`SearchQuery::limit`] allows.
 pub const MAX_PAGE: usize = 1000;
+
+/// Messages a text search indexes first, at most, when the text index is behind (the admin
+/// endpoint's indexer keeps it within about a second of the newest message).
+const TEXT_CATCH_UP: usize = 2000;
 
 /// What [`Store::search`](super::Store::search) looks for: every filter given must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +57,9 @@ pub struct SearchQuery {
     pub to: Option<Timestamp>,
     /// Words that must all appear in the raw message (a word is a run of letters and digits,
     /// case and accents ignored); a `*` right after a word matches words starting with it.
+    /// The text index is brought up to date first, by up to 2000 messages; a store further
+    /// behind (right after an upgrade) finds the newest messages by text once
+    /// [`Store::index_text`](super::Store::index_text) has caught up.
     pub text: Option<String>,
     /// Only messages with a lower id: the keyset of the next page (the last id of this one).
     pub before: Option<MessageId>,
@@ -392,6 +399,40 @@ fn item_info(
             .map(|p| id_u64(p, "queue.reprocess_of").map(ItemId))
             .transpose()?,
     })
+}
+
+/// See [`Store::index_text`](super::Store::index_text): the next `max` messages after the
+/// high-water mark go into the text index, and the mark moves past them, in one transaction.
+pub(super) fn index_text(conn: &mut Connection, max: usize) -> Result<usize> {
+    let limit = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let up_to: i64 = tx
+        .prepare_cached("SELECT up_to FROM text_indexed WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let last: Option<i64> = tx
+        .prepare_cached(
+            "SELECT max(id) FROM (SELECT id FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .query_row(params![up_to, limit], |r| r.get(0))?;
+    let Some(last) = last else {
+        return Ok(0);
+    };
+    let indexed = tx
+        .prepare_cached(
+            "INSERT INTO messages_text (rowid, body)
+             SELECT id, CAST(raw AS TEXT) FROM messages WHERE id > ?1 AND id <= ?2",
+        )?
+        .execute(params![up_to, last])?;
+    tx.prepare_cached("UPDATE text_indexed SET up_to = ?1 WHERE id = 1")?
+        .execute([last])?;
+    tx.commit()?;
+    Ok(indexed)
+}
+
+/// Before a text search: indexes what the text index lacks, up to [`TEXT_CATCH_UP`]
+/// messages (more would hold the store too long; the indexer catches up with the rest).
+pub(super) fn catch_up_text(conn: &mut Connection) -> Result<()> {
+    index_text(conn, TEXT_CATCH_UP).map(|_| ())
 }
 
 /// See [`Store::message_detail`](super::Store::message_detail); `message` is what

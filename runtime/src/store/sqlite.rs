@@ -620,7 +620,15 @@ impl Store for SqliteStore {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<Vec<MessageSummary>> {
-        super::search::search(&*self.conn()?, query)
+        let mut conn = self.conn()?;
+        if query.text.is_some() {
+            super::search::catch_up_text(&mut conn)?;
+        }
+        super::search::search(&conn, query)
+    }
+
+    fn index_text(&self, max: usize) -> Result<usize> {
+        super::search::index_text(&mut *self.conn()?, max)
     }
 
     fn message_detail(&self, id: MessageId) -> Result<Option<MessageDetail>> {
