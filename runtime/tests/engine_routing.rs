@@ -186,6 +186,20 @@ async fn t_ack_3_reject_is_not_retried_error_is_retried_then_dead_lettered() {
         ["R1", "R1", "R1", "R1", "R2"],
         "AE: the first attempt and 3 retries, then the next item"
     );
+    // The sinks saw R2 before the worker recorded its batch: wait for the store.
+    let settled = || {
+        let m = store
+            .message(hl7_runtime::store::MessageId(1))
+            .unwrap()
+            .unwrap();
+        m.items.iter().all(|i| i.state == ItemState::Error)
+    };
+    wait_for(
+        "R1 dead-lettered in the store",
+        Duration::from_secs(30),
+        settled,
+    )
+    .await;
     let message = store
         .message(hl7_runtime::store::MessageId(1))
         .unwrap()
@@ -334,7 +348,13 @@ async fn t_slow_2_a_stuck_destination_does_not_block_the_others() {
         || fast.count() >= 300,
     )
     .await;
-    assert_eq!(store.queue_depth("fast").unwrap(), 0);
+    // Delivered is seen by the sink before the worker records it: wait for the store.
+    wait_for(
+        "the fast queue recorded empty",
+        Duration::from_secs(30),
+        || store.queue_depth("fast").unwrap() == 0,
+    )
+    .await;
     assert_eq!(store.queue_depth("stuck").unwrap(), 300);
     running.shutdown().await;
 }
