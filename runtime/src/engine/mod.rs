@@ -597,31 +597,44 @@ impl RunningEngine {
         info!("engine stopped");
     }
 
-    /// Runs until SIGTERM or Ctrl-C, then [`shutdown`](RunningEngine::shutdown).
+    /// Runs until SIGTERM or Ctrl-C, then [`shutdown`](RunningEngine::shutdown). The signal
+    /// handlers are installed when this is called; install them earlier with
+    /// [`shutdown_signal`] and [`RunningEngine::shutdown_on`] so that a SIGTERM arriving during
+    /// start-up also stops the engine cleanly.
     pub async fn shutdown_on_signal(self) {
-        wait_for_signal().await;
+        self.shutdown_on(shutdown_signal()).await;
+    }
+
+    /// Runs until `stop` completes, then [`shutdown`](RunningEngine::shutdown).
+    pub async fn shutdown_on(self, stop: impl std::future::Future<Output = ()>) {
+        stop.await;
         self.shutdown().await;
     }
 }
 
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => info!("SIGTERM received"),
-                _ = tokio::signal::ctrl_c() => info!("interrupt received"),
+/// SIGTERM or Ctrl-C: the handlers are installed now (before the engine starts, if called
+/// first), the returned future completes on the first signal.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    #[cfg(unix)]
+    let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    async move {
+        #[cfg(unix)]
+        match (term, interrupt) {
+            (Ok(mut term), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = term.recv() => info!("SIGTERM received"),
+                    _ = interrupt.recv() => info!("interrupt received"),
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                warn!(error = %e, "cannot listen for SIGTERM; waiting for Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
             }
         }
-        Err(e) => {
-            warn!(error = %e, "cannot listen for SIGTERM; waiting for Ctrl-C only");
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
-}
