@@ -126,6 +126,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    // Installed first, so a SIGTERM during start-up also ends in a clean shutdown.
+    let stop = hl7_runtime::engine::shutdown_signal();
     let Some(path) = args.store.strip_prefix("sqlite:") else {
         return Err(format!(
             "unsupported store URL `{}` (expected sqlite:PATH)",
@@ -210,7 +212,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.send_examples {
         send_examples(&listen).await?;
     }
-    running.shutdown_on_signal().await;
+    running.shutdown_on(stop).await;
     if let Some(admin) = admin {
         admin.shutdown().await;
     }
