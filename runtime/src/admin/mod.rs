@@ -105,7 +105,8 @@
 //! (PID-3.1), `type` and `event` (MSH-9.1, MSH-9.2), `sender` and `facility` (MSH-3, MSH-4),
 //! `channel`, `state` (`received`, `routed`, `error`, `discarded`), `from` (inclusive) and
 //! `to` (exclusive) on the time received, `text`: words that must all appear in the raw
-//! message (case and accents ignored; `gluc*` for a prefix). `limit` default 50, at most
+//! message (case and accents ignored; `gluc*` for a prefix; the endpoint keeps the text
+//! index within a second of the newest message, and a text search catches up first). `limit` default 50, at most
 //! 1000. Paging is by keyset: pass `before=<next_before>` for the next page, which costs what
 //! the first does.
 //!

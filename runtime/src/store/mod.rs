@@ -25,8 +25,9 @@
 //!
 //! # Operators
 //!
-//! The admin endpoint reads and acts through [`Store::search`] (keyset
-//! pages, indexed filters and a full-text index of the raw messages), [`Store::message_detail`],
+//! The admin endpoint ([`crate::admin`]) reads and acts through [`Store::search`] (keyset
+//! pages, indexed filters and a full-text index of the raw messages, which
+//! [`Store::index_text`] fills off the ingest path), [`Store::message_detail`],
 //! [`Store::queue_stats`] and [`Store::queue_items`], [`Store::reprocess_many`],
 //! [`Store::reprocess_edited`], [`Store::reprocess_failed`] and [`Store::discard`], and keeps
 //! its audit log with [`Store::record_audit`] and [`Store::audit`].
