@@ -729,17 +729,58 @@ async fn dashboard_in_a_browser() {
         }
     }
 
-    // Discard it, with a reason.
+    // Edit and reprocess it: the fixed copy is a new message, linked to the original, and
+    // delivered to the EHR; the original, in error, is set aside.
+    browser.click("#act-edit").await;
+    let fixed =
+        "MSH|^~\\&|LIS|ACME^2.16.840.1.113883.3.72.5.30^ISO|EHR|STMARYS|20241127084500-0500||\
+                 ORU^R01^ORU_R01|ACME00018|P|2.5.1\n\
+                 PID|1||881240^^^ACME^MR||ROE^RICHARD||19650101|M\n\
+                 OBR|1|ORD450^EHR|LAB7740^ACME|CMP^Comprehensive metabolic panel^LAB|||2024112707\n\
+                 OBX|1|NM|GLU^Glucose^LAB||104|mg/dL^mg/dL^UCUM|70-99|H|||F\n";
+    browser
+        .js(&format!(
+            "document.querySelector('#edit-body').value = {}; return true;",
+            json!(fixed)
+        ))
+        .await;
+    browser
+        .type_into(
+            "#edit-reason",
+            "browser test: PID-3.4, PID-8, PID-19, OBX-11 fixed",
+        )
+        .await;
+    browser.click("#edit-confirm").await;
+    browser
+        .until(
+            "the original set aside, with a link to its edited copy",
+            "return document.querySelector('#message-state .badge').dataset.state === 'discarded' \
+               && !!document.querySelector('#action-result a');",
+        )
+        .await;
+    browser.click("#action-result a").await;
+    browser
+        .until(
+            "the edited copy delivered to the EHR",
+            "const items = [...document.querySelectorAll('#items tr.item')]; \
+             return document.querySelector('#message-state .badge').dataset.state === 'routed' \
+               && document.querySelector('#message-facts').textContent.includes('Edit of') \
+               && items.length === 1 && items[0].dataset.destination === 'ehr' \
+               && items[0].dataset.state === 'done';",
+        )
+        .await;
+
+    // Discard (nothing is waiting: the answer says so), with a reason for the audit log.
     browser.click("#act-discard").await;
     browser
-        .type_into("#discard-reason", "browser test: sender will resend")
+        .type_into("#discard-reason", "browser test: nothing left to send")
         .await;
     browser.click("#discard-confirm").await;
     browser
         .until(
-            "the message discarded",
-            "return document.querySelector('#message-state .badge').dataset.state === 'discarded' \
-               && document.querySelector('#audit').textContent.includes('sender will resend');",
+            "the discard answered and audited",
+            "return document.querySelector('#action-result').textContent.startsWith('Discarded 0') \
+               && document.querySelector('#audit').textContent.includes('nothing left to send');",
         )
         .await;
 

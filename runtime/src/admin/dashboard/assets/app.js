@@ -342,6 +342,7 @@
 
   let current = null; // the detail shown
   let itemTimer = null;
+  let itemRound = 0; // a new round stops the polling of the message shown before
   let loading = false;
 
   function parseLocations(text) {
@@ -577,7 +578,7 @@
 
   // Item states follow through the search (not audited: a page left open does not fill the
   // audit log with views); the whole message is read again when an item appears or settles.
-  async function pollItems() {
+  async function pollItemsOnce() {
     const shown = current;
     if (shown && !loading) {
       try {
@@ -605,7 +606,22 @@
         // The status line says when the engine cannot be reached.
       }
     }
-    itemTimer = setTimeout(pollItems, ITEMS_EVERY_MS);
+  }
+
+  function stopItemPolling() {
+    itemRound += 1;
+    clearTimeout(itemTimer);
+  }
+
+  function startItemPolling() {
+    stopItemPolling();
+    const round = itemRound;
+    const tick = async () => {
+      if (round !== itemRound) return;
+      await pollItemsOnce();
+      if (round === itemRound) itemTimer = setTimeout(tick, ITEMS_EVERY_MS);
+    };
+    itemTimer = setTimeout(tick, ITEMS_EVERY_MS);
   }
 
   function result(text, bad) {
@@ -682,7 +698,7 @@
 
   function route() {
     const m = /^#message\/(\d+)$/.exec(location.hash);
-    clearTimeout(itemTimer);
+    stopItemPolling();
     if (m) {
       const id = Number(m[1]);
       $('browser').hidden = true;
@@ -694,7 +710,7 @@
         $('segments').replaceChildren();
         $('items').tBodies[0].replaceChildren();
       }
-      loadMessage(id).then(() => { itemTimer = setTimeout(pollItems, ITEMS_EVERY_MS); });
+      loadMessage(id).then(startItemPolling);
       window.scrollTo(0, 0);
     } else {
       current = null;
