@@ -7,6 +7,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hl7_runtime::ack::Timestamp;
+
 use crate::net::parse_duration;
 
 /// Reads a `--from`/`--to` value into what the API is sent.
@@ -59,32 +61,9 @@ fn now_millis() -> u64 {
 /// A `--from`/`--to` value as the operator reads it: Unix ms as RFC 3339 (UTC).
 pub(crate) fn readable(value: &str) -> String {
     match value.parse::<u64>() {
-        Ok(ms) => {
-            let secs = ms / 1000;
-            let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-            let rem = secs % 86_400;
-            format!(
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-                rem / 3600,
-                rem % 3600 / 60,
-                rem % 60
-            )
-        }
+        Ok(ms) => short(Some(&Timestamp::from_unix_millis(ms).rfc3339())),
         Err(_) => value.to_owned(),
     }
-}
-
-/// Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// An API time in a table: to the second (`2024-11-27T02:00:00Z`); `-` for none.

@@ -21,11 +21,27 @@ impl Timestamp {
     pub const fn unix_millis(self) -> u64 {
         self.unix_millis
     }
+
+    /// RFC 3339 in UTC with milliseconds: `2024-11-27T02:00:00.000Z`.
+    pub fn rfc3339(self) -> String {
+        let ms = self.unix_millis;
+        let secs = ms / 1000;
+        let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+        let rem = secs % 86_400;
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60,
+            ms % 1000
+        )
+    }
 }
 
 /// Civil date (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's
 /// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
