@@ -43,6 +43,7 @@
 //! Nothing here reads the system clock: every operation that needs the time takes `now`.
 
 mod accept;
+mod checkpoint;
 mod wal_sync;
 mod audit;
 mod error;

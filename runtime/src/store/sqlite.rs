@@ -27,13 +27,13 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::{Error, Result};
-use super::{Written, WrittenBatch};
 use super::{
     files, schema, Accept, Accepted, AuditEntry, AuditQuery, AuditRecord, Claimed, Delivery,
     Discarded, Edited, Finish, InboundMessage, ItemId, ItemInfo, ItemState, MessageDetail,
     MessageId, MessageState, MessageSummary, Pruned, QueueItem, QueueStats, QueueView, Receipt,
     Recovery, Reprocessed, SearchQuery, Store, StoredFingerprint, StoredMessage, Synchronous,
 };
+use super::{Written, WrittenBatch};
 use crate::ack::{DedupeKey, Durable, Fingerprint, PayloadHash, Timestamp};
 
 /// How to open a [`SqliteStore`].
@@ -63,6 +63,7 @@ pub struct SqliteStore {
     path: PathBuf,
     synchronous: Synchronous,
     wal: super::wal_sync::WalSync,
+    _checkpointer: super::checkpoint::Checkpointer,
 }
 
 /// The connection and the `synchronous` level it is set to now.
@@ -101,6 +102,12 @@ impl SqliteStore {
         files::prepare(path)?;
         let conn = Connection::open(path)?;
         schema::prepare(&conn, options.synchronous)?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            super::checkpoint::WRITER_THRESHOLD,
+        )?;
+        let checkpointer = super::checkpoint::Checkpointer::start(path, options.synchronous)?;
         Ok(SqliteStore {
             conn: Mutex::new(Locked {
                 conn,
@@ -109,6 +116,7 @@ impl SqliteStore {
             path: path.to_owned(),
             synchronous: options.synchronous,
             wal: super::wal_sync::WalSync::new(path),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -455,9 +463,7 @@ impl Store for SqliteStore {
     }
 
     fn sync(&self, batches: Vec<Written>) -> Result<Vec<Vec<Accepted>>> {
-        if batches
-            .iter()
-            .any(|w| matches!(w.0, WrittenBatch::Wal(_)))
+        if batches.iter().any(|w| matches!(w.0, WrittenBatch::Wal(_)))
             && self.synchronous.is_durable()
         {
             self.wal.sync()?;

@@ -1,0 +1,89 @@
+//! WAL checkpoints off the writers' path. A checkpoint copies the WAL into the database file
+//! and fsyncs both; left to SQLite's automatic checkpoint it runs inside whichever commit
+//! crosses the threshold, while that commit holds the store's one connection, so ingest and
+//! every queue stalls behind it. Here a thread with a connection of its own runs a passive
+//! checkpoint every half second (passive: it never blocks writers, which go on appending to
+//! the WAL meanwhile). The writers' automatic checkpoint stays as a safety net, at a larger
+//! threshold.
+//!
+//! Durability is unchanged: this connection checkpoints at `synchronous=NORMAL` or above, so
+//! the WAL is synced before its frames are copied and the database after (see
+//! [`wal_sync`](super::wal_sync)).
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tracing::warn;
+
+use super::error::Result;
+use super::Synchronous;
+
+/// How often the checkpointer runs.
+const EVERY: Duration = Duration::from_millis(500);
+
+/// WAL pages after which a writer checkpoints itself, should the checkpointer fall behind
+/// (SQLite's default is 1,000).
+pub(super) const WRITER_THRESHOLD: u32 = 20_000;
+
+#[derive(Debug)]
+pub(super) struct Checkpointer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    pub(super) fn start(path: &Path, synchronous: Synchronous) -> Result<Checkpointer> {
+        let conn = Connection::open(path)?;
+        let level = match synchronous {
+            Synchronous::Off => "OFF",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", level)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("hl7-checkpoint".to_owned())
+            .spawn(move || run(&conn, &flag))
+            .map_err(|source| super::error::Error::File {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Checkpointer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
+    let (lock, wake) = stop;
+    let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let (guard, _) = wake
+            .wait_timeout(stopped, EVERY)
+            .unwrap_or_else(|p| p.into_inner());
+        stopped = guard;
+        if *stopped {
+            return;
+        }
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            warn!(error = %e, "WAL checkpoint failed; writers will checkpoint themselves");
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.stop;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
