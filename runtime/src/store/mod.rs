@@ -43,9 +43,8 @@
 //! Nothing here reads the system clock: every operation that needs the time takes `now`.
 
 mod accept;
-mod checkpoint;
-mod wal_sync;
 mod audit;
+mod checkpoint;
 mod error;
 mod files;
 mod maintenance;
@@ -55,6 +54,7 @@ mod schema;
 mod search;
 mod sqlite;
 mod types;
+mod wal_sync;
 
 use std::time::Duration;
 
