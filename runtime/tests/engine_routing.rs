@@ -28,6 +28,21 @@ fn engine(store: Arc<SqliteStore>) -> EngineBuilder {
     Engine::builder(store).channel(Channel::mllp("in", "127.0.0.1:0"))
 }
 
+/// Builds and starts an engine the test configured; any refusal fails the test.
+trait Run {
+    async fn run(self) -> RunningEngine;
+}
+
+impl Run for EngineBuilder {
+    async fn run(self) -> RunningEngine {
+        self.build()
+            .expect("a valid configuration")
+            .start()
+            .await
+            .expect("the engine starts")
+    }
+}
+
 async fn client(engine: &RunningEngine) -> MllpClient {
     let addr = engine.local_addr("in").expect("channel bound");
     MllpClient::connect(addr, ClientConfig::default())
@@ -51,11 +66,8 @@ async fn adt_fans_out_to_three_destinations_in_order() {
                 .to("b")
                 .to("c"),
         )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .run()
+        .await;
     let mut client = client(&running).await;
     let mut sent = Vec::new();
     for i in 0..50 {
@@ -89,11 +101,8 @@ async fn t_dedupe_1_resends_and_reused_control_ids() {
     let running = engine(store(&dir))
         .destination(Destination::mllp("ehr", sink.addr.to_string()))
         .route(Route::new("all").to("ehr"))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .run()
+        .await;
     let mut events = running.subscribe();
     let mut client = client(&running).await;
     let mut acks = Vec::new();
@@ -165,11 +174,8 @@ async fn t_ack_3_reject_is_not_retried_error_is_retried_then_dead_lettered() {
         .destination(Destination::mllp("rej", rejecting.addr.to_string()).retry(quick_retry()))
         .destination(Destination::mllp("err", erring.addr.to_string()).retry(quick_retry()))
         .route(Route::new("all").to("rej").to("err"))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .run()
+        .await;
     let mut events = running.subscribe();
     let mut client = client(&running).await;
     for id in ["R1", "R2"] {
@@ -249,11 +255,8 @@ async fn t_ack_2_late_acks_are_never_matched_to_the_next_message() {
                 .retry(quick_retry()),
         )
         .route(Route::new("all").to("slowack"))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .run()
+        .await;
     let mut client = client(&running).await;
     for i in 0..200 {
         client.send(&adt(&format!("L{i}"), "P4", 0)).await.unwrap();
@@ -298,11 +301,8 @@ async fn an_ack_for_another_message_is_refused() {
     let running = engine(store(&dir))
         .destination(Destination::mllp("d", sink.addr.to_string()).retry(quick_retry()))
         .route(Route::new("all").to("d"))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .run()
+        .await;
     let mut client = client(&running).await;
     client.send(&adt("W1", "P5", 0)).await.unwrap();
     let stats = Arc::clone(running.destination_stats("d").unwrap());
@@ -333,11 +333,8 @@ async fn t_slow_2_a_stuck_destination_does_not_block_the_others() {
         )
         .destination(Destination::mllp("fast", fast.addr.to_string()))
         .route(Route::new("all").to("stuck").to("fast"))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .run()
+        .await;
     let mut client = client(&running).await;
     for i in 0..300 {
         client.send(&adt(&format!("S{i}"), "P6", 0)).await.unwrap();
@@ -364,12 +361,7 @@ async fn t_slow_2_a_stuck_destination_does_not_block_the_others() {
 async fn unreadable_message_is_kept_and_answered_ae() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir);
-    let running = engine(Arc::clone(&store))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let running = engine(Arc::clone(&store)).run().await;
     let mut client = client(&running).await;
     let ack = client.send(b"this is not HL7").await.unwrap();
     let text = String::from_utf8_lossy(&ack);
@@ -485,11 +477,8 @@ async fn retention_prunes_finished_messages_only() {
                 .to("paused"),
         )
         .retention(Retention::max_age(Duration::from_millis(1)).every(Duration::from_millis(100)))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+        .run()
+        .await;
     running.set_paused("paused", true);
     let mut client = client(&running).await;
     client.send(&adt("A", "P9", 0)).await.unwrap();
