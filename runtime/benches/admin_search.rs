@@ -166,6 +166,7 @@ fn seeded() -> SqliteStore {
                 inbound: m,
                 disposition: Disposition::Route(&deliveries),
                 ack: None,
+                application_ack: None,
             })
             .collect();
         let now = messages[0].received_at;
@@ -361,6 +362,7 @@ fn ingest_cost(c: &mut Criterion) {
                 inbound: m,
                 disposition: Disposition::Route(&deliveries),
                 ack: None,
+                application_ack: None,
             })
             .collect();
         store

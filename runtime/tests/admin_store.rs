@@ -67,6 +67,7 @@ fn seed_range(
             inbound: m,
             disposition: Disposition::Route(&deliveries),
             ack: None,
+            application_ack: None,
         })
         .collect();
     let accepted = store.accept(&batch, at(0))?;
@@ -197,6 +198,7 @@ fn detail_discard_edit_reprocess_and_audit() -> TestResult {
             inbound: &edited,
             disposition: Disposition::Route(&deliveries),
             ack: None,
+            application_ack: None,
         },
         at(5),
     )?;

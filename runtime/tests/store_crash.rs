@@ -65,6 +65,7 @@ fn crash_child() -> Result<(), Box<dyn std::error::Error>> {
                     inbound,
                     disposition: Disposition::Later,
                     ack: None,
+                    application_ack: None,
                 })
                 .collect();
             let written = store.write_batch(&accepts, Timestamp::from_unix_millis(seq))?;

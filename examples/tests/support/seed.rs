@@ -59,6 +59,7 @@ pub fn seed_crashed_store(path: &Path, msgs: &[Msg], per_state: usize) {
                 inbound: r,
                 disposition: Disposition::Route(d),
                 ack: None,
+                application_ack: None,
             })
             .collect();
         let accepted = store.accept(&batch, an_hour_ago).expect("seed");
@@ -88,6 +89,7 @@ pub fn seed_crashed_store(path: &Path, msgs: &[Msg], per_state: usize) {
             inbound: r,
             disposition: Disposition::Later,
             ack: None,
+            application_ack: None,
         })
         .collect();
     let accepted = store.accept(&batch, an_hour_ago).expect("seed");

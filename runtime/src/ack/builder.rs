@@ -68,6 +68,7 @@ pub struct AckBuilder<'a> {
     timestamp: Option<Timestamp>,
     errors: Vec<ErrEntry>,
     warnings: bool,
+    own_message: bool,
 }
 
 impl<'a> AckBuilder<'a> {
@@ -94,6 +95,7 @@ impl<'a> AckBuilder<'a> {
             timestamp: None,
             errors: Vec::new(),
             warnings: false,
+            own_message: false,
         }
     }
 
@@ -118,6 +120,15 @@ impl<'a> AckBuilder<'a> {
     /// MSH-7 of the ACK, from a [`Clock`](super::Clock).
     pub fn timestamp(mut self, at: Timestamp) -> Self {
         self.timestamp = Some(at);
+        self
+    }
+
+    /// Marks an enhanced-mode application ACK, sent later as a message of its own rather than
+    /// on the inbound connection: MSH-15 `AL` asks its receiver for an accept ACK (so the
+    /// sender knows it arrived, as for any message) and MSH-16 `NE` for no application ACK of
+    /// the ACK.
+    pub fn own_message(mut self) -> Self {
+        self.own_message = true;
         self
     }
 
@@ -278,6 +289,15 @@ impl<'a> AckBuilder<'a> {
                 w.field_separator();
                 text(&mut w, FALLBACK_VERSION);
             }
+        }
+        if self.own_message {
+            // MSH-13 (sequence number) and MSH-14 (continuation pointer) stay empty.
+            w.field_separator();
+            w.field_separator();
+            w.field_separator();
+            text(&mut w, "AL");
+            w.field_separator();
+            text(&mut w, "NE");
         }
         w.end_segment();
 

@@ -45,8 +45,8 @@ pub use clock::{Clock, ControlIds, FixedClock, SequenceIds, SystemClock, Timesta
 pub use dedupe::{DedupeKey, Duplicate, Fingerprint, PayloadHash};
 pub use header::InboundHeader;
 pub use mode::{
-    decide, expected_when_stored, AckAfter, AckCondition, Durable, Mode, Outcome, Processed, Reply,
-    Unsupported,
+    decide, deferred_when_stored, expected_when_stored, AckAfter, AckCondition, Durable, Mode,
+    Outcome, Processed, Reply, Unsupported,
 };
 
 /// An acknowledgment code (HL7 table 0008), the value of MSA-1.

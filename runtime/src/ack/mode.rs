@@ -367,6 +367,17 @@ pub fn expected_when_stored(
     }
 }
 
+/// The application ACK that enhanced mode asks for (MSH-16) once a message with this
+/// processing result is stored, to be sent later as a message of its own; `None` in original
+/// mode, where the one ACK answers on the connection. Known before the commit, so an engine
+/// queues the ACK in the message's own transaction and it is delivered like any output.
+pub fn deferred_when_stored(mode: Mode, processed: Processed) -> Option<AckCode> {
+    match mode {
+        Mode::Original => None,
+        Mode::Enhanced { .. } => codes(mode, Kind::Stored(processed), AckAfter::Stored).1,
+    }
+}
+
 /// An [`Outcome`] without its data.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -441,7 +452,7 @@ mod tests {
 
     /// The ACK an engine writes before the commit is the one `decide` gives after it.
     #[test]
-    fn expected_when_stored_agrees_with_decide() {
+    fn the_codes_known_before_the_commit_agree_with_decide() {
         let receipt = Durable::committed(1);
         let problems = [Problem {
             severity: Severity::Error,
@@ -460,6 +471,11 @@ mod tests {
                     assert_eq!(
                         expected_when_stored(mode, processed, ack_after),
                         decide(mode, &outcome, ack_after).immediate(),
+                        "{mode:?} {processed:?} {ack_after:?}"
+                    );
+                    assert_eq!(
+                        deferred_when_stored(mode, processed),
+                        decide(mode, &outcome, ack_after).deferred(),
                         "{mode:?} {processed:?} {ack_after:?}"
                     );
                 }

@@ -223,6 +223,7 @@ async fn edit(
                 inbound: &prepared.inbound,
                 disposition,
                 ack: None,
+                application_ack: None,
             },
             engine.now(),
         )?;

@@ -38,6 +38,8 @@ pub(crate) struct Job {
     pub(crate) plan: Plan,
     /// The ACK to keep with the message, written before the commit (sent only after it).
     pub(crate) ack: Option<Vec<u8>>,
+    /// The enhanced-mode application ACK, queued with the message for its destination.
+    pub(crate) application_ack: Option<Output>,
     pub(crate) reply: oneshot::Sender<Result<Accepted, String>>,
 }
 
@@ -69,6 +71,7 @@ impl Committer {
         inbound: InboundMessage,
         plan: Plan,
         ack: Option<Vec<u8>>,
+        application_ack: Option<Output>,
     ) -> Result<Accepted, String> {
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -76,6 +79,7 @@ impl Committer {
                 inbound,
                 plan,
                 ack,
+                application_ack,
                 reply,
             })
             .await
@@ -211,6 +215,10 @@ fn write(store: &dyn Store, clock: &dyn Clock, jobs: &mut Vec<Job>) -> Option<Wr
                 Plan::Error(reason) => Disposition::Error(reason),
             },
             ack: job.ack.as_deref(),
+            application_ack: job.application_ack.as_ref().map(|o| Delivery {
+                destination: &o.destination,
+                payload: &o.payload,
+            }),
         })
         .collect();
     let started = std::time::Instant::now();

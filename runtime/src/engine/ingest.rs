@@ -14,12 +14,12 @@ use tracing::{debug, info, warn};
 
 use super::committer::{Committer, Plan};
 use super::inbound::Inbound;
-use super::route::{route_all, RouteError};
+use super::route::{route_all, Output, RouteError};
 use super::shared::Shared;
 use super::stats::{ChannelStats, Event};
 use crate::ack::{
-    decide, expected_when_stored, AckAfter, AckBuilder, AckCode, ControlIds, DedupeKey,
-    Fingerprint, InboundHeader, Mode, Outcome, PayloadHash, Processed,
+    decide, deferred_when_stored, expected_when_stored, AckAfter, AckBuilder, AckCode, ControlIds,
+    DedupeKey, Fingerprint, InboundHeader, Mode, Outcome, PayloadHash, Processed,
 };
 use crate::er7::{self, Message};
 use crate::mllp::Commit;
@@ -28,10 +28,12 @@ use crate::transport::{Handler, PeerInfo, Reply};
 use crate::validate::Problem;
 
 /// How a channel answers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct AckSettings {
     pub(crate) ack_after: AckAfter,
     pub(crate) commit_blocks: bool,
+    /// The destination of enhanced-mode application ACKs.
+    pub(crate) application_acks: Option<String>,
 }
 
 pub(crate) struct Ingest {
@@ -90,12 +92,14 @@ impl Handler for Ingest {
             false => expected_when_stored(mode, processed, self.settings.ack_after)
                 .map(|code| (code, self.ack_text(&message, code, problems))),
         };
+        let application_ack = self.application_ack(&message, mode, processed, problems);
         let accepted = self
             .committer
             .submit(
                 record,
                 plan,
                 prebuilt.as_ref().map(|(_, text)| text.clone()),
+                application_ack,
             )
             .await;
         if accepted.is_ok() {
@@ -163,6 +167,9 @@ impl Handler for Ingest {
                         Outcome::Rejected(&receipt.durable, reason)
                     }
                 };
+                if let Some(destination) = &self.settings.application_acks {
+                    self.shared.wake([destination.as_str()]);
+                }
                 if let Ok(outputs) = &routed {
                     self.shared
                         .wake(outputs.iter().map(|o| o.destination.as_str()));
@@ -212,6 +219,36 @@ impl Ingest {
         });
     }
 
+    /// The application ACK enhanced mode asks for, as an output to the channel's
+    /// application-ACK destination: queued with the message, delivered once it is stored.
+    fn application_ack(
+        &self,
+        message: &Message<'_>,
+        mode: Mode,
+        processed: Processed,
+        problems: &[Problem],
+    ) -> Option<Output> {
+        let code = deferred_when_stored(mode, processed)?;
+        let Some(destination) = &self.settings.application_acks else {
+            warn!(channel = %self.channel, control_id = InboundHeader::of(message).control_id(),
+                "the sender asks for an application ACK (MSH-16) and the channel has no \
+                 destination for them (Channel::application_acks_to): none is sent");
+            return None;
+        };
+        let payload = AckBuilder::new(message)
+            .code(code)
+            .control_id(self.shared.ack_ids.next())
+            .timestamp(self.shared.clock.now())
+            .problems(problems)
+            .own_message()
+            .build()
+            .into_bytes();
+        Some(Output {
+            destination: destination.clone(),
+            payload,
+        })
+    }
+
     /// The ACK for a parsed message, or nothing when the sender asked for none.
     fn ack(&self, message: &Message<'_>, code: Option<AckCode>, problems: &[Problem]) -> Reply {
         let Some(code) = code else {
@@ -255,7 +292,12 @@ impl Ingest {
         };
         let stored = self
             .committer
-            .submit(record, Plan::Error(format!("unreadable: {error}")), None)
+            .submit(
+                record,
+                Plan::Error(format!("unreadable: {error}")),
+                None,
+                None,
+            )
             .await;
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
         let mode = header.as_ref().map_or(Mode::Original, InboundHeader::mode);

@@ -81,6 +81,7 @@ pub struct Channel {
     addr: String,
     config: ListenerConfig,
     ack_after: AckAfter,
+    application_acks: Option<String>,
 }
 
 impl Channel {
@@ -92,6 +93,7 @@ impl Channel {
             addr: addr.into(),
             config: ListenerConfig::default(),
             ack_after: AckAfter::Stored,
+            application_acks: None,
         }
     }
 
@@ -104,6 +106,20 @@ impl Channel {
     /// When the original-mode ACK is sent: after storage (default) or after processing.
     pub fn ack_after(mut self, ack_after: AckAfter) -> Channel {
         self.ack_after = ack_after;
+        self
+    }
+
+    /// Where the application ACKs of enhanced mode go: a destination of the engine, usually
+    /// an MLLP client to the sending system's own listener.
+    ///
+    /// A sender in enhanced mode gets the accept ACK (`CA`) on its connection once the
+    /// message is stored, and, when its MSH-16 asks (`AL`, `SU` for `AA`, `ER` for `AE`/`AR`),
+    /// an application ACK as a message of its own. That ACK is queued in the same transaction
+    /// as the message, so it is as durable as the message and delivered like any output:
+    /// in order, retried with backoff, visible and reprocessable in the store. Without this
+    /// setting such requests are logged and not answered.
+    pub fn application_acks_to(mut self, destination: impl Into<String>) -> Channel {
+        self.application_acks = Some(destination.into());
         self
     }
 }
@@ -127,6 +143,16 @@ pub enum ConfigError {
     UnknownDestination {
         /// The route.
         route: String,
+        /// The destination it names.
+        destination: String,
+    },
+    /// A channel sends its application ACKs to a destination the engine does not have.
+    #[error(
+        "channel `{channel}` sends application ACKs to `{destination}`, which is not a destination of this engine"
+    )]
+    UnknownAckDestination {
+        /// The channel.
+        channel: String,
         /// The destination it names.
         destination: String,
     },
@@ -246,6 +272,16 @@ impl EngineBuilder {
                     return Err(ConfigError::UnknownDestination {
                         route: route.name().to_owned(),
                         destination,
+                    });
+                }
+            }
+        }
+        for channel in &self.channels {
+            if let Some(destination) = &channel.application_acks {
+                if !known.contains(destination.as_str()) {
+                    return Err(ConfigError::UnknownAckDestination {
+                        channel: channel.name.clone(),
+                        destination: destination.clone(),
                     });
                 }
             }
@@ -385,6 +421,7 @@ impl Engine {
                 settings: AckSettings {
                     ack_after: channel.ack_after,
                     commit_blocks: channel.config.commit_blocks,
+                    application_acks: channel.application_acks.clone(),
                 },
                 stats: Arc::clone(&shared.channels[&channel.name]),
                 shared: Arc::clone(&shared),

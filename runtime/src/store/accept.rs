@@ -166,6 +166,16 @@ fn accept_one(tx: &Transaction<'_>, one: &Accept<'_>, now: Timestamp) -> Result<
             )?);
         }
     }
+    if let Some(ack) = one.application_ack {
+        items.push(super::queue::insert_item(
+            tx,
+            id,
+            ack.destination,
+            ack.payload,
+            None,
+            now,
+        )?);
+    }
     Ok(Pending::Stored { id, reused, items })
 }
 

@@ -90,6 +90,9 @@ pub struct Accept<'a> {
     pub disposition: Disposition<'a>,
     /// The ACK to keep for verbatim resends, when it is known before the commit.
     pub ack: Option<&'a [u8]>,
+    /// An enhanced-mode application ACK to queue for delivery with the message, whatever the
+    /// disposition (an `AE` for a message in error is due as much as an `AA`).
+    pub application_ack: Option<Delivery<'a>>,
 }
 
 /// What [`Store::accept`] does with a new (not verbatim duplicate) message.
