@@ -4,6 +4,7 @@
 //! its own worker, so one outage never blocks another. The worker hands each item to a
 //! [`Deliver`] and files the [`Verdict`]: done, retry later with backoff, or dead letter.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -12,9 +13,9 @@ use std::time::Duration;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use super::targets::{FolderDeliver, HttpDeliver, MllpDeliver};
+use super::targets::{FolderDeliver, HttpDeliver, MllpDeliver, PeerDeliver};
 use crate::store::ItemId;
-use crate::transport::{ClientConfig, ClientTls};
+use crate::transport::{ClientConfig, ClientTls, PeerConnections};
 
 /// How one delivery went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +118,16 @@ pub enum Target {
         /// MLLP over TLS: the server name to verify and the client's TLS settings.
         tls: Option<(String, ClientTls)>,
     },
+    /// The partner connected to one of this engine's channels, on its own connection (both
+    /// directions on one connection): the item is sent on the newest open connection of that
+    /// channel and needs an ACK with MSA-2 = its MSH-10, by the same rules as [`Target::Mllp`].
+    /// While the partner is not connected, the item waits in the queue (retried with backoff).
+    ChannelPeer {
+        /// The channel the partner connects to.
+        channel: String,
+        /// Time allowed for the ACK; 5 s by default.
+        response_timeout: Duration,
+    },
     /// A folder: each item becomes one file, written under a temporary name, fsynced and
     /// renamed, so a reader never sees half a message.
     Folder(PathBuf),
@@ -144,6 +155,7 @@ impl std::fmt::Debug for Target {
             } => {
                 write!(f, "mllp+tls://{addr} ({name})")
             }
+            Target::ChannelPeer { channel, .. } => write!(f, "peer of channel {channel}"),
             Target::Folder(path) => write!(f, "folder {}", path.display()),
             Target::Http { url, .. } => f.write_str(url),
             Target::Custom(_) => f.write_str("custom"),
@@ -191,6 +203,18 @@ impl Destination {
         )
     }
 
+    /// The partner connected to the engine's channel `channel`, on the connection it opened
+    /// (for partners that send and receive on one connection); see [`Target::ChannelPeer`].
+    pub fn channel_peer(name: impl Into<String>, channel: impl Into<String>) -> Destination {
+        Destination::new(
+            name,
+            Target::ChannelPeer {
+                channel: channel.into(),
+                response_timeout: ClientConfig::default().response_timeout,
+            },
+        )
+    }
+
     /// A folder destination.
     pub fn folder(name: impl Into<String>, dir: impl Into<PathBuf>) -> Destination {
         Destination::new(name, Target::Folder(dir.into()))
@@ -217,13 +241,25 @@ impl Destination {
         }
     }
 
-    /// Sets the MLLP client settings (response timeout, TLS, ...) of an MLLP destination; no
-    /// effect on other targets.
+    /// Sets the MLLP client settings (response timeout, TLS, ...) of an MLLP destination, or
+    /// the response timeout of a channel-peer destination; no effect on other targets.
     pub fn client(mut self, config: ClientConfig) -> Destination {
-        if let Target::Mllp { config: c, .. } = &mut self.target {
-            *c = config;
+        match &mut self.target {
+            Target::Mllp { config: c, .. } => *c = config,
+            Target::ChannelPeer {
+                response_timeout, ..
+            } => *response_timeout = config.response_timeout,
+            _ => {}
         }
         self
+    }
+
+    /// The channel whose partner this destination delivers to, for a channel-peer destination.
+    pub(crate) fn peer_channel(&self) -> Option<&str> {
+        match &self.target {
+            Target::ChannelPeer { channel, .. } => Some(channel),
+            _ => None,
+        }
     }
 
     /// Sets the retry policy.
@@ -245,9 +281,23 @@ impl Destination {
         &self.name
     }
 
-    pub(crate) fn deliverer(target: Target) -> Box<dyn Deliver> {
+    /// The target's deliverer; `peers` are the connections of each channel that has a
+    /// channel-peer destination.
+    pub(crate) fn deliverer(
+        target: Target,
+        peers: &BTreeMap<String, PeerConnections>,
+    ) -> Box<dyn Deliver> {
         match target {
             Target::Mllp { addr, config, tls } => Box::new(MllpDeliver::new(addr, config, tls)),
+            Target::ChannelPeer {
+                channel,
+                response_timeout,
+            } => Box::new(PeerDeliver {
+                // The build checked the channel exists, and start made its connections.
+                peers: peers.get(&channel).cloned().unwrap_or_default(),
+                channel,
+                response_timeout,
+            }),
             Target::Folder(dir) => Box::new(FolderDeliver { dir }),
             Target::Http { url, timeout } => Box::new(HttpDeliver {
                 url,

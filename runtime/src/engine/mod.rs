@@ -72,7 +72,7 @@ use self::worker::Worker;
 use crate::ack::{AckAfter, Clock, SequenceIds, SystemClock};
 use crate::er7::{self, Message};
 use crate::store::{self, Delivery, Store};
-use crate::transport::{ListenerConfig, MllpListener};
+use crate::transport::{ListenerConfig, MllpListener, PeerConnections};
 
 /// An inbound channel: an MLLP listener and how it acknowledges.
 #[derive(Debug, Clone)]
@@ -155,6 +155,16 @@ pub enum ConfigError {
         channel: String,
         /// The destination it names.
         destination: String,
+    },
+    /// A destination delivers to the partner of a channel the engine does not have.
+    #[error(
+        "destination `{destination}` delivers to the peer of channel `{channel}`, which is not a channel of this engine"
+    )]
+    UnknownChannel {
+        /// The destination.
+        destination: String,
+        /// The channel it names.
+        channel: String,
     },
     /// The store does not make a commit durable (e.g. SQLite `synchronous=OFF`), so a
     /// positive ACK could be sent for a message a power cut then loses.
@@ -276,6 +286,17 @@ impl EngineBuilder {
                 }
             }
         }
+        let channels: BTreeSet<&str> = self.channels.iter().map(|c| c.name.as_str()).collect();
+        for destination in &self.destinations {
+            if let Some(channel) = destination.peer_channel() {
+                if !channels.contains(channel) {
+                    return Err(ConfigError::UnknownChannel {
+                        destination: destination.name.clone(),
+                        channel: channel.to_owned(),
+                    });
+                }
+            }
+        }
         for channel in &self.channels {
             if let Some(destination) = &channel.application_acks {
                 if !known.contains(destination.as_str()) {
@@ -391,9 +412,20 @@ impl Engine {
                 })??;
         }
 
+        // The channels whose partners are also destinations register their connections.
+        let peers: BTreeMap<String, PeerConnections> = b
+            .destinations
+            .iter()
+            .filter_map(|d| d.peer_channel())
+            .map(|channel| (channel.to_owned(), PeerConnections::new()))
+            .collect();
         let mut listeners = Vec::with_capacity(b.channels.len());
         for channel in &b.channels {
-            let listener = MllpListener::bind(channel.addr.as_str(), channel.config.clone())
+            let mut config = channel.config.clone();
+            if let Some(connections) = peers.get(&channel.name) {
+                config = config.with_peers(connections.clone());
+            }
+            let listener = MllpListener::bind(channel.addr.as_str(), config)
                 .await
                 .map_err(|source| StartError::Bind {
                     channel: channel.name.clone(),
@@ -444,7 +476,7 @@ impl Engine {
         for destination in b.destinations {
             let (wake, stats) = shared.destinations[&destination.name].clone();
             let worker = Worker {
-                deliver: Destination::deliverer(destination.target),
+                deliver: Destination::deliverer(destination.target, &peers),
                 name: destination.name,
                 retry: destination.retry,
                 batch: destination.batch,

@@ -115,6 +115,9 @@ pub enum SendError {
     /// Reading or writing failed.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
+    /// [`PeerConnections::send`](super::PeerConnections::send): no peer is connected.
+    #[error("no connection from the peer is open")]
+    NotConnected,
 }
 
 struct Connection<S> {

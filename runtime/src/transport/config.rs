@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::ServerTls;
+use super::{PeerConnections, ServerTls};
 use crate::mllp::DEFAULT_MAX_FRAME_LEN;
 
 /// Settings of an [`MllpListener`](super::MllpListener) and of
@@ -35,6 +35,10 @@ pub struct ListenerConfig {
     /// [`serve_connection`](super::serve_connection) ignores it: it serves whatever stream it
     /// is given.
     pub tls: Option<ServerTls>,
+    /// Registers each served connection here, so messages can be sent to its peer on it
+    /// (both directions on one connection; see [`PeerConnections`]). Default `None`: the
+    /// connections only receive.
+    pub peers: Option<PeerConnections>,
 }
 
 impl Default for ListenerConfig {
@@ -48,6 +52,7 @@ impl Default for ListenerConfig {
             commit_blocks: false,
             log_payloads: false,
             tls: None,
+            peers: None,
         }
     }
 }
@@ -92,6 +97,13 @@ impl ListenerConfig {
     /// Sets [`ListenerConfig::log_payloads`].
     pub fn with_log_payloads(mut self, on: bool) -> Self {
         self.log_payloads = on;
+        self
+    }
+
+    /// Sets [`ListenerConfig::peers`]: the listener's connections also carry messages to
+    /// their peers.
+    pub fn with_peers(mut self, peers: PeerConnections) -> Self {
+        self.peers = Some(peers);
         self
     }
 

@@ -7,16 +7,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::error::Elapsed;
+use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, trace, warn};
 
-use super::{Handler, HandshakeError, ListenerConfig, PeerInfo, Reply, ServerTls};
+use super::peers::{self, Outgoing, Registration};
+use super::{Handler, HandshakeError, ListenerConfig, PeerInfo, Reply, SendError, ServerTls};
 use crate::mllp::{Frame, FrameError, FrameReader, MllpCodec};
 
 /// Why [`serve_connection`] closed a connection.
@@ -37,6 +39,9 @@ pub enum CloseReason {
     WriteTimeout,
     /// The handler replied [`Reply::Close`].
     Handler,
+    /// A message sent to the peer on this connection ([`ListenerConfig::peers`]) got no ACK
+    /// within its response timeout.
+    ResponseTimeout,
     /// The listener is shutting down.
     Shutdown,
     /// Reading or writing failed.
@@ -230,6 +235,8 @@ where
     let mut frame_started: Option<Instant> = None;
     let id = peer.connection_id;
     let mut reported_discards = 0u64;
+    let mut registration = config.peers.as_ref().map(|p| p.register(peer));
+    let mut in_flight: Option<InFlight> = None;
     loop {
         // Everything complete in the buffer first, one message at a time.
         loop {
@@ -266,6 +273,27 @@ where
             );
             if config.log_payloads {
                 trace!(connection_id = id, body = %String::from_utf8_lossy(&message), "MLLP message body");
+            }
+            if registration.is_some() {
+                if let Some((code, answered)) = peers::ack_of(&message) {
+                    match in_flight.take_if(|f| f.control_id == answered) {
+                        Some(flight) => {
+                            debug!(
+                                connection_id = id,
+                                code, "ACK of the message sent to the peer"
+                            );
+                            let _ = flight.reply.send(Ok(message));
+                        }
+                        None => warn!(
+                            connection_id = id,
+                            code,
+                            answered,
+                            "ACK that answers no message in flight on this connection; ignored"
+                        ),
+                    }
+                    idle_since = Instant::now();
+                    continue;
+                }
             }
             let reply = handler.handle(message, peer).await;
             out.clear();
@@ -306,10 +334,61 @@ where
             frame_started = None;
             idle_since + config.idle_timeout
         };
-        let read = tokio::select! {
+        let response_due = in_flight.as_ref().map(|f| f.deadline);
+        let event = tokio::select! {
             biased;
             () = shutdown.cancelled(), if !in_frame => return CloseReason::Shutdown,
-            read = timeout_at(deadline, stream.read_buf(reader.read_buffer())) => read,
+            () = sleep_until(response_due.unwrap_or(deadline)), if response_due.is_some() => {
+                Event::ResponseTimeout
+            }
+            Some(outgoing) = next_outgoing(&mut registration), if in_flight.is_none() => {
+                Event::Outgoing(outgoing)
+            }
+            read = timeout_at(deadline, stream.read_buf(reader.read_buffer())) => Event::Read(read),
+        };
+        let read = match event {
+            Event::Read(read) => read,
+            Event::ResponseTimeout => {
+                if let Some(flight) = in_flight.take() {
+                    let _ = flight
+                        .reply
+                        .send(Err(SendError::ResponseTimeout(flight.timeout)));
+                }
+                return CloseReason::ResponseTimeout;
+            }
+            Event::Outgoing(outgoing) => {
+                match timeout(
+                    config.write_timeout,
+                    write_reply(&mut stream, &outgoing.frame),
+                )
+                .await
+                {
+                    Err(_) => {
+                        let _ = outgoing
+                            .reply
+                            .send(Err(SendError::WriteTimeout(config.write_timeout)));
+                        return CloseReason::WriteTimeout;
+                    }
+                    Ok(Err(e)) => {
+                        let _ = outgoing.reply.send(Err(SendError::Closed));
+                        return CloseReason::Io(e);
+                    }
+                    Ok(Ok(())) => {}
+                }
+                debug!(
+                    connection_id = id,
+                    len = outgoing.frame.len(),
+                    "MLLP message sent to the peer"
+                );
+                in_flight = Some(InFlight {
+                    deadline: Instant::now() + outgoing.response_timeout,
+                    timeout: outgoing.response_timeout,
+                    control_id: outgoing.control_id,
+                    reply: outgoing.reply,
+                });
+                idle_since = Instant::now();
+                continue;
+            }
         };
         match read {
             Err(_) if in_frame => return CloseReason::FrameReadTimeout,
@@ -324,6 +403,29 @@ where
             Ok(Ok(0)) => return end_of_stream(&mut reader, id),
             Ok(Ok(_)) => {}
         }
+    }
+}
+
+/// A message sent to the peer, waiting for its ACK.
+struct InFlight {
+    control_id: String,
+    deadline: Instant,
+    timeout: Duration,
+    reply: oneshot::Sender<Result<Bytes, SendError>>,
+}
+
+/// What woke a connection waiting between frames.
+enum Event {
+    Read(Result<io::Result<usize>, Elapsed>),
+    Outgoing(Outgoing),
+    ResponseTimeout,
+}
+
+/// The next message to send to the peer; never, for a connection that only receives.
+async fn next_outgoing(registration: &mut Option<Registration>) -> Option<Outgoing> {
+    match registration {
+        Some(r) => r.outgoing.recv().await,
+        None => std::future::pending().await,
     }
 }
 

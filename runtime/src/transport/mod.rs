@@ -46,13 +46,20 @@
 //! not parse, a key that does not match the certificate, ...), as do configurations that would
 //! let everyone in (an allow-list without client certificates) or no one (an empty allow-list).
 //!
-//! Not supported yet: both directions on one connection (a partner that sends and receives on
-//! the same socket: a listener's connection only receives, a client's only sends), reloading
-//! certificates without a restart, and certificate revocation lists.
+//! # Both directions on one connection
+//!
+//! A listener whose [`ListenerConfig::peers`] is set registers its connections in a
+//! [`PeerConnections`], through which messages are sent to the peer that opened them, with the
+//! client's rules (one in flight, MSA-2 matched, close on timeout). See [`PeerConnections`].
+//!
+//! Not supported yet: a client connection that also receives messages (the peer sending on a
+//! connection this side opened), reloading certificates without a restart, and certificate
+//! revocation lists.
 
 mod client;
 mod config;
 mod listener;
+mod peers;
 mod tls;
 
 use std::future::Future;
@@ -65,6 +72,7 @@ use crate::mllp::{Commit, Frame};
 pub use client::{Connect, MllpClient, SendError, TcpConnector};
 pub use config::{ClientConfig, ListenerConfig};
 pub use listener::{serve_connection, CloseReason, MllpListener};
+pub use peers::PeerConnections;
 pub use tls::{
     CaBundle, ClientAllowList, ClientTls, ClientTlsConfig, HandshakeError, Identity,
     PeerCertificate, ServerTls, ServerTlsConfig, TlsConfigError, TlsConnector, TlsOrigin,

@@ -154,7 +154,7 @@ impl Deliver for MllpDeliver {
 
 /// MSH-10 of a message about to be sent, as ER7 text: read straight from the header line
 /// (this runs for every delivery), with [`InboundHeader::sniff`] for anything unusual.
-fn control_id(payload: &[u8]) -> String {
+pub(super) fn control_id(payload: &[u8]) -> String {
     let line = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
     let fast = line
         .strip_prefix(b"MSH")

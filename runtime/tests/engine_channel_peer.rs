@@ -1,0 +1,135 @@
+//! A partner that sends and receives on one connection, through the engine: the lab connects
+//! to the engine's `lab` channel and sends results on that connection, and the orders that
+//! the hospital system sends to the `his` channel are delivered to the lab on the same
+//! connection (a `channel_peer` destination), queued while the lab is not connected.
+
+mod engine_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine_support::partner::Partner;
+use engine_support::{control_id_of, msa, wait_for};
+use hl7_runtime::ack::{AckBuilder, AckCode};
+use hl7_runtime::engine::{Channel, ConfigError, Destination, Engine, RetryPolicy, Route};
+use hl7_runtime::er7::Message;
+use hl7_runtime::store::{SqliteStore, Store};
+use hl7_runtime::transport::{ClientConfig, MllpClient};
+
+fn message(kind: &str, id: &str) -> Vec<u8> {
+    format!(
+        "MSH|^~\\&|SENDER|HOSP|ENGINE|HOSP|20241127120000||{kind}|{id}|P|2.5.1\r\
+         PID|1||P1^^^HOSP^MR||DOE^JANE\r"
+    )
+    .into_bytes()
+}
+
+fn ack_of(message: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(message);
+    let parsed = Message::parse(&text).unwrap();
+    AckBuilder::new(&parsed)
+        .code(AckCode::AA)
+        .control_id("LAB-ACK")
+        .build()
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_reach_the_lab_on_the_connection_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("engine.db")).unwrap());
+    let running = Engine::builder(Arc::clone(&store) as Arc<dyn Store>)
+        .channel(Channel::mllp("lab", "127.0.0.1:0"))
+        .channel(Channel::mllp("his", "127.0.0.1:0"))
+        .destination(
+            Destination::channel_peer("lab-orders", "lab")
+                .client(ClientConfig::default().with_response_timeout(Duration::from_secs(2)))
+                .retry(
+                    RetryPolicy::default()
+                        .backoff(Duration::from_millis(20), Duration::from_millis(100)),
+                ),
+        )
+        .destination(Destination::folder("results", dir.path().join("results")))
+        .route(
+            Route::new("orders")
+                .when(|m| m.is("ORM", "*"))
+                .to("lab-orders"),
+        )
+        .route(
+            Route::new("results")
+                .when(|m| m.is("ORU", "*"))
+                .to("results"),
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+
+    // Orders arrive while the lab is not connected: stored, acknowledged, queued.
+    let his_addr = running.local_addr("his").unwrap();
+    let mut his = MllpClient::connect(his_addr, ClientConfig::default())
+        .await
+        .unwrap();
+    for i in 0..3 {
+        let ack = his
+            .send(&message("ORM^O01", &format!("ORD{i}")))
+            .await
+            .unwrap();
+        assert_eq!(msa(&ack).0, "AA");
+    }
+
+    // The lab connects: the queued orders come on its connection, in order, and it sends a
+    // result on the same connection between two orders.
+    let mut lab = Partner::connect(running.local_addr("lab").unwrap()).await;
+    let mut orders = Vec::new();
+    for i in 0..3 {
+        let order = lab.read().await.expect("an order");
+        orders.push(control_id_of(&order));
+        if i == 1 {
+            lab.write(&message("ORU^R01", "RES1")).await;
+            let answer = lab.read().await.expect("the result's ACK");
+            assert_eq!(msa(&answer), ("AA".to_owned(), "RES1".to_owned()));
+        }
+        lab.write(&ack_of(&order)).await;
+    }
+    assert_eq!(orders, ["ORD0", "ORD1", "ORD2"]);
+
+    // One more order while connected goes straight through.
+    his.send(&message("ORM^O01", "ORD3")).await.unwrap();
+    let order = lab.read().await.expect("the new order");
+    assert_eq!(control_id_of(&order), "ORD3");
+    lab.write(&ack_of(&order)).await;
+
+    let stats = running.destination_stats("lab-orders").unwrap();
+    wait_for("4 orders delivered", Duration::from_secs(10), || {
+        stats.delivered.load(std::sync::atomic::Ordering::Relaxed) >= 4
+    })
+    .await;
+    wait_for("the result filed", Duration::from_secs(10), || {
+        std::fs::read_dir(dir.path().join("results"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 1
+    })
+    .await;
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_peer_of_an_unknown_channel_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("engine.db")).unwrap());
+    let refused = Engine::builder(store)
+        .channel(Channel::mllp("lab", "127.0.0.1:0"))
+        .destination(Destination::channel_peer("orders", "pharmacy"))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        ConfigError::UnknownChannel {
+            destination: "orders".to_owned(),
+            channel: "pharmacy".to_owned(),
+        }
+    );
+}
