@@ -1,7 +1,8 @@
-//! A partner that sends and receives on one connection, through the engine: the lab connects
-//! to the engine's `lab` channel and sends results on that connection, and the orders that
-//! the hospital system sends to the `his` channel are delivered to the lab on the same
-//! connection (a `channel_peer` destination), queued while the lab is not connected.
+//! A partner that sends and receives on one connection, through the engine: the lab sends
+//! results on its connection, and the orders that the hospital system sends to the `his`
+//! channel are delivered to the lab on the same connection (a `channel_peer` destination),
+//! queued while there is none. Both ways round: the lab connects to the engine's listening
+//! channel, or the lab only listens and the engine's client channel connects to it.
 
 mod engine_support;
 
@@ -14,7 +15,8 @@ use hl7_runtime::ack::{AckBuilder, AckCode};
 use hl7_runtime::engine::{Channel, ConfigError, Destination, Engine, RetryPolicy, Route};
 use hl7_runtime::er7::Message;
 use hl7_runtime::store::{SqliteStore, Store};
-use hl7_runtime::transport::{ClientConfig, MllpClient};
+use hl7_runtime::transport::{ClientConfig, MllpClient, Reconnect};
+use tokio::net::TcpListener;
 
 fn message(kind: &str, id: &str) -> Vec<u8> {
     format!(
@@ -111,6 +113,83 @@ async fn orders_reach_the_lab_on_the_connection_it_opened() {
             .map(|d| d.count())
             .unwrap_or(0)
             == 1
+    })
+    .await;
+    running.shutdown().await;
+}
+
+/// The lab only listens: the engine connects to it, takes its results on that connection and
+/// sends it orders there, and connects again when the lab drops the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_channel_receives_and_sends_on_the_connection_it_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let lab_addr = lab_listener.local_addr().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("engine.db")).unwrap());
+    let quick = Reconnect {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+    };
+    let running = Engine::builder(store)
+        .channel(Channel::mllp_client("lab", lab_addr.to_string()).reconnect(quick))
+        .channel(Channel::mllp("his", "127.0.0.1:0"))
+        .destination(Destination::channel_peer("lab-orders", "lab").retry(
+            RetryPolicy::default().backoff(Duration::from_millis(20), Duration::from_millis(100)),
+        ))
+        .destination(Destination::folder("results", dir.path().join("results")))
+        .route(
+            Route::new("orders")
+                .when(|m| m.is("ORM", "*"))
+                .to("lab-orders"),
+        )
+        .route(
+            Route::new("results")
+                .when(|m| m.is("ORU", "*"))
+                .to("results"),
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        running.local_addr("lab"),
+        None,
+        "a client channel listens nowhere"
+    );
+    let mut his = MllpClient::connect(running.local_addr("his").unwrap(), ClientConfig::default())
+        .await
+        .unwrap();
+
+    let (stream, _) = lab_listener.accept().await.unwrap();
+    let mut lab = Partner::accepted(stream);
+    lab.write(&message("ORU^R01", "RES1")).await;
+    assert_eq!(
+        msa(&lab.read().await.unwrap()),
+        ("AA".to_owned(), "RES1".to_owned())
+    );
+    his.send(&message("ORM^O01", "ORD1")).await.unwrap();
+    let order = lab.read().await.unwrap();
+    assert_eq!(control_id_of(&order), "ORD1");
+    lab.write(&ack_of(&order)).await;
+
+    // The lab drops the connection; the engine opens a new one and goes on.
+    drop(lab);
+    let (stream, _) = lab_listener.accept().await.unwrap();
+    let mut lab = Partner::accepted(stream);
+    his.send(&message("ORM^O01", "ORD2")).await.unwrap();
+    let order = lab.read().await.unwrap();
+    assert_eq!(control_id_of(&order), "ORD2");
+    lab.write(&ack_of(&order)).await;
+    lab.write(&message("ORU^R01", "RES2")).await;
+    assert_eq!(
+        msa(&lab.read().await.unwrap()),
+        ("AA".to_owned(), "RES2".to_owned())
+    );
+
+    let stats = running.destination_stats("lab-orders").unwrap();
+    wait_for("2 orders delivered", Duration::from_secs(10), || {
+        stats.delivered.load(std::sync::atomic::Ordering::Relaxed) >= 2
     })
     .await;
     running.shutdown().await;

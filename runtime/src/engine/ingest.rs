@@ -17,6 +17,7 @@ use super::inbound::Inbound;
 use super::route::{route_all, Output, RouteError};
 use super::shared::Shared;
 use super::stats::{ChannelStats, Event};
+use super::Channel;
 use crate::ack::{
     decide, deferred_when_stored, expected_when_stored, AckAfter, AckBuilder, AckCode, ControlIds,
     DedupeKey, Fingerprint, InboundHeader, Mode, Outcome, PayloadHash, Processed,
@@ -42,6 +43,22 @@ pub(crate) struct Ingest {
     pub(crate) stats: Arc<ChannelStats>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) committer: Committer,
+}
+
+impl Ingest {
+    pub(crate) fn new(channel: &Channel, shared: &Arc<Shared>, committer: &Committer) -> Ingest {
+        Ingest {
+            channel: channel.name.clone(),
+            settings: AckSettings {
+                ack_after: channel.ack_after,
+                commit_blocks: channel.config.commit_blocks,
+                application_acks: channel.application_acks.clone(),
+            },
+            stats: Arc::clone(&shared.channels[&channel.name]),
+            shared: Arc::clone(shared),
+            committer: committer.clone(),
+        }
+    }
 }
 
 impl Handler for Ingest {

@@ -66,19 +66,23 @@ pub use stats::{ChannelStats, DestinationStats, Event, LATENCY_BUCKETS_MS};
 pub use targets::judge_ack;
 
 use self::committer::Committer;
-use self::ingest::{AckSettings, Ingest};
+use self::ingest::Ingest;
 use self::shared::Shared;
 use self::worker::Worker;
 use crate::ack::{AckAfter, Clock, SequenceIds, SystemClock};
 use crate::er7::{self, Message};
 use crate::store::{self, Delivery, Store};
-use crate::transport::{ListenerConfig, MllpListener, PeerConnections};
+use crate::transport::{
+    serve_dialed, ListenerConfig, MllpListener, PeerConnections, Reconnect, TcpConnector,
+};
 
 /// An inbound channel: an MLLP listener and how it acknowledges.
 #[derive(Debug, Clone)]
 pub struct Channel {
     name: String,
     addr: String,
+    /// `Some` when the engine opens the connection (client role).
+    dial: Option<Reconnect>,
     config: ListenerConfig,
     ack_after: AckAfter,
     application_acks: Option<String>,
@@ -91,10 +95,32 @@ impl Channel {
         Channel {
             name: name.into(),
             addr: addr.into(),
+            dial: None,
             config: ListenerConfig::default(),
             ack_after: AckAfter::Stored,
             application_acks: None,
         }
+    }
+
+    /// A partner that only listens but sends its messages on the connection the engine opens
+    /// to it at `addr` (client role). The engine keeps that connection open, reconnecting
+    /// after 1 s when it closes and with backoff to 60 s while it cannot connect, and handles
+    /// the messages that come on it like those of a listening channel. A
+    /// [`Destination::channel_peer`] of this channel sends on the same connection. Plain TCP;
+    /// the frame limits and timeouts of [`Channel::config`] apply, its TLS does not.
+    pub fn mllp_client(name: impl Into<String>, addr: impl Into<String>) -> Channel {
+        Channel {
+            dial: Some(Reconnect::default()),
+            ..Channel::mllp(name, addr)
+        }
+    }
+
+    /// The reconnection waits of a [`Channel::mllp_client`] channel; no effect on a listener.
+    pub fn reconnect(mut self, reconnect: Reconnect) -> Channel {
+        if self.dial.is_some() {
+            self.dial = Some(reconnect);
+        }
+        self
     }
 
     /// Listener settings (limits, timeouts, TLS, MLLP Release 2 commit blocks).
@@ -420,19 +446,31 @@ impl Engine {
             .map(|channel| (channel.to_owned(), PeerConnections::new()))
             .collect();
         let mut listeners = Vec::with_capacity(b.channels.len());
+        let mut dialers = Vec::new();
         for channel in &b.channels {
             let mut config = channel.config.clone();
             if let Some(connections) = peers.get(&channel.name) {
                 config = config.with_peers(connections.clone());
             }
-            let listener = MllpListener::bind(channel.addr.as_str(), config)
-                .await
-                .map_err(|source| StartError::Bind {
-                    channel: channel.name.clone(),
-                    addr: channel.addr.clone(),
-                    source,
-                })?;
-            listeners.push((channel.clone(), listener));
+            let unreachable = |source| StartError::Bind {
+                channel: channel.name.clone(),
+                addr: channel.addr.clone(),
+                source,
+            };
+            match channel.dial {
+                Some(reconnect) => {
+                    let connector = TcpConnector::resolve(channel.addr.as_str())
+                        .await
+                        .map_err(unreachable)?;
+                    dialers.push((channel.clone(), connector, config, reconnect));
+                }
+                None => {
+                    let listener = MllpListener::bind(channel.addr.as_str(), config)
+                        .await
+                        .map_err(unreachable)?;
+                    listeners.push((channel.clone(), listener));
+                }
+            }
         }
 
         let shutdown = CancellationToken::new();
@@ -448,17 +486,7 @@ impl Engine {
             })?;
             info!(channel = %channel.name, %addr, "channel listening");
             addrs.insert(channel.name.clone(), addr);
-            let ingest = Ingest {
-                channel: channel.name.clone(),
-                settings: AckSettings {
-                    ack_after: channel.ack_after,
-                    commit_blocks: channel.config.commit_blocks,
-                    application_acks: channel.application_acks.clone(),
-                },
-                stats: Arc::clone(&shared.channels[&channel.name]),
-                shared: Arc::clone(&shared),
-                committer: committer.clone(),
-            };
+            let ingest = Ingest::new(&channel, &shared, &committer);
             let stop = shutdown.clone();
             listener_tasks.spawn(async move {
                 if let Err(e) = listener
@@ -468,6 +496,17 @@ impl Engine {
                     error!(channel = %channel.name, error = %e, "listener failed");
                 }
             });
+        }
+        for (channel, connector, config, reconnect) in dialers {
+            info!(channel = %channel.name, addr = %channel.addr, "channel connecting to its partner");
+            let ingest = Ingest::new(&channel, &shared, &committer);
+            listener_tasks.spawn(serve_dialed(
+                connector,
+                ingest,
+                config,
+                reconnect,
+                shutdown.clone(),
+            ));
         }
         drop(committer);
 
@@ -549,8 +588,8 @@ fn route_unrouted(shared: &Shared) -> Result<(), store::Error> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// A channel's address could not be bound.
-    #[error("channel `{channel}`: cannot listen on {addr}: {source}")]
+    /// A channel's address could not be bound (or, for a client channel, resolved).
+    #[error("channel `{channel}`: cannot use {addr}: {source}")]
     Bind {
         /// The channel.
         channel: String,

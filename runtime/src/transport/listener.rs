@@ -190,7 +190,7 @@ async fn serve_tls<H: Handler>(
     }
 }
 
-fn log_close(peer: &PeerInfo, reason: &CloseReason) {
+pub(super) fn log_close(peer: &PeerInfo, reason: &CloseReason) {
     let id = peer.connection_id;
     let addr = peer.addr;
     match reason {

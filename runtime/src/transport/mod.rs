@@ -52,12 +52,17 @@
 //! [`PeerConnections`], through which messages are sent to the peer that opened them, with the
 //! client's rules (one in flight, MSA-2 matched, close on timeout). See [`PeerConnections`].
 //!
-//! Not supported yet: a client connection that also receives messages (the peer sending on a
-//! connection this side opened), reloading certificates without a restart, and certificate
-//! revocation lists.
+//! For a partner that only listens but sends on the connection the other side opens,
+//! [`serve_dialed`] keeps a connection to it open (reconnecting with backoff) and serves it
+//! exactly like an accepted one: its messages go to the handler, and with
+//! [`ListenerConfig::peers`] messages go to it on the same connection.
+//!
+//! Not supported yet: reloading certificates without a restart, and certificate revocation
+//! lists.
 
 mod client;
 mod config;
+mod dial;
 mod listener;
 mod peers;
 mod tls;
@@ -71,6 +76,7 @@ use crate::mllp::{Commit, Frame};
 
 pub use client::{Connect, MllpClient, SendError, TcpConnector};
 pub use config::{ClientConfig, ListenerConfig};
+pub use dial::{serve_dialed, Reconnect};
 pub use listener::{serve_connection, CloseReason, MllpListener};
 pub use peers::PeerConnections;
 pub use tls::{

@@ -22,6 +22,14 @@ impl Partner {
         }
     }
 
+    /// The partner's end of a connection the engine opened to it.
+    pub fn accepted(stream: TcpStream) -> Partner {
+        Partner {
+            stream,
+            reader: FrameReader::new(MllpCodec::new()),
+        }
+    }
+
     pub async fn write(&mut self, message: &[u8]) {
         let mut out = BytesMut::new();
         MllpCodec::encode_message(message, &mut out).unwrap();
