@@ -12,9 +12,11 @@ use std::time::Duration;
 use engine_support::partner::Partner;
 use engine_support::{control_id_of, msa, wait_for};
 use hl7_runtime::ack::{AckBuilder, AckCode};
-use hl7_runtime::engine::{Channel, ConfigError, Destination, Engine, RetryPolicy, Route};
+use hl7_runtime::engine::{
+    Channel, ConfigError, Destination, Engine, RetryPolicy, Route, RunningEngine,
+};
 use hl7_runtime::er7::Message;
-use hl7_runtime::store::{SqliteStore, Store};
+use hl7_runtime::store::SqliteStore;
 use hl7_runtime::transport::{ClientConfig, MllpClient, Reconnect};
 use tokio::net::TcpListener;
 
@@ -36,12 +38,12 @@ fn ack_of(message: &[u8]) -> Vec<u8> {
         .into_bytes()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn orders_reach_the_lab_on_the_connection_it_opened() {
-    let dir = tempfile::tempdir().unwrap();
+/// The lab's channel `lab`, and `his`: orders go to the lab on its connection (short
+/// response timeout and backoff), results to a folder.
+async fn start(lab: Channel, dir: &tempfile::TempDir) -> RunningEngine {
     let store = Arc::new(SqliteStore::open(dir.path().join("engine.db")).unwrap());
-    let running = Engine::builder(Arc::clone(&store) as Arc<dyn Store>)
-        .channel(Channel::mllp("lab", "127.0.0.1:0"))
+    Engine::builder(store)
+        .channel(lab)
         .channel(Channel::mllp("his", "127.0.0.1:0"))
         .destination(
             Destination::channel_peer("lab-orders", "lab")
@@ -66,7 +68,13 @@ async fn orders_reach_the_lab_on_the_connection_it_opened() {
         .unwrap()
         .start()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_reach_the_lab_on_the_connection_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(Channel::mllp("lab", "127.0.0.1:0"), &dir).await;
 
     // Orders arrive while the lab is not connected: stored, acknowledged, queued.
     let his_addr = running.local_addr("his").unwrap();
@@ -125,33 +133,12 @@ async fn a_client_channel_receives_and_sends_on_the_connection_it_opens() {
     let dir = tempfile::tempdir().unwrap();
     let lab_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let lab_addr = lab_listener.local_addr().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("engine.db")).unwrap());
     let quick = Reconnect {
         initial: Duration::from_millis(20),
         max: Duration::from_millis(100),
     };
-    let running = Engine::builder(store)
-        .channel(Channel::mllp_client("lab", lab_addr.to_string()).reconnect(quick))
-        .channel(Channel::mllp("his", "127.0.0.1:0"))
-        .destination(Destination::channel_peer("lab-orders", "lab").retry(
-            RetryPolicy::default().backoff(Duration::from_millis(20), Duration::from_millis(100)),
-        ))
-        .destination(Destination::folder("results", dir.path().join("results")))
-        .route(
-            Route::new("orders")
-                .when(|m| m.is("ORM", "*"))
-                .to("lab-orders"),
-        )
-        .route(
-            Route::new("results")
-                .when(|m| m.is("ORU", "*"))
-                .to("results"),
-        )
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let lab = Channel::mllp_client("lab", lab_addr.to_string()).reconnect(quick);
+    let running = start(lab, &dir).await;
     assert_eq!(
         running.local_addr("lab"),
         None,

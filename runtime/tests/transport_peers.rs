@@ -54,6 +54,15 @@ async fn listener() -> (std::net::SocketAddr, PeerConnections) {
     (addr, peers)
 }
 
+/// Sends an order to the newest connection's peer in a task of its own.
+fn send_later(
+    peers: &PeerConnections,
+    id: &str,
+) -> tokio::task::JoinHandle<Result<Bytes, SendError>> {
+    let (peers, order) = (peers.clone(), message("ORM^O01", id));
+    tokio::spawn(async move { peers.send(&order, Duration::from_secs(5)).await })
+}
+
 async fn wait_open(peers: &PeerConnections, n: usize) {
     for _ in 0..500 {
         if peers.open() == n {
@@ -88,14 +97,7 @@ async fn messages_flow_both_ways_on_one_connection() {
 
     // The engine side sends; the partner's ACK is the response. Meanwhile the partner sends a
     // message of its own, answered on the same connection.
-    let sending = {
-        let peers = peers.clone();
-        tokio::spawn(async move {
-            peers
-                .send(&message("ORM^O01", "O1"), Duration::from_secs(5))
-                .await
-        })
-    };
+    let sending = send_later(&peers, "O1");
     let order = partner.read().await.unwrap();
     assert_eq!(
         Message::parse(&String::from_utf8_lossy(&order))
@@ -142,27 +144,13 @@ async fn the_newest_connection_carries_the_message() {
     wait_open(&peers, 1).await;
     let mut new = Partner::connect(addr).await;
     wait_open(&peers, 2).await;
-    let sending = {
-        let peers = peers.clone();
-        tokio::spawn(async move {
-            peers
-                .send(&message("ORM^O01", "N1"), Duration::from_secs(5))
-                .await
-        })
-    };
+    let sending = send_later(&peers, "N1");
     let order = new.read().await.unwrap();
     new.write(&ack(&order, AckCode::AA, None)).await;
     assert_eq!(msa(&sending.await.unwrap().unwrap()).1, "N1");
     drop(new);
     wait_open(&peers, 1).await;
-    let sending = {
-        let peers = peers.clone();
-        tokio::spawn(async move {
-            peers
-                .send(&message("ORM^O01", "N2"), Duration::from_secs(5))
-                .await
-        })
-    };
+    let sending = send_later(&peers, "N2");
     let order = old.read().await.unwrap();
     old.write(&ack(&order, AckCode::AA, None)).await;
     assert_eq!(msa(&sending.await.unwrap().unwrap()).1, "N2");
