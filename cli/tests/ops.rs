@@ -143,6 +143,7 @@ impl Hospital {
                 retry: RetryPolicy::default()
                     .backoff(Duration::from_millis(20), Duration::from_millis(200)),
                 fan_out_all: false,
+                application_acks: None,
             };
             let engine = builder(store, &setup)
                 .build()

@@ -37,12 +37,25 @@ pub struct Setup {
     /// Route every message unchanged to all three destinations instead of the hospital's
     /// routes (the engine load benchmark's configuration).
     pub fan_out_all: bool,
+    /// MLLP address of the senders' listener for the application ACKs of enhanced mode
+    /// (destination `sender-acks`); without it such requests are logged and not answered.
+    pub application_acks: Option<String>,
 }
 
 /// The engine of the example hospital.
 pub fn builder(store: Arc<dyn Store>, setup: &Setup) -> EngineBuilder {
-    let mut engine = Engine::builder(store)
-        .channel(Channel::mllp("inbound", setup.listen.as_str()).ack_after(setup.ack_after));
+    let mut inbound = Channel::mllp("inbound", setup.listen.as_str()).ack_after(setup.ack_after);
+    if setup.application_acks.is_some() {
+        inbound = inbound.application_acks_to("sender-acks");
+    }
+    let mut engine = Engine::builder(store).channel(inbound);
+    if let Some(addr) = &setup.application_acks {
+        engine = engine.destination(
+            Destination::mllp("sender-acks", addr.as_str())
+                .client(setup.client.clone())
+                .retry(setup.retry),
+        );
+    }
     for (name, addr) in DESTINATIONS.iter().zip(&setup.destinations) {
         engine = engine.destination(
             Destination::mllp(*name, addr.as_str())

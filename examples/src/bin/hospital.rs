@@ -11,13 +11,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use hl7_examples::engine::{builder, Setup, DESTINATIONS};
 use hl7_examples::simulated::{start_sink, SinkOptions};
 use hl7_runtime::ack::AckAfter;
 use hl7_runtime::admin::{Admin, AdminConfig, AlertConfig, MIN_TOKEN_LEN};
-use hl7_runtime::engine::RetryPolicy;
+use hl7_runtime::engine::{Retention, RetryPolicy};
 use hl7_runtime::store::{Options, SqliteStore, Synchronous};
 use hl7_runtime::transport::{ClientConfig, Identity, MllpClient, ServerTlsConfig};
 use tracing_subscriber::EnvFilter;
@@ -85,6 +86,27 @@ struct Args {
     /// a destination failing for 5 min, over 10 errors a minute, any control ID reuse).
     #[arg(long, requires = "admin")]
     no_alerts: bool,
+
+    /// Send the application ACKs that enhanced-mode senders ask for (MSH-16) to this MLLP
+    /// address (host:port), queued with each message; without it they are not sent
+    #[arg(long, value_name = "ADDR")]
+    application_acks_to: Option<String>,
+
+    /// This engine's name in the store's leases (several engines on one store need distinct
+    /// names)
+    #[arg(long, value_name = "NAME", default_value = "engine")]
+    node: String,
+
+    /// Prune finished messages (every item delivered or dead-lettered, or in error) older
+    /// than this many days; queued work is never pruned. Off by default
+    #[arg(long, value_name = "DAYS")]
+    retain_days: Option<u64>,
+
+    /// With --retain-days: also prune the oldest finished messages while the stored messages
+    /// take more than this many MiB
+    #[arg(long, value_name = "MIB", requires = "retain_days")]
+    retain_max_mib: Option<u64>,
+
     /// DANGEROUS, for tests only: SQLite `synchronous=OFF` (commits not durable).
     #[arg(long, hide = true)]
     unsafe_no_fsync: bool,
@@ -166,7 +188,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         addrs.push(addr);
     }
     let client = ClientConfig::default()
-        .with_response_timeout(std::time::Duration::from_millis(args.response_timeout_ms));
+        .with_response_timeout(Duration::from_millis(args.response_timeout_ms));
     let setup = Setup {
         listen: args.listen.clone(),
         destinations: [addrs[0].clone(), addrs[1].clone(), addrs[2].clone()],
@@ -177,8 +199,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         },
         retry: RetryPolicy::default(),
         fan_out_all: args.fan_out_all,
+        application_acks: args.application_acks_to.clone(),
     };
-    let engine = builder(store, &setup)
+    let mut engine = builder(store, &setup).node(args.node.as_str());
+    if let Some(days) = args.retain_days {
+        let mut retention = Retention::max_age(Duration::from_secs(days * 86_400));
+        if let Some(mib) = args.retain_max_mib {
+            retention = retention.max_bytes(mib * 1024 * 1024);
+        }
+        engine = engine.retention(retention);
+    }
+    let engine = engine
         .log_phi(args.log_phi)
         .allow_non_durable_store(args.unsafe_no_fsync)
         .build()?;
@@ -252,7 +283,7 @@ fn admin_config(args: &Args, addr: &str) -> Result<AdminConfig, Box<dyn std::err
     }
     if !args.no_alerts {
         let mut alerts = AlertConfig::with_default_rules()
-            .interval(std::time::Duration::from_secs(args.alert_interval.max(1)));
+            .interval(Duration::from_secs(args.alert_interval.max(1)));
         if let Some(url) = &args.alert_webhook {
             alerts = alerts.webhook(url.clone());
         }
