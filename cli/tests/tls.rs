@@ -4,64 +4,25 @@
 #![cfg(unix)]
 
 mod common;
+#[path = "../../runtime/tests/tls_support/mod.rs"]
+mod tls_support;
 
 use std::path::{Path, PathBuf};
 
 use common::hl7;
 use common::listener::Listener;
-use rcgen::{
-    BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
 use serde_json::Value;
+use tls_support::Ca;
 
 const ADT: &str = "cli/tests/fixtures/net/adt_a01.hl7";
 
-/// A certificate authority made at test time.
-struct Ca {
-    cert: Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.distinguished_name = dn(name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = params.self_signed(&key).expect("CA cert");
-        Ca { cert, key }
-    }
-
-    /// Writes `<name>.pem` and `<name>.key`, a leaf with common name `name` and SANs `sans`.
-    fn issue(&self, dir: &Path, name: &str, sans: &[&str]) -> (String, String) {
-        let key = KeyPair::generate().expect("leaf key");
-        let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
-        let mut params = CertificateParams::new(sans).expect("leaf params");
-        params.distinguished_name = dn(name);
-        params.is_ca = IsCa::ExplicitNoCa;
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("leaf cert");
-        let cert_path = write(dir, &format!("{name}.pem"), &cert.pem());
-        let key_path = write(dir, &format!("{name}.key"), &key.serialize_pem());
-        (cert_path, key_path)
-    }
-
-    fn write(&self, dir: &Path, name: &str) -> String {
-        write(dir, name, &self.cert.pem())
-    }
-}
-
-fn dn(cn: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
-    dn
+/// Writes `<name>.pem` and `<name>.key`, a leaf of `ca` with common name `name` and SANs `sans`.
+fn issue(ca: &Ca, dir: &Path, name: &str, sans: &[&str]) -> (String, String) {
+    let (cert, key) = ca.issue(name, sans, false);
+    (
+        write(dir, &format!("{name}.pem"), &cert),
+        write(dir, &format!("{name}.key"), &key),
+    )
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -85,10 +46,10 @@ impl Pki {
         let ca = Ca::new("Test HL7 CA");
         let rogue = Ca::new("Rogue CA");
         Pki {
-            ca: ca.write(dir.path(), "ca.pem"),
-            rogue_ca: rogue.write(dir.path(), "rogue.pem"),
-            server: ca.issue(dir.path(), "engine", &["localhost", "127.0.0.1"]),
-            client: ca.issue(dir.path(), "lab", &["lab.example.org"]),
+            ca: write(dir.path(), "ca.pem", &ca.pem()),
+            rogue_ca: write(dir.path(), "rogue.pem", &rogue.pem()),
+            server: issue(&ca, dir.path(), "engine", &["localhost", "127.0.0.1"]),
+            client: issue(&ca, dir.path(), "lab", &["lab.example.org"]),
             _dir: dir,
         }
     }

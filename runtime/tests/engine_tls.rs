@@ -2,6 +2,8 @@
 //! the engine delivers over TLS (with its client certificate) to a destination that requires
 //! one. Certificates are generated at test time.
 
+mod tls_support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,52 +13,10 @@ use hl7_runtime::engine::{Channel, Destination, Engine, Route};
 use hl7_runtime::er7::Message;
 use hl7_runtime::store::SqliteStore;
 use hl7_runtime::transport::{
-    CaBundle, ClientConfig, ClientTlsConfig, Identity, ListenerConfig, MllpClient, MllpListener,
-    ServerTlsConfig, TcpConnector, TlsConnector,
+    ClientConfig, ClientTlsConfig, ListenerConfig, MllpClient, MllpListener, ServerTlsConfig,
+    TcpConnector, TlsConnector,
 };
-use rcgen::{
-    BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
-
-struct Ca {
-    cert: Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name = dn(name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = params.self_signed(&key).unwrap();
-        Ca { cert, key }
-    }
-
-    fn bundle(&self) -> CaBundle {
-        CaBundle::from_pem(self.cert.pem().as_bytes()).unwrap()
-    }
-
-    fn identity(&self, cn: &str, sans: &[&str]) -> Identity {
-        let key = KeyPair::generate().unwrap();
-        let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
-        let mut params = CertificateParams::new(sans).unwrap();
-        params.distinguished_name = dn(cn);
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        Identity::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap()
-    }
-}
-
-fn dn(cn: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
-    dn
-}
+use tls_support::Ca;
 
 fn adt(id: &str) -> Vec<u8> {
     format!(
@@ -70,7 +30,7 @@ fn adt(id: &str) -> Vec<u8> {
 async fn mutual_tls_in_and_out() {
     let ca = Ca::new("Hospital CA");
     // The destination: requires a client certificate from the hospital CA.
-    let sink_tls = ServerTlsConfig::new(ca.identity("ehr", &["ehr.example.org"]))
+    let sink_tls = ServerTlsConfig::new(ca.identity("ehr", &["ehr.example.org"], false))
         .with_client_ca(ca.bundle())
         .build()
         .unwrap();
@@ -96,12 +56,12 @@ async fn mutual_tls_in_and_out() {
 
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("engine.db")).unwrap());
-    let channel_tls = ServerTlsConfig::new(ca.identity("engine", &["engine.example.org"]))
+    let channel_tls = ServerTlsConfig::new(ca.identity("engine", &["engine.example.org"], false))
         .with_client_ca(ca.bundle())
         .build()
         .unwrap();
     let engine_client_tls = ClientTlsConfig::new(ca.bundle())
-        .with_identity(ca.identity("engine", &["engine.example.org"]))
+        .with_identity(ca.identity("engine", &["engine.example.org"], false))
         .build()
         .unwrap();
     let running = Engine::builder(store)
@@ -123,7 +83,7 @@ async fn mutual_tls_in_and_out() {
         .unwrap();
 
     let partner_tls = ClientTlsConfig::new(ca.bundle())
-        .with_identity(ca.identity("lab", &["lab.example.org"]))
+        .with_identity(ca.identity("lab", &["lab.example.org"], false))
         .build()
         .unwrap();
     let connector = TlsConnector::new(

@@ -5,6 +5,8 @@
 //!
 //! Every certificate and key is generated at test time with rcgen; none is committed.
 
+mod tls_support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,69 +16,12 @@ use hl7_runtime::transport::{
     ListenerConfig, MllpClient, MllpListener, PeerCertificate, SendError, ServerTls,
     ServerTlsConfig, TcpConnector, TlsConfigError, TlsConnector,
 };
-use rcgen::{
-    BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
 use rustls::CertificateError;
+use tls_support::Ca;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 type Seen = Arc<Mutex<Vec<Bytes>>>;
-
-/// A certificate authority made at test time.
-struct Ca {
-    cert: Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Self {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.distinguished_name = dn(name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = params.self_signed(&key).expect("CA cert");
-        Self { cert, key }
-    }
-
-    fn bundle(&self) -> CaBundle {
-        CaBundle::from_pem(self.cert.pem().as_bytes()).expect("CA bundle")
-    }
-
-    /// A leaf certificate with common name `cn` and SAN `sans`, and its key (PEM).
-    fn issue(&self, cn: &str, sans: &[&str], expired: bool) -> (String, String) {
-        let key = KeyPair::generate().expect("leaf key");
-        let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
-        let mut params = CertificateParams::new(sans).expect("leaf params");
-        params.distinguished_name = dn(cn);
-        params.is_ca = IsCa::ExplicitNoCa;
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("leaf cert");
-        (cert.pem(), key.serialize_pem())
-    }
-
-    fn identity(&self, cn: &str, sans: &[&str], expired: bool) -> Identity {
-        let (cert, key) = self.issue(cn, sans, expired);
-        Identity::from_pem(cert.as_bytes(), key.as_bytes()).expect("identity")
-    }
-}
-
-fn dn(cn: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
-    dn
-}
 
 /// The certificates of the tests: a trusted CA and its server and client certificates, and a
 /// second, untrusted CA.
@@ -718,7 +663,7 @@ fn pem_and_config_errors_name_the_file_and_the_problem() {
         Err(TlsConfigError::NoCertificate { .. })
     ));
     assert!(matches!(
-        Identity::from_der(vec![pki.ca.cert.der().to_vec()], b"not a key".to_vec()),
+        Identity::from_der(vec![pki.ca.der()], b"not a key".to_vec()),
         Err(TlsConfigError::BadPrivateKey { .. })
     ));
 
