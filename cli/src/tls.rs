@@ -2,12 +2,24 @@
 //! the runtime's [`ClientTls`] and [`ServerTls`]. Certificates and keys are loaded and checked
 //! before anything is sent or accepted, so a wrong file fails at start-up naming the file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hl7_runtime::transport::{
     CaBundle, ClientTls, ClientTlsConfig, Identity, ServerTls, ServerTlsConfig, TcpConnector,
     TlsConnector,
 };
+
+/// The client side of TLS: servers chaining to the CAs in `ca` are trusted, and `identity`
+/// (certificate chain and key files) is presented to those that ask. Errors name the file.
+pub(crate) fn client_tls(ca: &Path, identity: Option<(&Path, &Path)>) -> Result<ClientTls, String> {
+    let roots = CaBundle::from_pem_file(ca).map_err(|err| err.to_string())?;
+    let mut config = ClientTlsConfig::new(roots);
+    if let Some((cert, key)) = identity {
+        let identity = Identity::from_pem_files(cert, key).map_err(|err| err.to_string())?;
+        config = config.with_identity(identity);
+    }
+    config.build().map_err(|err| err.to_string())
+}
 
 /// TLS options of a sender.
 #[derive(Debug, Clone, clap::Args)]
@@ -40,13 +52,7 @@ impl ClientArgs {
         let Some(ca) = &self.tls_ca else {
             return Ok(None);
         };
-        let roots = CaBundle::from_pem_file(ca).map_err(|err| err.to_string())?;
-        let mut config = ClientTlsConfig::new(roots);
-        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
-            let identity = Identity::from_pem_files(cert, key).map_err(|err| err.to_string())?;
-            config = config.with_identity(identity);
-        }
-        let tls = config.build().map_err(|err| err.to_string())?;
+        let tls = client_tls(ca, self.tls_cert.as_deref().zip(self.tls_key.as_deref()))?;
         let server_name = match &self.tls_server_name {
             Some(name) => name.clone(),
             None => host_of(to).to_owned(),

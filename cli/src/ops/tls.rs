@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use hl7_runtime::transport::{CaBundle, ClientTls, ClientTlsConfig, Identity};
+use hl7_runtime::transport::ClientTls;
 
 /// TLS options of the ops commands.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,12 +30,7 @@ impl TlsArgs {
         let Some(ca) = &self.tls_ca else {
             return Ok(None);
         };
-        let roots = CaBundle::from_pem_file(ca).map_err(|err| err.to_string())?;
-        let mut config = ClientTlsConfig::new(roots);
-        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
-            let identity = Identity::from_pem_files(cert, key).map_err(|err| err.to_string())?;
-            config = config.with_identity(identity);
-        }
-        config.build().map(Some).map_err(|err| err.to_string())
+        let identity = self.tls_cert.as_deref().zip(self.tls_key.as_deref());
+        crate::tls::client_tls(ca, identity).map(Some)
     }
 }
