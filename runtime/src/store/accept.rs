@@ -120,6 +120,20 @@ fn accept_one(tx: &Transaction<'_>, one: &Accept<'_>, now: Timestamp) -> Result<
             None => {}
         }
     }
+    let (id, items) = insert_new(tx, one, None, now)?;
+    Ok(Pending::Stored { id, reused, items })
+}
+
+/// Inserts a new message (`edited_from`: the message it is an edited copy of) and its queue
+/// items; returns its row id and the items.
+pub(super) fn insert_new(
+    tx: &Transaction<'_>,
+    one: &Accept<'_>,
+    edited_from: Option<i64>,
+    now: Timestamp,
+) -> Result<(i64, Vec<ItemId>)> {
+    let m = one.inbound;
+    let key = &m.fingerprint.key;
     let (state, error) = match one.disposition {
         Disposition::Route(_) => ("routed", None),
         Disposition::Error(reason) => ("error", Some(reason)),
@@ -127,8 +141,8 @@ fn accept_one(tx: &Transaction<'_>, one: &Accept<'_>, now: Timestamp) -> Result<
     };
     tx.prepare_cached(
         "INSERT INTO messages (channel, received_at, msg_type, patient_id, sending_app,
-             sending_facility, control_id, payload_hash, raw, state, error, ack)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             sending_facility, control_id, payload_hash, raw, state, error, ack, edited_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         m.channel,
@@ -143,6 +157,7 @@ fn accept_one(tx: &Transaction<'_>, one: &Accept<'_>, now: Timestamp) -> Result<
         state,
         error,
         one.ack,
+        edited_from,
     ])?;
     let id = tx.last_insert_rowid();
     let mut items = Vec::new();
@@ -176,7 +191,7 @@ fn accept_one(tx: &Transaction<'_>, one: &Accept<'_>, now: Timestamp) -> Result<
             now,
         )?);
     }
-    Ok(Pending::Stored { id, reused, items })
+    Ok((id, items))
 }
 
 /// Records ACKs sent, for verbatim resends; one transaction for all.

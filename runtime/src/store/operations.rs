@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::error::{Error, Result};
 use super::queue::insert_item;
 use super::sqlite::{id_i64, id_u64, millis, timestamp};
-use super::{Accept, Disposition, ItemId, ItemState, MessageId, MessageState};
+use super::{Accept, ItemId, ItemState, MessageId, MessageState};
 use crate::ack::Timestamp;
 
 /// What [`Store::discard`](super::Store::discard) did.
@@ -161,46 +161,7 @@ pub(super) fn reprocess_edited(
     if exists.is_none() {
         return Err(Error::NoSuchMessage(original));
     }
-    let m = edited.inbound;
-    let key = &m.fingerprint.key;
-    let (state, error) = match edited.disposition {
-        Disposition::Route(_) => ("routed", None),
-        Disposition::Error(reason) => ("error", Some(reason)),
-        Disposition::Later => ("received", None),
-    };
-    tx.prepare_cached(
-        "INSERT INTO messages (channel, received_at, msg_type, patient_id, sending_app,
-             sending_facility, control_id, payload_hash, raw, state, error, ack, edited_from)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?
-    .execute(params![
-        m.channel,
-        millis(m.received_at),
-        m.msg_type,
-        m.patient_id,
-        key.sending_application,
-        key.sending_facility,
-        key.control_id,
-        &m.fingerprint.hash.as_bytes()[..],
-        m.raw,
-        state,
-        error,
-        edited.ack,
-        oid,
-    ])?;
-    let id = tx.last_insert_rowid();
-    let mut items = Vec::new();
-    if let Disposition::Route(deliveries) = edited.disposition {
-        for d in deliveries {
-            // As in `accept`: an empty payload stands for the raw message.
-            let payload = if d.payload == m.raw.as_slice() {
-                &[][..]
-            } else {
-                d.payload
-            };
-            items.push(insert_item(&tx, id, d.destination, payload, None, now)?);
-        }
-    }
+    let (id, items) = super::accept::insert_new(&tx, edited, Some(oid), now)?;
     // The edit replaces the original's failures: they must not be sent by a later bulk
     // reprocess of the error queue.
     let superseded = tx
