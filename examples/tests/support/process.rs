@@ -139,13 +139,12 @@ impl EngineProcess {
     /// (the child is then killed).
     pub async fn terminate(&mut self, timeout: Duration) -> Result<(ExitStatus, Duration), String> {
         // A signal that arrives before the engine installed its handler kills it outright:
-        // wait until this start is listening, and a moment more for the handler.
+        // wait until this start is listening (it installs the handler before it listens).
         if !self.wait_ready(timeout).await {
             return Err(format!(
                 "the engine exited or did not start within {timeout:?}"
             ));
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
         let Some(child) = self.child.as_ref() else {
             return Err("the engine is not running".into());
         };

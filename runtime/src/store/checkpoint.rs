@@ -64,8 +64,10 @@ fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
     let (lock, wake) = stop;
     let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
     loop {
+        // Checked before waiting too: a store dropped before this thread first ran has already
+        // set the flag and notified no one.
         let (guard, _) = wake
-            .wait_timeout(stopped, EVERY)
+            .wait_timeout_while(stopped, EVERY, |stopped| !*stopped)
             .unwrap_or_else(|p| p.into_inner());
         stopped = guard;
         if *stopped {
