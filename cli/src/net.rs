@@ -135,7 +135,10 @@ pub(crate) async fn exchange<C: Connect>(
     message: &[u8],
     control_id: &str,
 ) -> Result<Ack, Failure> {
-    let response = client.send(message).await.map_err(Failure::Send)?;
+    let response = client.send(message).await.map_err(|error| match error {
+        SendError::WrongAck { acknowledged, .. } => Failure::Mismatch { acknowledged },
+        other => Failure::Send(other),
+    })?;
     let ack = match Ack::read(&response) {
         Ok(ack) => ack,
         Err(err) => {

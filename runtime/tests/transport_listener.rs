@@ -270,6 +270,40 @@ async fn client_response_timeout_then_fresh_connection() {
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
+/// An ACK whose MSA-2 is not the MSH-10 sent is refused and the connection closed; the next
+/// send opens a new one. With `match_ack` off the response is returned as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_refuses_an_ack_for_another_message() {
+    let listener = MllpListener::bind("127.0.0.1:0", quick())
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    // Answers every message with an ACK of message `M1`.
+    tokio::spawn(listener.serve(|_: Bytes| async {
+        b"MSH|^~\\&|B|B|A|A|2024||ACK|A9|P|2.5\rMSA|AA|M1\r".to_vec()
+    }));
+    let message = |id: &str| format!("MSH|^~\\&|A|A|B|B|2024||ADT^A01|{id}|P|2.5\r");
+    let mut client = MllpClient::connect(addr, ClientConfig::default())
+        .await
+        .expect("connect");
+    let ack = client.send(message("M1").as_bytes()).await.expect("its ACK");
+    assert!(ack.ends_with(b"MSA|AA|M1\r"));
+    let err = client
+        .send(message("M2").as_bytes())
+        .await
+        .expect_err("an ACK of M1 does not answer M2");
+    assert!(
+        matches!(&err, SendError::WrongAck { sent, acknowledged } if sent == "M2" && acknowledged == "M1"),
+        "{err}"
+    );
+    assert!(!client.is_connected(), "closed after a wrong ACK");
+
+    let mut lax = MllpClient::connect(addr, ClientConfig::default().with_match_ack(false))
+        .await
+        .expect("connect");
+    assert!(lax.send(message("M2").as_bytes()).await.is_ok());
+}
+
 /// A connection the server closed while idle is noticed before the next send, which reconnects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_reconnects_after_server_idle_close() {

@@ -35,6 +35,7 @@ mod builder;
 mod clock;
 pub mod dedupe;
 mod header;
+pub(crate) mod matching;
 pub mod mode;
 
 use std::fmt;

@@ -14,6 +14,7 @@ use tokio::time::{timeout, timeout_at, Instant};
 use tracing::{debug, trace, warn};
 
 use super::ClientConfig;
+use crate::ack::matching;
 use crate::mllp::{Commit, Frame, FrameError, FrameReader, MllpCodec};
 
 /// Opens the byte streams an [`MllpClient`] sends over: plain TCP ([`TcpConnector`]), TLS
@@ -115,6 +116,16 @@ pub enum SendError {
     /// Reading or writing failed.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
+    /// The response acknowledges another message: its MSA-2 is not the MSH-10 sent (see
+    /// [`ClientConfig::match_ack`]). The connection was closed, so nothing that follows on it
+    /// can be taken for this message's answer; sending again is safe.
+    #[error("the response acknowledges another message (MSA-2 `{acknowledged}`, sent MSH-10 `{sent}`); connection closed")]
+    WrongAck {
+        /// MSH-10 of the message sent.
+        sent: String,
+        /// MSA-2 of the response.
+        acknowledged: String,
+    },
     /// [`PeerConnections::send`](super::PeerConnections::send): no peer is connected.
     #[error("no connection from the peer is open")]
     NotConnected,
@@ -187,12 +198,29 @@ impl<C: Connect> MllpClient<C> {
         }
     }
 
-    /// Sends `message` (without MLLP bytes) and returns the response message's content.
+    /// Sends `message` (without MLLP bytes) and returns the response message's content: with
+    /// [`ClientConfig::match_ack`] (the default), only a response that acknowledges this
+    /// message, or has no MSA segment.
     pub async fn send(&mut self, message: &[u8]) -> Result<Bytes, SendError> {
-        match self.send_frame(message).await? {
-            Frame::Message(b) => Ok(b),
-            Frame::Commit(c) => Err(SendError::UnexpectedCommit(c)),
+        let response = match self.send_frame(message).await? {
+            Frame::Message(b) => b,
+            Frame::Commit(c) => return Err(SendError::UnexpectedCommit(c)),
+        };
+        if self.config.match_ack {
+            if let Some((_, acknowledged)) = matching::acknowledgment(&response) {
+                let sent = matching::control_id(message);
+                if acknowledged != sent {
+                    let error = SendError::WrongAck {
+                        sent: sent.into_owned(),
+                        acknowledged: acknowledged.to_owned(),
+                    };
+                    warn!(peer = %self.connector.describe(), %error, "MLLP response refused");
+                    self.disconnect();
+                    return Err(error);
+                }
+            }
         }
+        Ok(response)
     }
 
     /// Sends `message` and returns the response frame: a message, or a commit block when

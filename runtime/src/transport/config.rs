@@ -131,6 +131,11 @@ pub struct ClientConfig {
     pub commit_blocks: bool,
     /// Log message bodies at `trace` level. Default off: bodies carry PHI.
     pub log_payloads: bool,
+    /// [`MllpClient::send`](super::MllpClient::send) refuses a response with an MSA segment
+    /// whose MSA-2 is not the MSH-10 sent ([`SendError::WrongAck`](super::SendError::WrongAck),
+    /// the connection closed), so a stray or late ACK is never taken for this message's.
+    /// Default on (RELIABILITY.md, "Outbound"); a response without MSA is returned as it is.
+    pub match_ack: bool,
 }
 
 impl Default for ClientConfig {
@@ -142,6 +147,7 @@ impl Default for ClientConfig {
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             commit_blocks: false,
             log_payloads: false,
+            match_ack: true,
         }
     }
 }
@@ -162,6 +168,12 @@ impl ClientConfig {
     /// Sets [`ClientConfig::write_timeout`].
     pub fn with_write_timeout(mut self, t: Duration) -> Self {
         self.write_timeout = t;
+        self
+    }
+
+    /// Sets [`ClientConfig::match_ack`].
+    pub fn with_match_ack(mut self, on: bool) -> Self {
+        self.match_ack = on;
         self
     }
 

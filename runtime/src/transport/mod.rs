@@ -13,7 +13,9 @@
 //! - [`MllpClient`] sends one message at a time per connection and waits for its response for at
 //!   most [`ClientConfig::response_timeout`]; on a timeout or any error it closes the
 //!   connection, so a late ACK can never be read as the answer to the next message, and the next
-//!   send opens a new connection. Retrying with backoff is the caller's policy.
+//!   send opens a new connection. A response whose MSA-2 is not the MSH-10 sent is refused the
+//!   same way ([`ClientConfig::match_ack`], on by default). Retrying with backoff is the
+//!   caller's policy.
 //!
 //! Logs go through `tracing` with the peer, connection id and sizes; message bodies are logged
 //! only with `log_payloads` set.

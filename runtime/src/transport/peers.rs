@@ -26,8 +26,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{PeerInfo, SendError};
-use crate::ack::InboundHeader;
-use crate::er7::Message;
+use crate::ack::{matching, InboundHeader};
 use crate::mllp::MllpCodec;
 
 /// The open connections of a listener that can carry messages to their peers.
@@ -91,9 +90,7 @@ impl PeerConnections {
     ) -> Result<Bytes, SendError> {
         let mut frame = BytesMut::with_capacity(message.len() + 3);
         MllpCodec::encode_message(message, &mut frame).map_err(SendError::InvalidMessage)?;
-        let control_id = InboundHeader::sniff(message)
-            .map(|h| h.control_id().to_owned())
-            .unwrap_or_default();
+        let control_id = matching::control_id(message).into_owned();
         let connection = self
             .registry()
             .open
@@ -153,15 +150,6 @@ pub(crate) fn ack_of(frame: &[u8]) -> Option<(String, String)> {
     if header.message_type() != "ACK" {
         return None;
     }
-    let text = String::from_utf8_lossy(frame);
-    let message = Message::parse(&text).ok()?;
-    let field = |path: &str| {
-        message
-            .get(path)
-            .ok()
-            .flatten()
-            .map(|v| v.raw().to_owned())
-            .unwrap_or_default()
-    };
-    Some((field("MSA-1"), field("MSA-2")))
+    let (code, acknowledged) = matching::acknowledgment(frame)?;
+    Some((code.to_owned(), acknowledged.to_owned()))
 }

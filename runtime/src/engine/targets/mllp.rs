@@ -2,7 +2,8 @@
 
 use bytes::Bytes;
 
-use crate::ack::{AckCode, InboundHeader};
+use crate::ack::matching::control_id;
+use crate::ack::AckCode;
 use crate::engine::{Deliver, DeliveryFuture, Verdict};
 use crate::er7::Message;
 use crate::store::ItemId;
@@ -149,48 +150,5 @@ impl Deliver for MllpDeliver {
                 },
             }
         })
-    }
-}
-
-/// MSH-10 of a message about to be sent, as ER7 text: read straight from the header line
-/// (this runs for every delivery), with [`InboundHeader::sniff`] for anything unusual.
-pub(super) fn control_id(payload: &[u8]) -> String {
-    let line = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
-    let fast = line
-        .strip_prefix(b"MSH")
-        .and_then(|rest| {
-            let (&separator, fields) = rest.split_first()?;
-            let end = fields
-                .iter()
-                .position(|&b| b == b'\r' || b == b'\n')
-                .unwrap_or(fields.len());
-            // After "MSH" and MSH-1 (the separator): MSH-2 is the first field, MSH-10 the 9th.
-            fields[..end].split(|&b| b == separator).nth(8)
-        })
-        .and_then(|id| std::str::from_utf8(id).ok());
-    match fast {
-        Some(id) => id.to_owned(),
-        None => InboundHeader::sniff(payload)
-            .map(|h| h.control_id().to_owned())
-            .unwrap_or_default(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::control_id;
-
-    #[test]
-    fn control_id_read_from_the_header_line() {
-        let m = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|CTRL-1|P|2.5.1\rPID|1\r";
-        assert_eq!(control_id(m), "CTRL-1");
-        let bom = b"\xEF\xBB\xBFMSH#^~\\&#A#B#C#D#2024##ADT^A01#X9#P#2.3\n";
-        assert_eq!(control_id(bom), "X9");
-        assert_eq!(control_id(b"MSH|^~\\&|A|B|C|D|2024||ADT^A01|\r"), "");
-        // No MSH at the start: the slow path finds it after the junk.
-        assert_eq!(
-            control_id(b"junk\rMSH|^~\\&|A|B|C|D|2024||ADT^A01|LATE|P|2.5\r"),
-            "LATE"
-        );
     }
 }

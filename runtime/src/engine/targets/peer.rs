@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::mllp::control_id;
+use crate::ack::matching::control_id;
 use crate::engine::{judge_ack, Deliver, DeliveryFuture, Verdict};
 use crate::store::ItemId;
 use crate::transport::PeerConnections;
