@@ -279,14 +279,19 @@ async fn client_refuses_an_ack_for_another_message() {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     // Answers every message with an ACK of message `M1`.
-    tokio::spawn(listener.serve(|_: Bytes| async {
-        b"MSH|^~\\&|B|B|A|A|2024||ACK|A9|P|2.5\rMSA|AA|M1\r".to_vec()
-    }));
+    tokio::spawn(
+        listener.serve(|_: Bytes| async {
+            b"MSH|^~\\&|B|B|A|A|2024||ACK|A9|P|2.5\rMSA|AA|M1\r".to_vec()
+        }),
+    );
     let message = |id: &str| format!("MSH|^~\\&|A|A|B|B|2024||ADT^A01|{id}|P|2.5\r");
     let mut client = MllpClient::connect(addr, ClientConfig::default())
         .await
         .expect("connect");
-    let ack = client.send(message("M1").as_bytes()).await.expect("its ACK");
+    let ack = client
+        .send(message("M1").as_bytes())
+        .await
+        .expect("its ACK");
     assert!(ack.ends_with(b"MSA|AA|M1\r"));
     let err = client
         .send(message("M2").as_bytes())

@@ -33,8 +33,10 @@
 //! had claimed ([`Store::recover_owned`]) and those whose lease expired ([`Store::recover`]),
 //! and the workers deliver them again (at least once; a duplicate carries the same bytes).
 
+mod channel;
 mod committer;
 mod destination;
+mod error;
 mod handle;
 mod inbound;
 mod ingest;
@@ -56,7 +58,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+pub use channel::Channel;
 pub use destination::{Deliver, DeliveryFuture, Destination, RetryPolicy, Target, Verdict};
+pub use error::{ConfigError, StartError};
 pub use handle::{EngineHandle, Prepared};
 pub use inbound::Inbound;
 pub use retention::Retention;
@@ -69,140 +73,10 @@ use self::committer::Committer;
 use self::ingest::Ingest;
 use self::shared::Shared;
 use self::worker::Worker;
-use crate::ack::{AckAfter, Clock, SequenceIds, SystemClock};
+use crate::ack::{Clock, SequenceIds, SystemClock};
 use crate::er7::{self, Message};
 use crate::store::{self, Delivery, Store};
-use crate::transport::{
-    serve_dialed, ListenerConfig, MllpListener, PeerConnections, Reconnect, TcpConnector,
-};
-
-/// An inbound channel: an MLLP listener and how it acknowledges.
-#[derive(Debug, Clone)]
-pub struct Channel {
-    name: String,
-    addr: String,
-    /// `Some` when the engine opens the connection (client role).
-    dial: Option<Reconnect>,
-    config: ListenerConfig,
-    ack_after: AckAfter,
-    application_acks: Option<String>,
-}
-
-impl Channel {
-    /// An MLLP listener on `addr` (`127.0.0.1:2575`; port 0 for any free port), hardened
-    /// defaults, original-mode ACK after storage.
-    pub fn mllp(name: impl Into<String>, addr: impl Into<String>) -> Channel {
-        Channel {
-            name: name.into(),
-            addr: addr.into(),
-            dial: None,
-            config: ListenerConfig::default(),
-            ack_after: AckAfter::Stored,
-            application_acks: None,
-        }
-    }
-
-    /// A partner that only listens but sends its messages on the connection the engine opens
-    /// to it at `addr` (client role). The engine keeps that connection open, reconnecting
-    /// after 1 s when it closes and with backoff to 60 s while it cannot connect, and handles
-    /// the messages that come on it like those of a listening channel. A
-    /// [`Destination::channel_peer`] of this channel sends on the same connection. Plain TCP;
-    /// the frame limits and timeouts of [`Channel::config`] apply, its TLS does not.
-    pub fn mllp_client(name: impl Into<String>, addr: impl Into<String>) -> Channel {
-        Channel {
-            dial: Some(Reconnect::default()),
-            ..Channel::mllp(name, addr)
-        }
-    }
-
-    /// The reconnection waits of a [`Channel::mllp_client`] channel; no effect on a listener.
-    pub fn reconnect(mut self, reconnect: Reconnect) -> Channel {
-        if self.dial.is_some() {
-            self.dial = Some(reconnect);
-        }
-        self
-    }
-
-    /// Listener settings (limits, timeouts, TLS, MLLP Release 2 commit blocks).
-    pub fn config(mut self, config: ListenerConfig) -> Channel {
-        self.config = config;
-        self
-    }
-
-    /// When the original-mode ACK is sent: after storage (default) or after processing.
-    pub fn ack_after(mut self, ack_after: AckAfter) -> Channel {
-        self.ack_after = ack_after;
-        self
-    }
-
-    /// Where the application ACKs of enhanced mode go: a destination of the engine, usually
-    /// an MLLP client to the sending system's own listener.
-    ///
-    /// A sender in enhanced mode gets the accept ACK (`CA`) on its connection once the
-    /// message is stored, and, when its MSH-16 asks (`AL`, `SU` for `AA`, `ER` for `AE`/`AR`),
-    /// an application ACK as a message of its own. That ACK is queued in the same transaction
-    /// as the message, so it is as durable as the message and delivered like any output:
-    /// in order, retried with backoff, visible and reprocessable in the store. Without this
-    /// setting such requests are logged and not answered.
-    pub fn application_acks_to(mut self, destination: impl Into<String>) -> Channel {
-        self.application_acks = Some(destination.into());
-        self
-    }
-}
-
-/// A configuration the engine refuses to start with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Two channels or two destinations share a name.
-    #[error("two {kind}s are named `{name}`")]
-    DuplicateName {
-        /// `channel` or `destination`.
-        kind: &'static str,
-        /// The name.
-        name: String,
-    },
-    /// A route delivers to a destination the engine does not have.
-    #[error(
-        "route `{route}` delivers to `{destination}`, which is not a destination of this engine"
-    )]
-    UnknownDestination {
-        /// The route.
-        route: String,
-        /// The destination it names.
-        destination: String,
-    },
-    /// A channel sends its application ACKs to a destination the engine does not have.
-    #[error(
-        "channel `{channel}` sends application ACKs to `{destination}`, which is not a destination of this engine"
-    )]
-    UnknownAckDestination {
-        /// The channel.
-        channel: String,
-        /// The destination it names.
-        destination: String,
-    },
-    /// A destination delivers to the partner of a channel the engine does not have.
-    #[error(
-        "destination `{destination}` delivers to the peer of channel `{channel}`, which is not a channel of this engine"
-    )]
-    UnknownChannel {
-        /// The destination.
-        destination: String,
-        /// The channel it names.
-        channel: String,
-    },
-    /// The store does not make a commit durable (e.g. SQLite `synchronous=OFF`), so a
-    /// positive ACK could be sent for a message a power cut then loses.
-    #[error("the store's commits are not durable, so ACKs would be sent before messages are safe; use a durable store, or allow it explicitly for a test with `allow_non_durable_store`")]
-    NonDurableStore,
-    /// The engine has no channel.
-    #[error("the engine has no channel")]
-    NoChannel,
-    /// The node name is empty or contains `#` (it prefixes the engine's lease owner names).
-    #[error("invalid node name `{0}`: it must be non-empty and without `#`")]
-    InvalidNode(String),
-}
+use crate::transport::{serve_dialed, MllpListener, PeerConnections, TcpConnector};
 
 /// Builds an [`Engine`]; see the [module documentation](self).
 pub struct EngineBuilder {
@@ -582,23 +456,4 @@ fn route_unrouted(shared: &Shared) -> Result<(), store::Error> {
             }
         }
     }
-}
-
-/// Why an engine did not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StartError {
-    /// A channel's address could not be bound (or, for a client channel, resolved).
-    #[error("channel `{channel}`: cannot use {addr}: {source}")]
-    Bind {
-        /// The channel.
-        channel: String,
-        /// Its address.
-        addr: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The store failed during recovery.
-    #[error("store: {0}")]
-    Store(#[from] store::Error),
 }
