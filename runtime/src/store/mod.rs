@@ -50,6 +50,7 @@ mod files;
 mod maintenance;
 mod operations;
 mod queue;
+mod read;
 mod schema;
 mod search;
 mod sqlite;

@@ -24,17 +24,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::error::{Error, Result};
 use super::{
     files, schema, Accept, Accepted, AuditEntry, AuditQuery, AuditRecord, Claimed, Delivery,
-    Discarded, Edited, Finish, InboundMessage, ItemId, ItemInfo, ItemState, MessageDetail,
-    MessageId, MessageState, MessageSummary, Pruned, QueueItem, QueueStats, QueueView, Receipt,
-    Recovery, Reprocessed, SearchQuery, Store, StoredFingerprint, StoredMessage, Synchronous,
+    Discarded, Edited, Finish, InboundMessage, ItemId, MessageDetail, MessageId, MessageSummary,
+    Pruned, QueueItem, QueueStats, QueueView, Receipt, Recovery, Reprocessed, SearchQuery, Store,
+    StoredFingerprint, StoredMessage, Synchronous,
 };
 use super::{Written, WrittenBatch};
-use crate::ack::{DedupeKey, Durable, Fingerprint, PayloadHash, Timestamp};
+use crate::ack::{DedupeKey, Durable, Timestamp};
 
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone, Default)]
@@ -197,41 +197,6 @@ impl SqliteStore {
             })
             .collect()
     }
-
-    fn items_of(conn: &Connection, id: i64) -> Result<Vec<ItemInfo>> {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, destination, state, attempts, last_error, reprocess_of
-             FROM queue WHERE message_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-            ))
-        })?;
-        let mut items = Vec::new();
-        for row in rows {
-            let (id, destination, state, attempts, last_error, reprocess_of) = row?;
-            items.push(ItemInfo {
-                id: ItemId(id_u64(id, "queue.id")?),
-                destination,
-                state: ItemState::parse(&state)?,
-                attempts: u32::try_from(attempts).map_err(|_| Error::Corrupt {
-                    column: "queue.attempts",
-                    detail: format!("{attempts}"),
-                })?,
-                last_error,
-                reprocess_of: reprocess_of
-                    .map(|p| id_u64(p, "queue.reprocess_of").map(ItemId))
-                    .transpose()?,
-            });
-        }
-        Ok(items)
-    }
 }
 
 /// Milliseconds for SQLite's signed integers (saturating; year 292 million is far away).
@@ -257,15 +222,6 @@ pub(super) fn id_i64(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(i64::MAX)
 }
 
-fn hash(bytes: Vec<u8>) -> Result<PayloadHash> {
-    let len = bytes.len();
-    let bytes: [u8; 32] = bytes.try_into().map_err(|_| Error::Corrupt {
-        column: "messages.payload_hash",
-        detail: format!("{len} bytes, expected 32"),
-    })?;
-    Ok(PayloadHash::from_bytes(bytes))
-}
-
 impl Store for SqliteStore {
     fn is_durable(&self) -> bool {
         self.synchronous.is_durable()
@@ -287,39 +243,7 @@ impl Store for SqliteStore {
         if !key.is_usable() {
             return Ok(Vec::new());
         }
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, payload_hash, ack FROM messages
-             WHERE control_id = ?1 AND sending_app = ?2 AND sending_facility = ?3
-             ORDER BY id",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                key.control_id,
-                key.sending_application,
-                key.sending_facility
-            ],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, Option<Vec<u8>>>(2)?,
-                ))
-            },
-        )?;
-        let mut found = Vec::new();
-        for row in rows {
-            let (id, h, ack) = row?;
-            found.push(StoredFingerprint {
-                id: MessageId(id_u64(id, "messages.id")?),
-                fingerprint: Fingerprint {
-                    key: key.clone(),
-                    hash: hash(h)?,
-                },
-                ack,
-            });
-        }
-        Ok(found)
+        super::read::duplicates(&*self.conn()?, key)
     }
 
     fn store_ack(&self, id: MessageId, ack: &[u8]) -> Result<()> {
@@ -531,98 +455,15 @@ impl Store for SqliteStore {
     }
 
     fn queue_depth(&self, destination: &str) -> Result<u64> {
-        let conn = self.conn()?;
-        let n: i64 = conn.query_row(
-            "SELECT count(*) FROM queue
-             WHERE destination = ?1 AND state IN ('ready', 'leased', 'sent')",
-            [destination],
-            |r| r.get(0),
-        )?;
-        id_u64(n, "count")
+        super::read::queue_depth(&*self.conn()?, destination)
     }
 
     fn oldest_ready_age(&self, destination: &str, now: Timestamp) -> Result<Option<Duration>> {
-        let conn = self.conn()?;
-        let oldest: Option<i64> = conn
-            .query_row(
-                "SELECT created_at FROM queue
-                 WHERE destination = ?1 AND state IN ('ready', 'leased', 'sent')
-                 ORDER BY id LIMIT 1",
-                [destination],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(oldest.map(|created| {
-            Duration::from_millis(
-                now.unix_millis()
-                    .saturating_sub(timestamp(created).unix_millis()),
-            )
-        }))
+        super::read::oldest_ready_age(&*self.conn()?, destination, now)
     }
 
     fn message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
-        let conn = self.conn()?;
-        let row = conn
-            .query_row(
-                "SELECT channel, received_at, msg_type, patient_id, sending_app,
-                        sending_facility, control_id, payload_hash, raw, state, error, ack
-                 FROM messages WHERE id = ?1",
-                [id_i64(id.0)],
-                |r| {
-                    Ok((
-                        (
-                            r.get::<_, String>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, Option<String>>(3)?,
-                        ),
-                        (
-                            r.get::<_, String>(4)?,
-                            r.get::<_, String>(5)?,
-                            r.get::<_, String>(6)?,
-                            r.get::<_, Vec<u8>>(7)?,
-                        ),
-                        (
-                            r.get::<_, Vec<u8>>(8)?,
-                            r.get::<_, String>(9)?,
-                            r.get::<_, Option<String>>(10)?,
-                            r.get::<_, Option<Vec<u8>>>(11)?,
-                        ),
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((
-            (channel, received_at, msg_type, patient_id),
-            (sending_application, sending_facility, control_id, h),
-            (raw, state, error, ack),
-        )) = row
-        else {
-            return Ok(None);
-        };
-        let items = SqliteStore::items_of(&conn, id_i64(id.0))?;
-        Ok(Some(StoredMessage {
-            id,
-            inbound: InboundMessage {
-                raw,
-                channel,
-                received_at: timestamp(received_at),
-                msg_type,
-                patient_id,
-                fingerprint: Fingerprint {
-                    key: DedupeKey {
-                        sending_application,
-                        sending_facility,
-                        control_id,
-                    },
-                    hash: hash(h)?,
-                },
-            },
-            state: MessageState::parse(&state)?,
-            error,
-            ack,
-            items,
-        }))
+        super::read::message(&*self.conn()?, id)
     }
 
     fn search(&self, query: &SearchQuery) -> Result<Vec<MessageSummary>> {
