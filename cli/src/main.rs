@@ -172,7 +172,7 @@ enum Command {
     /// CONCURRENCY connections each send one message at a time and wait for its ACK, until
     /// the duration is over or COUNT messages are sent; then the report: ACKs by code,
     /// failures by kind, acks/s, latency p50/p90/p99/max. Progress on stderr once a second.
-    /// Every message gets a fresh MSH-10 (B<run>-<connection>-<n>), so a receiver's duplicate
+    /// Every message gets a fresh MSH-10 (`B<run>-<connection>-<n>`), so a receiver's duplicate
     /// check never fires. An ACK whose MSA-2 is not that MSH-10 is a failure.
     #[command(after_help = net::EXIT_CODES)]
     Bench {
