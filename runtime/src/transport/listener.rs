@@ -357,35 +357,10 @@ where
                 return CloseReason::ResponseTimeout;
             }
             Event::Outgoing(outgoing) => {
-                match timeout(
-                    config.write_timeout,
-                    write_reply(&mut stream, &outgoing.frame),
-                )
-                .await
-                {
-                    Err(_) => {
-                        let _ = outgoing
-                            .reply
-                            .send(Err(SendError::WriteTimeout(config.write_timeout)));
-                        return CloseReason::WriteTimeout;
-                    }
-                    Ok(Err(e)) => {
-                        let _ = outgoing.reply.send(Err(SendError::Closed));
-                        return CloseReason::Io(e);
-                    }
-                    Ok(Ok(())) => {}
+                match send_to_peer(&mut stream, outgoing, config, id).await {
+                    Ok(flight) => in_flight = Some(flight),
+                    Err(reason) => return reason,
                 }
-                debug!(
-                    connection_id = id,
-                    len = outgoing.frame.len(),
-                    "MLLP message sent to the peer"
-                );
-                in_flight = Some(InFlight {
-                    deadline: Instant::now() + outgoing.response_timeout,
-                    timeout: outgoing.response_timeout,
-                    control_id: outgoing.control_id,
-                    reply: outgoing.reply,
-                });
                 idle_since = Instant::now();
                 continue;
             }
@@ -419,6 +394,40 @@ enum Event {
     Read(Result<io::Result<usize>, Elapsed>),
     Outgoing(Outgoing),
     ResponseTimeout,
+}
+
+/// Writes a message to the peer; it is then in flight, waiting for its ACK. A failed write is
+/// reported to the sender and closes the connection.
+async fn send_to_peer<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    outgoing: Outgoing,
+    config: &ListenerConfig,
+    id: u64,
+) -> Result<InFlight, CloseReason> {
+    match timeout(config.write_timeout, write_reply(stream, &outgoing.frame)).await {
+        Err(_) => {
+            let _ = outgoing
+                .reply
+                .send(Err(SendError::WriteTimeout(config.write_timeout)));
+            return Err(CloseReason::WriteTimeout);
+        }
+        Ok(Err(e)) => {
+            let _ = outgoing.reply.send(Err(SendError::Closed));
+            return Err(CloseReason::Io(e));
+        }
+        Ok(Ok(())) => {}
+    }
+    debug!(
+        connection_id = id,
+        len = outgoing.frame.len(),
+        "MLLP message sent to the peer"
+    );
+    Ok(InFlight {
+        deadline: Instant::now() + outgoing.response_timeout,
+        timeout: outgoing.response_timeout,
+        control_id: outgoing.control_id,
+        reply: outgoing.reply,
+    })
 }
 
 /// The next message to send to the peer; never, for a connection that only receives.
