@@ -179,7 +179,7 @@ impl TableRule {
             if self
                 .codes
                 .get(entry)
-                .is_some_and(|(c, _)| c.as_bytes() == code)
+                .is_some_and(|(c, _)| eq_short(c.as_bytes(), code))
             {
                 return true;
             }
@@ -253,6 +253,13 @@ const fn index_hash(code: &[u8]) -> u64 {
         i += 1;
     }
     h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32
+}
+
+/// Equality of short strings, in line: a `memcmp` call costs more than comparing the few bytes
+/// of a code.
+#[inline]
+fn eq_short(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// The order of `str` (bytewise, then by length), for short strings.
