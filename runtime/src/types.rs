@@ -109,12 +109,27 @@ impl Text {
     /// text for the range to be recorded is copied instead.
     #[inline]
     pub(crate) fn shared(buf: &Arc<String>, start: usize, len: usize) -> Text {
-        let value = buf
-            .as_bytes()
-            .get(start..start.saturating_add(len))
-            .unwrap_or_default();
-        if value.len() <= INLINE {
-            return Text::inline(value);
+        let text = buf.as_bytes();
+        if len <= INLINE {
+            // One word read from the text and masked, rather than a byte loop whose stores the
+            // next read of the value must wait for.
+            if let Some(word) = text
+                .get(start..)
+                .and_then(|rest| rest.first_chunk::<8>())
+                .filter(|_| start + len <= text.len())
+            {
+                let [b0, b1, b2, b3, b4, b5, b6, _] =
+                    (u64::from_le_bytes(*word) & ((1u64 << (8 * len)) - 1)).to_le_bytes();
+                return Text {
+                    buf: None,
+                    bytes: [b0, b1, b2, b3, b4, b5, b6],
+                    tag: tag(len as u8 + 1),
+                };
+            }
+            return Text::inline(
+                text.get(start..start.saturating_add(len))
+                    .unwrap_or_default(),
+            );
         }
         match u32::try_from(start) {
             Ok(start) if len <= SHARED_MAX_LEN => {
@@ -426,6 +441,8 @@ mod tests {
             assert_eq!(Text::copied(value).as_raw(), value);
             assert_eq!(Text::from_raw(value), text);
         }
+        let end = buffer.len() - 3;
+        assert_eq!(Text::shared(&buffer, end, 3).as_raw(), "78|");
         // Short values are held inline: they do not keep the message's text alive.
         let short = Text::shared(&buffer, at("1234567"), 7);
         let long = Text::shared(&buffer, at("12345678"), 8);
