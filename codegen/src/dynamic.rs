@@ -2,8 +2,9 @@
 //! so `hl7 validate` and a typed parse report the same problems.
 
 use hl7_runtime::rules::{
-    leak, leak_slice, leak_str, Condition, ElementRule, GroupRule, MessageRule, NodeKind, NodeRule,
-    Place, Predicate, Primitive, SegmentRule, TableRule, Usage,
+    fill_table_index, leak, leak_slice, leak_str, table_index_len, Condition, ElementRule,
+    GroupRule, MessageRule, NodeKind, NodeRule, Place, Predicate, Primitive, SegmentRule,
+    TableRule, Usage,
 };
 use hl7_spec::{Element, MessageProfile, Node};
 
@@ -69,16 +70,20 @@ fn elements(
                 .filter(|_| constraints::table_checked(e))
                 .and_then(|id| {
                     let t = tables.resolve(profile, id)?;
+                    let codes: &'static [(&'static str, &'static str)] = leak_slice(
+                        t.codes
+                            .iter()
+                            .map(|(c, d)| (leak_str(c.clone()), leak_str(d.clone())))
+                            .collect(),
+                    );
+                    let mut index = vec![0; table_index_len(codes.len())];
+                    fill_table_index(codes, &mut index);
                     Some(leak(TableRule {
                         id: leak_str(t.id.clone()),
                         name: leak_str(t.name.clone()),
                         kind: t.kind,
-                        codes: leak_slice(
-                            t.codes
-                                .iter()
-                                .map(|(c, d)| (leak_str(c.clone()), leak_str(d.clone())))
-                                .collect(),
-                        ),
+                        codes,
+                        index: leak_slice(index),
                     }))
                 });
             let children = self::elements(profile, &e.children, tables);

@@ -80,19 +80,34 @@ fn tables_module(tables: &Tables) -> TokenStream {
             hl7_runtime::rules::TableKind::User => quote!(User),
             hl7_runtime::rules::TableKind::Site => quote!(Site),
         };
-        let codes = t.codes.iter().map(|(code, description)| quote!((#code, #description)));
+        let codes = t
+            .codes
+            .iter()
+            .map(|(code, description)| quote!((#code, #description)));
         let doc = doc_attrs(&format!(
             "Table {id}{}: {} codes.",
-            if name.is_empty() { String::new() } else { format!(" ({name})") },
+            if name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({name})")
+            },
             t.codes.len()
+        ));
+        // The hash index is built by the compiler from the codes, not written out.
+        let slots = proc_macro2::Literal::usize_unsuffixed(hl7_runtime::rules::table_index_len(
+            t.codes.len(),
         ));
         quote! {
             #doc
-            pub static #ident: ::hl7_runtime::codegen::TableRule = ::hl7_runtime::codegen::TableRule {
-                id: #id,
-                name: #name,
-                kind: ::hl7_runtime::codegen::TableKind::#kind,
-                codes: &[#(#codes),*],
+            pub static #ident: ::hl7_runtime::codegen::TableRule = {
+                const CODES: &[(&str, &str)] = &[#(#codes),*];
+                ::hl7_runtime::codegen::TableRule {
+                    id: #id,
+                    name: #name,
+                    kind: ::hl7_runtime::codegen::TableKind::#kind,
+                    codes: CODES,
+                    index: &::hl7_runtime::codegen::table_index::<#slots>(CODES),
+                }
             };
         }
     });

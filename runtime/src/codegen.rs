@@ -18,6 +18,7 @@ pub use crate::crosswalk::{
     TableRef as CrosswalkTable,
 };
 pub use crate::er7::{Message as Er7Message, ParseError, Segment as Er7Segment, Writer};
+pub use crate::rules::table_index;
 pub use crate::rules::{
     Condition, ElementRule, GroupRule, MessageRule, NodeKind, NodeRule, Place, Predicate,
     Primitive, SegmentRule, TableKind, TableRule, Usage,

@@ -148,13 +148,44 @@ pub struct TableRule {
     pub kind: TableKind,
     /// Codes with their descriptions, sorted by code.
     pub codes: &'static [(&'static str, &'static str)],
+    /// A hash index of `codes`, as [`table_index`] or [`fill_table_index`] build it; empty to
+    /// binary-search the codes instead.
+    ///
+    /// Most valued coded elements are looked up, many in tables of a hundred codes or more: one
+    /// hash and a compare or two beat eight probes of a binary search, each a mispredicted
+    /// branch.
+    pub index: &'static [u16],
 }
 
 impl TableRule {
     /// True when `code` is in the table.
     #[inline]
     pub fn contains(&self, code: &str) -> bool {
-        self.position(code).is_some()
+        if self.index.is_empty() {
+            return self.position(code).is_some();
+        }
+        let code = code.as_bytes();
+        let mask = self.index.len() - 1;
+        let mut slot = index_hash(code) as usize & mask;
+        // At most one full turn, so that an index built by hand with no free slot still ends.
+        for _ in 0..self.index.len() {
+            let Some(entry) = self
+                .index
+                .get(slot)
+                .and_then(|&e| usize::from(e).checked_sub(1))
+            else {
+                return false;
+            };
+            if self
+                .codes
+                .get(entry)
+                .is_some_and(|(c, _)| eq_short(c.as_bytes(), code))
+            {
+                return true;
+            }
+            slot = (slot + 1) & mask;
+        }
+        false
     }
 
     /// The description of a code.
@@ -171,6 +202,64 @@ impl TableRule {
             .binary_search_by(|(c, _)| compare_short(c.as_bytes(), code))
             .ok()
     }
+}
+
+/// Slots in the hash index of `count` codes: a power of two at least twice `count`, so that
+/// probe runs stay short; 0 (no index) for no codes, or too many for a `u16` entry.
+pub const fn table_index_len(count: usize) -> usize {
+    if count == 0 || count >= u16::MAX as usize {
+        0
+    } else {
+        (count * 2).next_power_of_two()
+    }
+}
+
+/// The hash index of `codes` in `N` slots (`N` from [`table_index_len`]), at compile time:
+/// generated tables write `index: &table_index::<N>(CODES)`.
+pub const fn table_index<const N: usize>(codes: &[(&str, &str)]) -> [u16; N] {
+    let mut slots = [0u16; N];
+    fill_table_index(codes, &mut slots);
+    slots
+}
+
+/// Fills `slots` (all 0, as many as [`table_index_len`] says) with the hash index of `codes`:
+/// open addressing with linear probing, each entry the code's index plus one, 0 for free.
+/// Leaves `slots` as it is when their number is not a power of two above the number of codes.
+pub const fn fill_table_index(codes: &[(&str, &str)], slots: &mut [u16]) {
+    let len = slots.len();
+    if !len.is_power_of_two() || len <= codes.len() || codes.len() >= u16::MAX as usize {
+        return;
+    }
+    let mask = len - 1;
+    let mut i = 0;
+    while i < codes.len() {
+        let mut slot = index_hash(codes[i].0.as_bytes()) as usize & mask;
+        while slots[slot] != 0 {
+            slot = (slot + 1) & mask;
+        }
+        slots[slot] = (i + 1) as u16;
+        i += 1;
+    }
+}
+
+/// The hash of a code for the table index: FNV-1a, then a multiply so the low bits (the slot)
+/// depend on every byte. Fixed, so an index built at compile time reads the same at run time.
+#[inline]
+const fn index_hash(code: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < code.len() {
+        h = (h ^ code[i] as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32
+}
+
+/// Equality of short strings, in line: a `memcmp` call costs more than comparing the few bytes
+/// of a code.
+#[inline]
+fn eq_short(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// The order of `str` (bytewise, then by length), for short strings.
@@ -386,4 +475,61 @@ pub fn leak_slice<T>(values: Vec<T>) -> &'static [T] {
 /// Moves a string built at run time into `'static` storage (see [`leak`]).
 pub fn leak_str(value: impl Into<String>) -> &'static str {
     Box::leak(value.into().into_boxed_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static CODES: &[(&str, &str)] = &[
+        ("", "empty"),
+        ("A", "a"),
+        ("A01", "admit"),
+        ("A02", "transfer"),
+        ("AB", "ab"),
+        ("HL70001", "a table"),
+        ("Z", "z"),
+        ("ÄÖ", "umlauts"),
+    ];
+
+    static INDEXED: TableRule = TableRule {
+        id: "9999",
+        name: "test",
+        kind: TableKind::Hl7,
+        codes: CODES,
+        index: &table_index::<{ table_index_len(8) }>(CODES),
+    };
+
+    #[test]
+    fn the_index_agrees_with_the_sorted_codes() {
+        let searched = TableRule {
+            index: &[],
+            ..INDEXED
+        };
+        assert_eq!(INDEXED.index.len(), 16);
+        let probes = [
+            "", "A", "A0", "A01", "A03", "AB", "ABC", "B", "HL70001", "Z", "ÄÖ", "a",
+        ];
+        for probe in probes {
+            assert_eq!(
+                INDEXED.contains(probe),
+                searched.contains(probe),
+                "{probe:?}"
+            );
+        }
+        for (code, _) in CODES {
+            assert!(INDEXED.contains(code), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn a_run_time_index_is_the_compile_time_one() {
+        let mut slots = vec![0u16; table_index_len(CODES.len())];
+        fill_table_index(CODES, &mut slots);
+        assert_eq!(slots, INDEXED.index);
+        // Too few slots, or not a power of two: no index, not a wrong one.
+        let mut short = vec![0u16; 8];
+        fill_table_index(CODES, &mut short);
+        assert!(short.iter().all(|&s| s == 0));
+    }
 }

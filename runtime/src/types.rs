@@ -7,32 +7,53 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::num::NonZeroU32;
+use std::num::NonZeroU8;
 use std::sync::Arc;
 
 use crate::er7::{escape, Delimiters};
 
 /// Escaped text of one value, for the standard delimiters.
 ///
-/// A value read by a typed parse shares the message's text (one buffer per message, no copy or
-/// allocation per value); a value built in code owns its text. Either way it is 16 bytes, and
-/// `Option<Text>` too. A shared value keeps its message's text alive while it lives.
+/// A short value (up to 7 bytes: most codes, numbers, flags and short names) is held in the
+/// value itself; a longer one read by a typed parse shares the message's text (one buffer per
+/// message, no copy or allocation per value), and a longer one built in code owns its text.
+/// Either way it is 16 bytes, and `Option<Text>` too. A shared value keeps its message's text
+/// alive while it lives.
 #[derive(Clone)]
 pub struct Text {
-    /// The text holding the value; `None` for the empty value.
+    /// The text holding a shared or owned value; `None` for an inline one.
     buf: Option<Arc<String>>,
-    /// Byte range of the value in `buf`: `start..end - 1` (never 0, a niche for `Option<Text>`).
-    start: u32,
-    end_plus_one: NonZeroU32,
+    /// Inline: the value's bytes. Shared: its start in `buf` (4 bytes) and length (3 bytes),
+    /// little-endian.
+    bytes: [u8; INLINE],
+    /// [`SHARED`], [`WHOLE`], or the length of an inline value plus one (never 0, a niche for
+    /// `Option<Text>`).
+    tag: NonZeroU8,
+}
+
+/// Bytes held inline. Most values of a message are this short: holding them inline spares a
+/// reference count taken when the value is read and given back when it is dropped, atomic
+/// operations that cost more than the copy.
+const INLINE: usize = 7;
+/// Tag of a value at a range of `buf`.
+const SHARED: u8 = 0xFF;
+/// Tag of a value that is the whole of `buf`.
+const WHOLE: u8 = 0xFE;
+/// The longest range a shared value records (3 bytes of length).
+const SHARED_MAX_LEN: usize = (1 << 24) - 1;
+
+/// A tag (never 0 by construction).
+#[inline]
+const fn tag(value: u8) -> NonZeroU8 {
+    match NonZeroU8::new(value) {
+        Some(tag) => tag,
+        None => NonZeroU8::MIN,
+    }
 }
 
 impl Default for Text {
     fn default() -> Text {
-        Text {
-            buf: None,
-            start: 0,
-            end_plus_one: NonZeroU32::MIN,
-        }
+        Text::inline(&[])
     }
 }
 
@@ -47,33 +68,79 @@ impl Text {
         Text::owned(String::from(raw.into()))
     }
 
-    fn owned(raw: String) -> Text {
-        if raw.is_empty() {
-            return Text::default();
+    /// A copy of `raw`, held inline when it is short enough.
+    #[inline]
+    pub(crate) fn copied(raw: &str) -> Text {
+        if raw.len() <= INLINE {
+            return Text::inline(raw.as_bytes());
         }
-        let len = raw.len();
-        Text::shared(&Arc::new(raw), 0, len)
+        Text::owned(raw.to_owned())
     }
 
-    /// The value at `start..start + len` of a shared text (a message's), without copying it.
-    ///
-    /// The range must lie on character boundaries of `buf`; a value too far into a text of more
-    /// than 4 GiB is copied instead.
-    pub(crate) fn shared(buf: &Arc<String>, start: usize, len: usize) -> Text {
-        if len == 0 {
-            return Text::default();
+    fn owned(raw: String) -> Text {
+        if raw.len() <= INLINE {
+            return Text::inline(raw.as_bytes());
         }
-        match (
-            u32::try_from(start),
-            u32::try_from(start + len + 1)
-                .ok()
-                .and_then(NonZeroU32::new),
-        ) {
-            (Ok(start), Some(end_plus_one)) => Text {
-                buf: Some(Arc::clone(buf)),
-                start,
-                end_plus_one,
-            },
+        Text {
+            buf: Some(Arc::new(raw)),
+            bytes: [0; INLINE],
+            tag: tag(WHOLE),
+        }
+    }
+
+    /// A value of at most [`INLINE`] bytes, held in place; `raw` must be whole characters.
+    #[inline]
+    fn inline(raw: &[u8]) -> Text {
+        let mut bytes = [0; INLINE];
+        for (d, &b) in bytes.iter_mut().zip(raw) {
+            *d = b;
+        }
+        Text {
+            buf: None,
+            bytes,
+            tag: tag(raw.len().min(INLINE) as u8 + 1),
+        }
+    }
+
+    /// The value at `start..start + len` of a shared text (a message's), without copying it
+    /// unless it is short enough to be held inline.
+    ///
+    /// The range must lie on character boundaries of `buf`; a value too long or too far into its
+    /// text for the range to be recorded is copied instead.
+    #[inline]
+    pub(crate) fn shared(buf: &Arc<String>, start: usize, len: usize) -> Text {
+        let text = buf.as_bytes();
+        if len <= INLINE {
+            // One word read from the text and masked, rather than a byte loop whose stores the
+            // next read of the value must wait for.
+            if let Some(word) = text
+                .get(start..)
+                .and_then(|rest| rest.first_chunk::<8>())
+                .filter(|_| start + len <= text.len())
+            {
+                let [b0, b1, b2, b3, b4, b5, b6, _] =
+                    (u64::from_le_bytes(*word) & ((1u64 << (8 * len)) - 1)).to_le_bytes();
+                return Text {
+                    buf: None,
+                    bytes: [b0, b1, b2, b3, b4, b5, b6],
+                    tag: tag(len as u8 + 1),
+                };
+            }
+            return Text::inline(
+                text.get(start..start.saturating_add(len))
+                    .unwrap_or_default(),
+            );
+        }
+        match u32::try_from(start) {
+            Ok(start) if len <= SHARED_MAX_LEN => {
+                let [s0, s1, s2, s3] = start.to_le_bytes();
+                let [l0, l1, l2, _] = (len as u32).to_le_bytes();
+                Text {
+                    buf: Some(Arc::clone(buf)),
+                    bytes: [s0, s1, s2, s3, l0, l1, l2],
+                    tag: tag(SHARED),
+                }
+            }
             _ => Text::owned(buf.get(start..start + len).unwrap_or_default().to_owned()),
         }
     }
@@ -86,13 +153,18 @@ impl Text {
     /// The value as written on the wire, escaped for the standard delimiters.
     #[inline]
     pub fn as_raw(&self) -> &str {
-        match &self.buf {
-            Some(buf) => {
-                let end = self.end_plus_one.get() - 1;
-                buf.get(self.start as usize..end as usize)
-                    .unwrap_or_default()
+        match (self.tag.get(), &self.buf) {
+            (SHARED, Some(buf)) => {
+                let [s0, s1, s2, s3, l0, l1, l2] = self.bytes;
+                let start = u32::from_le_bytes([s0, s1, s2, s3]) as usize;
+                let len = u32::from_le_bytes([l0, l1, l2, 0]) as usize;
+                buf.get(start..start + len).unwrap_or_default()
             }
-            None => "",
+            (WHOLE, Some(buf)) => buf,
+            (n, _) => {
+                let inline = self.bytes.get(..usize::from(n) - 1).unwrap_or_default();
+                std::str::from_utf8(inline).unwrap_or_default()
+            }
         }
     }
 
@@ -104,7 +176,8 @@ impl Text {
     /// True when nothing is written.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.as_raw().is_empty()
+        // Only an inline value can be empty: longer ones are never held otherwise.
+        self.tag == tag(1)
     }
 
     /// True for the HL7 null value `""`.
@@ -341,4 +414,48 @@ primitive! {
     /// `varies` (OBX-5): a value typed by another field, kept whole as written (its components
     /// included).
     Varies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_representation_reads_back() {
+        assert_eq!(std::mem::size_of::<Text>(), 16);
+        assert_eq!(std::mem::size_of::<Option<Text>>(), 16);
+        let buffer = Arc::new("MSH|^~\\&|ÄÖÜ|1234567|12345678|".to_owned());
+        let at = |s: &str| buffer.find(s).unwrap();
+        for value in [
+            "",
+            "^",
+            "ÄÖÜ",
+            "1234567",
+            "12345678",
+            "ÄÖÜ|1234567|12345678|",
+        ] {
+            let text = Text::shared(&buffer, at(value), value.len());
+            assert_eq!(text.as_raw(), value);
+            assert_eq!(text.is_empty(), value.is_empty());
+            assert_eq!(text.clone().as_raw(), value);
+            assert_eq!(Text::copied(value).as_raw(), value);
+            assert_eq!(Text::from_raw(value), text);
+        }
+        let end = buffer.len() - 3;
+        assert_eq!(Text::shared(&buffer, end, 3).as_raw(), "78|");
+        // Short values are held inline: they do not keep the message's text alive.
+        let short = Text::shared(&buffer, at("1234567"), 7);
+        let long = Text::shared(&buffer, at("12345678"), 8);
+        assert_eq!(Arc::strong_count(&buffer), 2);
+        drop(long);
+        assert_eq!(short.as_raw(), "1234567");
+        assert_eq!(Text::default().as_raw(), "");
+        assert!(Text::default().is_empty());
+        assert_eq!(Text::new("a|b").as_raw(), "a\\F\\b");
+        assert_eq!(
+            Text::new("a long value|here").as_raw(),
+            "a long value\\F\\here"
+        );
+        assert!(Text::null().is_null());
+    }
 }

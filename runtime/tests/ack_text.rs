@@ -27,6 +27,7 @@ static SEX: TableRule = TableRule {
     name: "Administrative Sex",
     kind: TableKind::Hl7,
     codes: &[("F", "Female"), ("M", "Male"), ("U", "Unknown")],
+    index: &[],
 };
 
 /// An open field at `position`.

@@ -46,14 +46,12 @@ impl DecodeContext {
     }
 
     /// The typed text of a raw value: kept as it is for the standard delimiters (the common
-    /// case, shared with the message when `raw` is a slice of its text), translated to them
-    /// otherwise.
+    /// case, shared with the message when `raw` is a slice of its text and too long to be held
+    /// inline), translated to them otherwise.
     #[inline]
     pub fn text(&self, raw: &str) -> Text {
         if !self.standard {
-            return Text::from_raw(
-                translate(raw, &self.delimiters, &Delimiters::DEFAULT).into_owned(),
-            );
+            return Text::copied(&translate(raw, &self.delimiters, &Delimiters::DEFAULT));
         }
         if let Some(buffer) = &self.buffer {
             let start = (raw.as_ptr() as usize).wrapping_sub(buffer.as_ptr() as usize);
@@ -61,7 +59,7 @@ impl DecodeContext {
                 return Text::shared(buffer, start, raw.len());
             }
         }
-        Text::from_raw(raw)
+        Text::copied(raw)
     }
 }
 

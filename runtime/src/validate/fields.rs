@@ -225,16 +225,16 @@ impl Checker<'_, '_> {
             _ => None,
         };
         let mut parts = SplitStr::new(self.text, raw, (!flat).then_some(separator), lower);
-        // Conditional children look at their siblings: keep them at hand only when needed.
-        let siblings: Vec<&str> = if rule.children.iter().any(|c| c.predicate.is_some()) {
-            parts.clone().map(|(part, _)| part).collect()
-        } else {
-            Vec::new()
-        };
+        // Conditional children look at their siblings: they are collected at the first one, so
+        // a value with none (the common case) neither allocates nor looks for one.
+        let all_parts = parts.clone();
+        let mut siblings: Option<Vec<&str>> = None;
         for child in rule.children {
             let (part, part_flat) = parts.next().unwrap_or(("", true));
             let usage = match child.predicate {
                 Some(_) => {
+                    let siblings = siblings
+                        .get_or_insert_with(|| all_parts.clone().map(|(part, _)| part).collect());
                     let sibling = |n: u16| {
                         siblings
                             .get(usize::from(n).wrapping_sub(1))
