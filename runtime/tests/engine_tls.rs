@@ -7,16 +7,19 @@ mod tls_support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use hl7_runtime::ack::{AckBuilder, AckCode};
 use hl7_runtime::engine::{Channel, Destination, Engine, Route};
 use hl7_runtime::er7::Message;
+use hl7_runtime::mllp::{Frame, FrameReader, MllpCodec};
 use hl7_runtime::store::SqliteStore;
 use hl7_runtime::transport::{
     ClientConfig, ClientTlsConfig, ListenerConfig, MllpClient, MllpListener, ServerTlsConfig,
     TcpConnector, TlsConnector,
 };
 use tls_support::Ca;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 fn adt(id: &str) -> Vec<u8> {
     format!(
@@ -109,5 +112,61 @@ async fn mutual_tls_in_and_out() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(*received.lock().unwrap(), sent);
+    running.shutdown().await;
+}
+
+/// A partner that only listens, over mutual TLS: the engine's client channel connects to it
+/// (presenting the engine's certificate) and takes its messages on that connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_channel_over_mutual_tls() {
+    let ca = Ca::new("Hospital CA");
+    let lab_tls = ServerTlsConfig::new(ca.identity("lab", &["lab.example.org"], false))
+        .with_client_ca(ca.bundle())
+        .build()
+        .unwrap();
+    let lab = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("engine.db")).unwrap());
+    let engine_tls = ClientTlsConfig::new(ca.bundle())
+        .with_identity(ca.identity("engine", &["engine.example.org"], false))
+        .build()
+        .unwrap();
+    let running = Engine::builder(store)
+        .channel(Channel::mllp_client_tls(
+            "lab",
+            lab.local_addr().unwrap().to_string(),
+            "lab.example.org",
+            engine_tls,
+        ))
+        .destination(Destination::folder("results", dir.path().join("results")))
+        .route(Route::new("all").to("results"))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+
+    let (tcp, _) = lab.accept().await.unwrap();
+    let (mut stream, client) = lab_tls.accept(tcp).await.expect("the handshake");
+    let client = client.expect("the engine presents its certificate");
+    assert!(client.to_string().contains("engine"), "{client}");
+    let mut out = BytesMut::new();
+    MllpCodec::encode_message(&adt("L1"), &mut out).unwrap();
+    stream.write_all(&out).await.unwrap();
+    let mut reader = FrameReader::new(MllpCodec::new());
+    let ack = loop {
+        if let Some(Frame::Message(m)) = reader.next_frame().unwrap() {
+            break m;
+        }
+        let n = tokio::time::timeout(
+            Duration::from_secs(10),
+            stream.read_buf(reader.read_buffer()),
+        )
+        .await
+        .expect("an ACK within 10 s")
+        .unwrap();
+        assert!(n > 0, "the engine closed the connection");
+    };
+    assert!(String::from_utf8_lossy(&ack).contains("MSA|AA|L1"));
     running.shutdown().await;
 }

@@ -1,7 +1,8 @@
-//! Channels: where messages come in (an MLLP listener, or a connection the engine opens) and how they are acknowledged.
+//! Channels: where messages come in (an MLLP listener, or a connection the engine opens to a
+//! partner) and how they are acknowledged.
 
 use crate::ack::AckAfter;
-use crate::transport::{ListenerConfig, Reconnect};
+use crate::transport::{ClientTls, ListenerConfig, Reconnect};
 
 /// An inbound channel: an MLLP listener and how it acknowledges.
 #[derive(Debug, Clone)]
@@ -9,10 +10,18 @@ pub struct Channel {
     pub(super) name: String,
     pub(super) addr: String,
     /// `Some` when the engine opens the connection (client role).
-    pub(super) dial: Option<Reconnect>,
+    pub(super) dial: Option<Dial>,
     pub(super) config: ListenerConfig,
     pub(super) ack_after: AckAfter,
     pub(super) application_acks: Option<String>,
+}
+
+/// How the engine opens a client channel's connection.
+#[derive(Debug, Clone)]
+pub(super) struct Dial {
+    pub(super) reconnect: Reconnect,
+    /// The server name to verify and the TLS settings, for MLLP over TLS.
+    pub(super) tls: Option<(String, ClientTls)>,
 }
 
 impl Channel {
@@ -33,19 +42,40 @@ impl Channel {
     /// to it at `addr` (client role). The engine keeps that connection open, reconnecting
     /// after 1 s when it closes and with backoff to 60 s while it cannot connect, and handles
     /// the messages that come on it like those of a listening channel. A
-    /// [`Destination::channel_peer`](super::Destination::channel_peer) of this channel sends on the same connection. Plain TCP;
-    /// the frame limits and timeouts of [`Channel::config`] apply, its TLS does not.
+    /// [`Destination::channel_peer`](super::Destination::channel_peer) of this channel sends
+    /// on the same connection. The frame limits and timeouts of [`Channel::config`] apply; its
+    /// TLS does not (see [`Channel::mllp_client_tls`]).
     pub fn mllp_client(name: impl Into<String>, addr: impl Into<String>) -> Channel {
         Channel {
-            dial: Some(Reconnect::default()),
+            dial: Some(Dial {
+                reconnect: Reconnect::default(),
+                tls: None,
+            }),
             ..Channel::mllp(name, addr)
         }
     }
 
-    /// The reconnection waits of a [`Channel::mllp_client`] channel; no effect on a listener.
+    /// [`Channel::mllp_client`] over TLS: the partner's certificate must be valid for
+    /// `server_name` under `tls`'s roots, and `tls` may carry the engine's client certificate.
+    pub fn mllp_client_tls(
+        name: impl Into<String>,
+        addr: impl Into<String>,
+        server_name: impl Into<String>,
+        tls: ClientTls,
+    ) -> Channel {
+        Channel {
+            dial: Some(Dial {
+                reconnect: Reconnect::default(),
+                tls: Some((server_name.into(), tls)),
+            }),
+            ..Channel::mllp(name, addr)
+        }
+    }
+
+    /// The reconnection waits of a client channel; no effect on a listener.
     pub fn reconnect(mut self, reconnect: Reconnect) -> Channel {
-        if self.dial.is_some() {
-            self.dial = Some(reconnect);
+        if let Some(dial) = &mut self.dial {
+            dial.reconnect = reconnect;
         }
         self
     }

@@ -76,7 +76,7 @@ use self::worker::Worker;
 use crate::ack::{Clock, SequenceIds, SystemClock};
 use crate::er7::{self, Message};
 use crate::store::{self, Delivery, Store};
-use crate::transport::{serve_dialed, MllpListener, PeerConnections, TcpConnector};
+use crate::transport::{serve_dialed, MllpListener, PeerConnections, TcpConnector, TlsConnector};
 
 /// Builds an [`Engine`]; see the [module documentation](self).
 pub struct EngineBuilder {
@@ -227,6 +227,12 @@ fn unique<'a>(kind: &'static str, names: impl Iterator<Item = &'a str>) -> Resul
     Ok(())
 }
 
+/// How a client channel connects: plain TCP or TLS.
+enum Dialer {
+    Plain(TcpConnector),
+    Tls(TlsConnector),
+}
+
 /// A configured engine, ready to [`start`](Engine::start).
 #[derive(Debug)]
 pub struct Engine {
@@ -331,12 +337,19 @@ impl Engine {
                 addr: channel.addr.clone(),
                 source,
             };
-            match channel.dial {
-                Some(reconnect) => {
-                    let connector = TcpConnector::resolve(channel.addr.as_str())
+            match &channel.dial {
+                Some(dial) => {
+                    let tcp = TcpConnector::resolve(channel.addr.as_str())
                         .await
                         .map_err(unreachable)?;
-                    dialers.push((channel.clone(), connector, config, reconnect));
+                    let connector = match &dial.tls {
+                        None => Dialer::Plain(tcp),
+                        Some((name, tls)) => Dialer::Tls(
+                            TlsConnector::new(tcp, name, tls)
+                                .map_err(|e| unreachable(std::io::Error::other(e)))?,
+                        ),
+                    };
+                    dialers.push((channel.clone(), connector, config, dial.reconnect));
                 }
                 None => {
                     let listener = MllpListener::bind(channel.addr.as_str(), config)
@@ -374,13 +387,15 @@ impl Engine {
         for (channel, connector, config, reconnect) in dialers {
             info!(channel = %channel.name, addr = %channel.addr, "channel connecting to its partner");
             let ingest = Ingest::new(&channel, &shared, &committer);
-            listener_tasks.spawn(serve_dialed(
-                connector,
-                ingest,
-                config,
-                reconnect,
-                shutdown.clone(),
-            ));
+            let stop = shutdown.clone();
+            match connector {
+                Dialer::Plain(tcp) => {
+                    listener_tasks.spawn(serve_dialed(tcp, ingest, config, reconnect, stop))
+                }
+                Dialer::Tls(tls) => {
+                    listener_tasks.spawn(serve_dialed(tls, ingest, config, reconnect, stop))
+                }
+            };
         }
         drop(committer);
 
