@@ -1,7 +1,6 @@
 //! [`EngineHandle`]: what monitoring and operators reach of a running engine (counters,
 //! events, pause and wake, routing an operator's message) from other tasks, without owning it.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
@@ -90,12 +89,7 @@ impl EngineHandle {
     /// Pauses or resumes a destination's deliveries (its queue keeps filling). `false` when
     /// there is no such destination.
     pub fn set_paused(&self, destination: &str, paused: bool) -> bool {
-        let Some((wake, stats)) = self.shared.destinations.get(destination) else {
-            return false;
-        };
-        stats.paused.store(paused, Ordering::Relaxed);
-        wake.notify_one();
-        true
+        self.shared.set_paused(destination, paused)
     }
 
     /// Wakes a destination's worker, e.g. after a reprocess added items to its queue.
@@ -105,9 +99,7 @@ impl EngineHandle {
 
     /// Wakes every destination's worker.
     pub fn wake_all(&self) {
-        for (wake, _) in self.shared.destinations.values() {
-            wake.notify_one();
-        }
+        self.shared.wake_all();
     }
 
     /// Reads `raw` as a message received on `channel` now and runs the engine's routes on it

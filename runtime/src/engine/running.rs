@@ -80,14 +80,7 @@ impl RunningEngine {
     /// Pauses or resumes a destination's deliveries (its queue keeps filling). `false` when
     /// there is no such destination.
     pub fn set_paused(&self, destination: &str, paused: bool) -> bool {
-        let Some((wake, stats)) = self.shared.destinations.get(destination) else {
-            return false;
-        };
-        stats
-            .paused
-            .store(paused, std::sync::atomic::Ordering::Relaxed);
-        wake.notify_one();
-        true
+        self.shared.set_paused(destination, paused)
     }
 
     /// Wakes a destination's worker, e.g. after a reprocess added items to its queue.
@@ -97,9 +90,7 @@ impl RunningEngine {
 
     /// Wakes every destination's worker.
     pub fn wake_all(&self) {
-        for (wake, _) in self.shared.destinations.values() {
-            wake.notify_one();
-        }
+        self.shared.wake_all();
     }
 
     /// Stops cleanly: listeners stop accepting and finish the message each connection is

@@ -1,6 +1,7 @@
 //! What the engine's tasks share.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, Notify};
@@ -37,6 +38,23 @@ impl Shared {
             if let Some((notify, _)) = self.destinations.get(name) {
                 notify.notify_one();
             }
+        }
+    }
+
+    /// Pauses or resumes a destination's deliveries; `false` when there is no such destination.
+    pub(crate) fn set_paused(&self, destination: &str, paused: bool) -> bool {
+        let Some((wake, stats)) = self.destinations.get(destination) else {
+            return false;
+        };
+        stats.paused.store(paused, Ordering::Relaxed);
+        wake.notify_one();
+        true
+    }
+
+    /// Wakes every destination's worker.
+    pub(crate) fn wake_all(&self) {
+        for (wake, _) in self.destinations.values() {
+            wake.notify_one();
         }
     }
 }
