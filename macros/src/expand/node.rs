@@ -45,11 +45,13 @@ fn members<'a>(input: &'a DeriveInput, derive: &str, cx: &mut Ctxt) -> Vec<Membe
     out
 }
 
-fn decode_body(members: &[Member<'_>]) -> TokenStream {
+/// Reads each child; `rules` is the path of the type's own rule (`GroupType` or `MessageType`).
+fn decode_body(members: &[Member<'_>], rules: &TokenStream) -> TokenStream {
     let fields = members.iter().enumerate().map(|(i, m)| {
         let (ident, ty) = (m.ident, m.ty);
         quote_spanned! {ty.span()=>
-            #ident: <#ty as ::hl7_runtime::codegen::NodeSlot>::decode_slot(
+            #ident: ::hl7_runtime::codegen::decode_child::<#ty>(
+                &#rules.children[#i],
                 matched.child(#i),
                 message,
                 ctx,
@@ -82,7 +84,10 @@ pub(crate) fn group(input: &DeriveInput) -> TokenStream {
     let members = members(input, "Group", &mut cx);
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let rules = members.iter().map(|m| &m.rule);
-    let decode = decode_body(&members);
+    let decode = decode_body(
+        &members,
+        &quote!(<Self as ::hl7_runtime::codegen::GroupType>::RULE),
+    );
     let encode = encode_body(&members);
     let node = quote! {
         impl #impl_generics ::hl7_runtime::codegen::Node for #ident #ty_generics #where_clause {
@@ -171,7 +176,10 @@ pub(crate) fn message(input: &DeriveInput) -> TokenStream {
     let members = members(input, "Message", &mut cx);
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let rules = members.iter().map(|m| &m.rule);
-    let decode = decode_body(&members);
+    let decode = decode_body(
+        &members,
+        &quote!(<Self as ::hl7_runtime::codegen::MessageType>::RULE),
+    );
     let encode = encode_body(&members);
     let inherent = quote! {
         impl #impl_generics #ident #ty_generics #where_clause {
