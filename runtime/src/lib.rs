@@ -32,6 +32,7 @@ pub mod types;
 pub mod validate;
 
 /// `#[derive(Mapping)]`: see [`mapping`].
+pub use compact_str::CompactString;
 pub use hl7_macros::Mapping;
 pub use mapping::Mapping;
 pub use nonempty::NonEmpty;

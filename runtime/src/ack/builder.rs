@@ -197,7 +197,7 @@ impl<'a> AckBuilder<'a> {
         self.errors.push(ErrEntry {
             location: Some(Location {
                 segment_index: index,
-                segment_id: "MSH".to_owned(),
+                segment_id: "MSH".into(),
                 field: Some(field),
                 component,
                 ..Location::default()
@@ -470,7 +470,7 @@ mod tests {
         let b = AckBuilder::new(&m);
         let loc = |index, id: &str| Location {
             segment_index: index,
-            segment_id: id.to_owned(),
+            segment_id: id.into(),
             ..Location::default()
         };
         assert_eq!(b.occurrence(&loc(4, "OBX")), Some(2));

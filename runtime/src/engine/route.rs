@@ -325,8 +325,8 @@ impl<S: MessageType + Send + Sync + 'static> Action for Typed<S> {
             invalid(vec![Problem {
                 severity: Severity::Error,
                 kind: ProblemKind::Malformed {
-                    datatype: "message".to_owned(),
-                    value: e.to_string(),
+                    datatype: "message".into(),
+                    value: e.to_string().into(),
                 },
                 location: e.location().cloned().unwrap_or_default(),
             }])

@@ -118,7 +118,7 @@ impl<'a> Builder<'a> {
             reason,
             location: Box::new(Location {
                 segment_index: i + 1,
-                segment_id: id,
+                segment_id: id.into(),
                 byte_offset: s,
                 ..Location::default()
             }),

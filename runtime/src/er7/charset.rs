@@ -264,7 +264,7 @@ pub(crate) fn locate(bytes: &[u8], at: usize) -> Location {
             });
             return Location {
                 segment_index: index,
-                segment_id: id,
+                segment_id: id.into(),
                 field,
                 byte_offset: at,
                 ..Location::default()

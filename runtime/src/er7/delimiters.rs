@@ -73,7 +73,7 @@ impl Delimiters {
         let id = String::from_utf8_lossy(&bytes[..bytes.len().min(3)]).into_owned();
         let loc = |field: usize, offset: usize| Location {
             segment_index: 1,
-            segment_id: id.clone(),
+            segment_id: id.as_str().into(),
             field: Some(field),
             byte_offset: offset,
             ..Location::default()

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 /// Location of a problem in a message; fills an ERR-2 (ERL) and says the byte offset.
 ///
 /// Displays like `PID(2)-3[2].1.2 @ byte 123`: the segment id, its 1-based position in the
@@ -11,8 +13,9 @@ use std::fmt;
 pub struct Location {
     /// 1-based position of the segment in the message (0 when not known).
     pub segment_index: usize,
-    /// Segment id, e.g. `PID` (empty when not known).
-    pub segment_id: String,
+    /// Segment id, e.g. `PID` (empty when not known); held inline, as every short string of a
+    /// problem is, so that reporting one allocates nothing.
+    pub segment_id: CompactString,
     /// 1-based field number.
     pub field: Option<usize>,
     /// 1-based repetition number.

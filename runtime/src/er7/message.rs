@@ -59,7 +59,7 @@ pub(crate) fn check_body(
         let raw = &text.as_bytes()[s..e];
         let loc = || Location {
             segment_index: i + 1,
-            segment_id: String::from_utf8_lossy(&raw[..raw.len().min(3)]).into_owned(),
+            segment_id: String::from_utf8_lossy(&raw[..raw.len().min(3)]).into(),
             byte_offset: s,
             ..Location::default()
         };

@@ -245,7 +245,7 @@ impl<'a> Segment<'a> {
     pub fn location(&self) -> Location {
         Location {
             segment_index: self.index as usize + 1,
-            segment_id: self.id().to_owned(),
+            segment_id: self.id().into(),
             byte_offset: self.start,
             ..Location::default()
         }

@@ -197,7 +197,7 @@ impl<'a> Field<'a> {
     pub fn location(&self) -> Location {
         Location {
             segment_index: self.seg.index as usize + 1,
-            segment_id: self.seg.id(self.text).to_owned(),
+            segment_id: self.seg.id(self.text).into(),
             field: Some(self.number()),
             byte_offset: self.start,
             ..Location::default()
@@ -287,7 +287,7 @@ impl<'a> Repetition<'a> {
     pub fn location(&self) -> Location {
         Location {
             segment_index: self.seg.index as usize + 1,
-            segment_id: self.seg.id(self.text).to_owned(),
+            segment_id: self.seg.id(self.text).into(),
             field: Some(self.field as usize),
             repetition: Some(self.number()),
             byte_offset: self.start,
@@ -376,7 +376,7 @@ impl<'a> Component<'a> {
     pub fn location(&self) -> Location {
         Location {
             segment_index: self.seg.index as usize + 1,
-            segment_id: self.seg.id(self.text).to_owned(),
+            segment_id: self.seg.id(self.text).into(),
             field: Some(self.field as usize),
             repetition: Some(self.rep as usize),
             component: Some(self.number()),
@@ -438,7 +438,7 @@ impl<'a> Subcomponent<'a> {
     pub fn location(&self) -> Location {
         Location {
             segment_index: self.seg.index as usize + 1,
-            segment_id: self.seg.id(self.text).to_owned(),
+            segment_id: self.seg.id(self.text).into(),
             field: Some(self.field as usize),
             repetition: Some(self.rep as usize),
             component: Some(self.comp as usize),

@@ -95,12 +95,10 @@ pub(crate) fn check_segment<S: ValueSink + ?Sized>(
         let separator = (!flat).then_some(delimiters.repetition);
         let sub = delimiters.subcomponent.unwrap_or(delimiters.component);
         let lower = [delimiters.component, sub, sub];
-        for (r, (rep, rep_flat)) in
-            SplitStr::new(message_text, raw, separator, Some(lower)).enumerate()
-        {
+        for (rep, rep_flat) in SplitStr::new(message_text, raw, separator, Some(lower)) {
             count += 1;
             let location = Loc {
-                repetition: Some(r + 1),
+                repetition: Some(count as usize),
                 byte_offset: checker.offset(rep),
                 ..location
             };
@@ -233,8 +231,8 @@ impl<S: ValueSink + ?Sized> Checker<'_, '_, S> {
                     Severity::Error,
                     location,
                     ProblemKind::ConstantMismatch {
-                        expected: constant.to_owned(),
-                        found: value.into_owned(),
+                        expected: constant.into(),
+                        found: value.into(),
                     },
                 );
             }
@@ -363,8 +361,8 @@ impl<S: ValueSink + ?Sized> Checker<'_, '_, S> {
                 Severity::Error,
                 location,
                 ProblemKind::Malformed {
-                    datatype: rule.datatype.to_owned(),
-                    value: raw.to_owned(),
+                    datatype: rule.datatype.into(),
+                    value: raw.into(),
                 },
             );
         }
@@ -375,8 +373,8 @@ impl<S: ValueSink + ?Sized> Checker<'_, '_, S> {
                     table_severity(table),
                     location,
                     ProblemKind::NotInTable {
-                        table: table.id.to_owned(),
-                        value: code.into_owned(),
+                        table: table.id.into(),
+                        value: code.into(),
                     },
                 );
             }
@@ -411,8 +409,8 @@ impl<S: ValueSink + ?Sized> Checker<'_, '_, S> {
                 table_severity(table),
                 &location,
                 ProblemKind::NotInTable {
-                    table: table.id.to_owned(),
-                    value: code.into_owned(),
+                    table: table.id.into(),
+                    value: code.into(),
                 },
             );
         }

@@ -133,7 +133,7 @@ pub(crate) fn check_count(
             .map(|s| s.location())
             .unwrap_or_default(),
         _ => Location {
-            segment_id: node.name().to_owned(),
+            segment_id: node.name().into(),
             ..Location::default()
         },
     };

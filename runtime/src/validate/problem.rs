@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use crate::er7::Location;
 
 /// How serious a problem is.
@@ -14,6 +16,10 @@ pub enum Severity {
 }
 
 /// What is wrong.
+///
+/// Values and ids taken from the message or the profile are [`CompactString`]s, held inline
+/// when short (a well-formed message can still carry dozens of warnings, such as codes outside
+/// a user table); descriptions written for a reader are `String`s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProblemKind {
@@ -53,28 +59,28 @@ pub enum ProblemKind {
     /// A value differs from the constant the profile fixes.
     ConstantMismatch {
         /// The required value.
-        expected: String,
+        expected: CompactString,
         /// The value sent.
-        found: String,
+        found: CompactString,
     },
     /// A coded value is not in its bound table.
     NotInTable {
         /// Table id.
-        table: String,
+        table: CompactString,
         /// The value sent.
-        value: String,
+        value: CompactString,
     },
     /// A primitive value is malformed (a date, a number, a sequence id).
     Malformed {
         /// Datatype expected, e.g. `DTM`.
-        datatype: String,
+        datatype: CompactString,
         /// The value sent.
-        value: String,
+        value: CompactString,
     },
     /// A segment the profile does not allow at this place, or at all.
     UnexpectedSegment {
         /// Its id.
-        id: String,
+        id: CompactString,
         /// True when the profile knows the segment elsewhere (out of order).
         known: bool,
     },

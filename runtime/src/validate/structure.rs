@@ -245,7 +245,7 @@ pub fn match_structure(
             problems.push(Problem {
                 severity: Severity::Error,
                 kind: ProblemKind::UnexpectedSegment {
-                    id: id.to_owned(),
+                    id: id.into(),
                     known: knows(rules, id),
                 },
                 location: segment.location(),
@@ -356,7 +356,7 @@ fn missing(frame: &Frame, node: &NodeRule, at: &dyn Fn() -> Location) -> Problem
         NodeKind::Group(group) => format!("group {}", group.name),
     };
     let location = Location {
-        segment_id: node.name().to_owned(),
+        segment_id: node.name().into(),
         ..at()
     };
     Problem {
