@@ -24,10 +24,10 @@ pub use crate::rules::{
     Primitive, SegmentRule, TableKind, TableRule, Usage,
 };
 pub use crate::typed::{
-    decode_child, decode_group_node, decode_segment_node, split, ChildWriter, DecodeContext,
-    Element, GroupType, Level, MessageType, Node, NodeSlot, Parsed, ReadError, SegmentType, Slot,
+    decode_group_node, decode_segment_node, split, ChildWriter, DecodeContext, Element, GroupType,
+    Level, MessageType, Node, NodeSlot, Parsed, ReadError, SegmentType, Slot,
 };
 pub use crate::types::{Date, DateTime, Number, SequenceId, Text, Time, Varies};
-pub use crate::validate::{Matched, MatchedGroup, Problem, Put, Value as PutValue};
+pub use crate::validate::{Matched, MatchedGroup, Problem};
 pub use crate::NonEmpty;
 pub use hl7_macros::{Composite, Group, Message, Segment};

@@ -31,14 +31,6 @@ impl<T> NonEmpty<T> {
         self.0.push(value);
     }
 
-    /// Grows to `len` values made by `fill`, keeping no spare capacity.
-    pub(crate) fn extend_to(&mut self, len: usize, fill: impl FnMut() -> T) {
-        if let Some(more) = len.checked_sub(self.0.len()).filter(|&n| n > 0) {
-            self.0.reserve_exact(more);
-            self.0.resize_with(len, fill);
-        }
-    }
-
     /// The values as a vector.
     pub fn into_vec(self) -> Vec<T> {
         self.0

@@ -191,9 +191,6 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
     let first = members.iter().find(|(p, _, _)| *p == 1).map(|(_, ident, ty)| {
         quote!(out.#ident = <#ty as ::hl7_runtime::codegen::Slot>::decode_slot(raw, level, ctx);)
     });
-    let put_arms = members.iter().map(|(position, ident, ty)| {
-        quote_spanned!(ty.span()=> #position => <#ty as ::hl7_runtime::codegen::Slot>::put_slot(&mut self.#ident, 1, below, raw, child_level, put, ctx),)
-    });
     let encode = members
         .iter()
         .map(|(position, ident, _)| quote!(children.child(#position, &self.#ident);));
@@ -230,31 +227,6 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
                     ::hl7_runtime::codegen::Option::None => { #first }
                 }
                 out
-            }
-
-            #[allow(unused_variables)]
-            fn put(
-                &mut self,
-                path: &[u16],
-                raw: &str,
-                level: ::hl7_runtime::codegen::Level,
-                put: ::hl7_runtime::codegen::Put,
-                ctx: &::hl7_runtime::codegen::DecodeContext,
-            ) {
-                match path {
-                    [] => {
-                        if put == ::hl7_runtime::codegen::Put::Whole {
-                            *self = <Self as ::hl7_runtime::codegen::Element>::decode(raw, level, ctx);
-                        }
-                    }
-                    [position, below @ ..] => {
-                        let child_level = level.child();
-                        match *position {
-                            #(#put_arms)*
-                            _ => {}
-                        }
-                    }
-                }
             }
 
             fn encode(&self, w: &mut ::hl7_runtime::codegen::Writer, level: ::hl7_runtime::codegen::Level) {
@@ -351,24 +323,6 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
             },
         }
     });
-    let put_arms = members.iter().map(|(position, ident, ty)| {
-        let level = if header && *position <= 2 {
-            quote!(::hl7_runtime::codegen::Level::Subcomponent)
-        } else {
-            quote!(::hl7_runtime::codegen::Level::Field)
-        };
-        quote_spanned! {ty.span()=>
-            #position => <#ty as ::hl7_runtime::codegen::Slot>::put_slot(
-                &mut self.#ident,
-                value.repetition,
-                value.path,
-                value.raw,
-                #level,
-                value.put,
-                ctx,
-            ),
-        }
-    });
     // The writer writes MSH-1 and MSH-2 itself, from its delimiters.
     let first_written: u16 = if header { 2 } else { 0 };
     let encode = members.iter().filter(|(p, _, _)| *p > first_written).map(|(position, ident, ty)| {
@@ -405,18 +359,6 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
                     }
                 }
                 Self { #(#decode)* }
-            }
-
-            #[allow(unused_variables)]
-            fn put(
-                &mut self,
-                value: ::hl7_runtime::codegen::PutValue<'_>,
-                ctx: &::hl7_runtime::codegen::DecodeContext,
-            ) {
-                match value.field {
-                    #(#put_arms)*
-                    _ => {}
-                }
             }
 
             #[allow(unused_mut, unused_variables)]
@@ -457,7 +399,6 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
                     fn decode(_: &::hl7_runtime::codegen::Er7Segment<'_>, _: &::hl7_runtime::codegen::DecodeContext) -> Self {
                         <Self as ::hl7_runtime::codegen::Default>::default()
                     }
-                    fn put(&mut self, _: ::hl7_runtime::codegen::PutValue<'_>, _: &::hl7_runtime::codegen::DecodeContext) {}
                     fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
                 }
                 #node

@@ -45,13 +45,11 @@ fn members<'a>(input: &'a DeriveInput, derive: &str, cx: &mut Ctxt) -> Vec<Membe
     out
 }
 
-/// Reads each child; `rules` is the path of the type's own rule (`GroupType` or `MessageType`).
-fn decode_body(members: &[Member<'_>], rules: &TokenStream) -> TokenStream {
+fn decode_body(members: &[Member<'_>]) -> TokenStream {
     let fields = members.iter().enumerate().map(|(i, m)| {
         let (ident, ty) = (m.ident, m.ty);
         quote_spanned! {ty.span()=>
-            #ident: ::hl7_runtime::codegen::decode_child::<#ty>(
-                &#rules.children[#i],
+            #ident: <#ty as ::hl7_runtime::codegen::NodeSlot>::decode_slot(
                 matched.child(#i),
                 message,
                 ctx,
@@ -84,10 +82,7 @@ pub(crate) fn group(input: &DeriveInput) -> TokenStream {
     let members = members(input, "Group", &mut cx);
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let rules = members.iter().map(|m| &m.rule);
-    let decode = decode_body(
-        &members,
-        &quote!(<Self as ::hl7_runtime::codegen::GroupType>::RULE),
-    );
+    let decode = decode_body(&members);
     let encode = encode_body(&members);
     let node = quote! {
         impl #impl_generics ::hl7_runtime::codegen::Node for #ident #ty_generics #where_clause {
@@ -176,10 +171,7 @@ pub(crate) fn message(input: &DeriveInput) -> TokenStream {
     let members = members(input, "Message", &mut cx);
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let rules = members.iter().map(|m| &m.rule);
-    let decode = decode_body(
-        &members,
-        &quote!(<Self as ::hl7_runtime::codegen::MessageType>::RULE),
-    );
+    let decode = decode_body(&members);
     let encode = encode_body(&members);
     let inherent = quote! {
         impl #impl_generics #ident #ty_generics #where_clause {

@@ -1,12 +1,10 @@
 //! Decoding context and the translation of escaped text between delimiter sets.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::er7::{Delimiters, SplitStr};
 use crate::types::Text;
-use crate::validate::Problem;
 
 /// What decoding needs to know about the message being read.
 #[derive(Debug, Clone)]
@@ -17,9 +15,6 @@ pub struct DecodeContext {
     standard: bool,
     /// The message text, when values may share it instead of copying.
     buffer: Option<Arc<String>>,
-    /// What the validator finds in each segment as it is read, after the problems found before
-    /// reading began.
-    problems: RefCell<Vec<Problem>>,
 }
 
 impl DecodeContext {
@@ -29,7 +24,6 @@ impl DecodeContext {
             delimiters,
             standard: delimiters == Delimiters::DEFAULT,
             buffer: None,
-            problems: RefCell::default(),
         }
     }
 
@@ -40,26 +34,7 @@ impl DecodeContext {
             delimiters,
             standard: delimiters == Delimiters::DEFAULT,
             buffer: Some(buffer),
-            problems: RefCell::default(),
         }
-    }
-
-    /// Starts the problem list with `problems` (those found before reading began).
-    pub(crate) fn with_problems(self, problems: Vec<Problem>) -> DecodeContext {
-        DecodeContext {
-            problems: RefCell::new(problems),
-            ..self
-        }
-    }
-
-    /// Runs `f` on the problem list.
-    pub(crate) fn report<R>(&self, f: impl FnOnce(&mut Vec<Problem>) -> R) -> R {
-        f(&mut self.problems.borrow_mut())
-    }
-
-    /// Every problem reported, in message order.
-    pub(crate) fn into_problems(self) -> Vec<Problem> {
-        self.problems.into_inner()
     }
 
     /// Splits `raw`, a slice of the message text when the context shares it, at `separator`,

@@ -4,7 +4,6 @@ use crate::er7::{Delimiters, SplitStr, Writer};
 use crate::rules::ElementRule;
 use crate::typed::context::{translate, DecodeContext};
 use crate::types::{Date, DateTime, Number, SequenceId, Text, Time, Varies};
-use crate::validate::Put;
 
 /// Where a value sits, which decides the separator between its children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,17 +57,6 @@ pub trait Element: Default {
 
     /// Reads the value from its raw text at `level`.
     fn decode(raw: &str, level: Level, ctx: &DecodeContext) -> Self;
-
-    /// Stores a piece of the value as the validator reached it: `path` holds the positions of
-    /// the piece below this value (empty when `raw` is this value itself). A primitive has no
-    /// pieces: it reads `raw` whole.
-    #[inline]
-    fn put(&mut self, path: &[u16], raw: &str, level: Level, put: Put, ctx: &DecodeContext) {
-        let _ = path;
-        if put == Put::Whole {
-            *self = Self::decode(raw, level, ctx);
-        }
-    }
 
     /// Writes the value at `level`.
     fn encode(&self, w: &mut Writer, level: Level);
@@ -131,10 +119,6 @@ impl<T: Element> Element for Box<T> {
         Box::new(T::decode(raw, level, ctx))
     }
 
-    fn put(&mut self, path: &[u16], raw: &str, level: Level, put: Put, ctx: &DecodeContext) {
-        (**self).put(path, raw, level, put, ctx);
-    }
-
     fn encode(&self, w: &mut Writer, level: Level) {
         (**self).encode(w, level);
     }
@@ -156,19 +140,6 @@ pub trait Slot {
 
     /// Reads the slot from the raw text of a field (all repetitions) or of a component.
     fn decode_slot(raw: &str, level: Level, ctx: &DecodeContext) -> Self;
-
-    /// Stores a piece of repetition `repetition` (1-based; 0 when `raw` is the whole slot, all
-    /// repetitions) as the validator reached it; see [`Element::put`]. A slot that holds one
-    /// value keeps the first repetition only, as [`Slot::decode_slot`] does.
-    fn put_slot(
-        &mut self,
-        repetition: u32,
-        path: &[u16],
-        raw: &str,
-        level: Level,
-        put: Put,
-        ctx: &DecodeContext,
-    );
 
     /// Writes the slot (repetitions separated) at `level`.
     fn encode_slot(&self, w: &mut Writer, level: Level);
@@ -198,23 +169,6 @@ impl<T: Element> Slot for T {
         T::decode(first_repetition(raw, level, ctx), level, ctx)
     }
 
-    #[inline]
-    fn put_slot(
-        &mut self,
-        repetition: u32,
-        path: &[u16],
-        raw: &str,
-        level: Level,
-        put: Put,
-        ctx: &DecodeContext,
-    ) {
-        match repetition {
-            0 => *self = Self::decode_slot(raw, level, ctx),
-            1 => self.put(path, raw, level, put, ctx),
-            _ => {}
-        }
-    }
-
     fn encode_slot(&self, w: &mut Writer, level: Level) {
         self.encode(w, level);
     }
@@ -230,27 +184,6 @@ impl<T: Element> Slot for Option<T> {
     fn decode_slot(raw: &str, level: Level, ctx: &DecodeContext) -> Self {
         let first = first_repetition(raw, level, ctx);
         (!first.is_empty()).then(|| T::decode(first, level, ctx))
-    }
-
-    #[inline]
-    fn put_slot(
-        &mut self,
-        repetition: u32,
-        path: &[u16],
-        raw: &str,
-        level: Level,
-        put: Put,
-        ctx: &DecodeContext,
-    ) {
-        match repetition {
-            0 => *self = Self::decode_slot(raw, level, ctx),
-            // An empty first repetition leaves the slot empty, as `decode_slot` does.
-            1 if !raw.is_empty() || !path.is_empty() => {
-                self.get_or_insert_with(T::default)
-                    .put(path, raw, level, put, ctx);
-            }
-            _ => {}
-        }
     }
 
     fn encode_slot(&self, w: &mut Writer, level: Level) {
@@ -287,27 +220,6 @@ impl<T: Element> Slot for Vec<T> {
         }
     }
 
-    fn put_slot(
-        &mut self,
-        repetition: u32,
-        path: &[u16],
-        raw: &str,
-        level: Level,
-        put: Put,
-        ctx: &DecodeContext,
-    ) {
-        let Some(index) = (repetition as usize).checked_sub(1) else {
-            *self = Self::decode_slot(raw, level, ctx);
-            return;
-        };
-        if self.len() <= index {
-            // Repetitions arrive one by one: grow to exactly as many as have come.
-            self.reserve_exact(index + 1 - self.len());
-            self.resize_with(index + 1, T::default);
-        }
-        self[index].put(path, raw, level, put, ctx);
-    }
-
     fn encode_slot(&self, w: &mut Writer, level: Level) {
         encode_repetitions(self, w, level);
     }
@@ -322,23 +234,6 @@ impl<T: Element> Slot for crate::NonEmpty<T> {
 
     fn decode_slot(raw: &str, level: Level, ctx: &DecodeContext) -> Self {
         crate::NonEmpty::from_vec(Vec::<T>::decode_slot(raw, level, ctx)).unwrap_or_default()
-    }
-
-    fn put_slot(
-        &mut self,
-        repetition: u32,
-        path: &[u16],
-        raw: &str,
-        level: Level,
-        put: Put,
-        ctx: &DecodeContext,
-    ) {
-        let Some(index) = (repetition as usize).checked_sub(1) else {
-            *self = Self::decode_slot(raw, level, ctx);
-            return;
-        };
-        self.extend_to(index + 1, T::default);
-        self[index].put(path, raw, level, put, ctx);
     }
 
     fn encode_slot(&self, w: &mut Writer, level: Level) {

@@ -1,9 +1,8 @@
 //! Traits and entry points of generated message types.
 //!
-//! A typed parse is: decode the bytes (charset), view them (generic ER7), place the segments in
-//! the type's structure (the one validator), then read the struct from where the validator
-//! placed each segment, the validator checking each segment's fields and handing each value it
-//! reaches to the struct (one pass). Encoding writes the struct through the ER7 writer.
+//! A typed parse is: decode the bytes (charset), view them (generic ER7), validate the view
+//! against the type's static rules (the one validator), then read the struct from where the
+//! validator placed each segment. Encoding writes the struct through the ER7 writer.
 
 mod context;
 mod element;
@@ -15,8 +14,7 @@ use std::sync::Arc;
 pub use context::{translate, DecodeContext};
 pub use element::{split, ChildWriter, Element, Level, Slot};
 pub use node::{
-    decode_child, decode_group_node, decode_segment_node, GroupType, MessageType, Node, NodeSlot,
-    SegmentType,
+    decode_group_node, decode_segment_node, GroupType, MessageType, Node, NodeSlot, SegmentType,
 };
 
 use crate::er7::{self, Delimiters, ParseError, Writer};
@@ -76,15 +74,12 @@ pub fn parse_lenient<M: MessageType>(bytes: &[u8]) -> Result<Parsed<M>, ParseErr
     // One copy of the text, shared by every value of the typed message.
     let buffer = Arc::new(decoded.text.into_owned());
     let view = er7::Message::parse(&buffer)?;
-    // The message type and structure first; then each segment's fields are checked as the
-    // segment is read (the same checks, in the same order, as `validate::validate`).
-    let mut problems = Vec::new();
-    let matched = validate::check_structure(&view, &M::RULE, &mut problems);
-    let ctx = DecodeContext::shared(view.delimiters(), Arc::clone(&buffer)).with_problems(problems);
-    let message = M::decode(matched.root(), &view, &ctx);
+    let report = validate::validate(&view, &M::RULE);
+    let ctx = DecodeContext::shared(view.delimiters(), Arc::clone(&buffer));
+    let message = M::decode(report.matched.root(), &view, &ctx);
     Ok(Parsed {
         message,
-        problems: ctx.into_problems(),
+        problems: report.problems,
     })
 }
 

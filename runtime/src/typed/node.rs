@@ -1,9 +1,9 @@
 //! Segments, groups and messages of the typed model, and the slots that hold them.
 
 use crate::er7::{Message, Segment, Writer};
-use crate::rules::{GroupRule, MessageRule, NodeKind, NodeRule, SegmentRule};
+use crate::rules::{GroupRule, MessageRule, NodeKind, SegmentRule};
 use crate::typed::context::DecodeContext;
-use crate::validate::{self, Matched, MatchedGroup, Occurrences, Value, ValueSink};
+use crate::validate::{Matched, MatchedGroup, Occurrences};
 
 /// A typed segment, written by `#[derive(Segment)]`.
 pub trait SegmentType: Default {
@@ -12,9 +12,6 @@ pub trait SegmentType: Default {
 
     /// Reads the segment from its generic view.
     fn decode(segment: &Segment<'_>, ctx: &DecodeContext) -> Self;
-
-    /// Stores a value of the segment as the validator reached it (see [`Value`]).
-    fn put(&mut self, value: Value<'_>, ctx: &DecodeContext);
 
     /// Writes the segment, its terminator included.
     fn encode(&self, w: &mut Writer);
@@ -72,38 +69,18 @@ impl<T: Node> Node for Box<T> {
     }
 }
 
-/// Decodes a segment occurrence (used by `#[derive(Segment)]`): the validator checks its
-/// fields and the segment is read from the values it reaches, in one pass.
+/// Decodes a segment occurrence (used by `#[derive(Segment)]`).
 pub fn decode_segment_node<T: SegmentType>(
     matched: Matched<'_>,
     message: &Message<'_>,
     ctx: &DecodeContext,
 ) -> T {
-    let mut out = T::default();
-    let index = match matched {
-        Matched::Segment(index) => Some(index),
-        Matched::Group(_) => None,
-    };
-    if let Some(segment) = index.and_then(|i| message.segment_at(i)) {
-        let rule = T::RULE;
-        let mut sink = Reader { out: &mut out, ctx };
-        ctx.report(|problems| {
-            validate::check_segment(message, &segment, &rule, problems, &mut sink);
-        });
-    }
-    out
-}
-
-/// Reads a typed segment from the values the validator hands on.
-struct Reader<'a, T> {
-    out: &'a mut T,
-    ctx: &'a DecodeContext,
-}
-
-impl<T: SegmentType> ValueSink for Reader<'_, T> {
-    #[inline]
-    fn value(&mut self, value: Value<'_>) {
-        self.out.put(value, self.ctx);
+    match matched {
+        Matched::Segment(index) => message
+            .segment_at(index)
+            .map(|s| T::decode(&s, ctx))
+            .unwrap_or_default(),
+        Matched::Group(_) => T::default(),
     }
 }
 
@@ -119,25 +96,6 @@ pub fn decode_group_node<T: GroupType>(
     }
 }
 
-/// Decodes child `node` of a group or message (used by `#[derive(Group)]` and
-/// `#[derive(Message)]`): what the validator reports of its occurrences comes in the order it
-/// reports it when validating alone, occurrences the slot does not hold included.
-pub fn decode_child<S: NodeSlot>(
-    node: &NodeRule,
-    occurrences: Occurrences<'_>,
-    message: &Message<'_>,
-    ctx: &DecodeContext,
-) -> S {
-    ctx.report(|problems| validate::check_count(message, node, occurrences, problems));
-    let slot = S::decode_slot(occurrences, message, ctx);
-    if !S::REPEATS {
-        for occurrence in occurrences.iter().skip(1) {
-            ctx.report(|problems| validate::check_occurrence(message, node, occurrence, problems));
-        }
-    }
-    slot
-}
-
 /// How a message or group holds a child: `T` (required), `Option<Box<T>>`, or `Vec<T>`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot hold a segment or group",
@@ -146,9 +104,6 @@ pub fn decode_child<S: NodeSlot>(
 pub trait NodeSlot {
     /// The segment or group inside.
     type Item: Node;
-
-    /// Whether the slot holds every occurrence (else the first only).
-    const REPEATS: bool;
 
     /// Reads the slot from the occurrences the validator placed.
     fn decode_slot(
@@ -163,7 +118,6 @@ pub trait NodeSlot {
 
 impl<T: Node> NodeSlot for T {
     type Item = T;
-    const REPEATS: bool = false;
 
     fn decode_slot(
         occurrences: Occurrences<'_>,
@@ -183,7 +137,6 @@ impl<T: Node> NodeSlot for T {
 
 impl<T: Node> NodeSlot for Option<T> {
     type Item = T;
-    const REPEATS: bool = false;
 
     fn decode_slot(
         occurrences: Occurrences<'_>,
@@ -202,7 +155,6 @@ impl<T: Node> NodeSlot for Option<T> {
 
 impl<T: Node> NodeSlot for Vec<T> {
     type Item = T;
-    const REPEATS: bool = true;
 
     fn decode_slot(
         occurrences: Occurrences<'_>,
@@ -224,7 +176,6 @@ impl<T: Node> NodeSlot for Vec<T> {
 
 impl<T: Node> NodeSlot for crate::NonEmpty<T> {
     type Item = T;
-    const REPEATS: bool = true;
 
     fn decode_slot(
         occurrences: Occurrences<'_>,

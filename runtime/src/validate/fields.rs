@@ -6,19 +6,16 @@ use crate::typed::Level;
 use crate::validate::condition::{effective_usage, Scope};
 use crate::validate::format;
 use crate::validate::problem::{Problem, ProblemKind, Severity};
-use crate::validate::sink::{Put, Value, ValueSink};
 
 /// Checks the fields of `segment` against `rule`.
 ///
 /// One pass over the fields (rules are sorted by position); locations are built only when a
-/// problem is reported, so a conformant segment allocates nothing. Every valued piece reached
-/// goes to `sink`, in message order.
-pub(crate) fn check_segment<S: ValueSink + ?Sized>(
+/// problem is reported, so a conformant segment allocates nothing.
+pub(crate) fn check_segment(
     segment: &Segment<'_>,
     rule: &SegmentRule,
     message_text: &str,
     problems: &mut Vec<Problem>,
-    sink: &mut S,
 ) {
     let delimiters = segment.delimiters();
     let header = matches!(segment.id(), "MSH" | "FHS" | "BHS");
@@ -27,7 +24,6 @@ pub(crate) fn check_segment<S: ValueSink + ?Sized>(
         text: message_text,
         segment,
         problems,
-        sink,
     };
     let mut fields = segment.fields();
     let mut pending = fields.next();
@@ -63,7 +59,6 @@ pub(crate) fn check_segment<S: ValueSink + ?Sized>(
                         what: describe("field", segment.id(), field_rule),
                     },
                 );
-                checker.hand(&location, raw, Put::Whole);
             }
             continue;
         }
@@ -97,16 +92,14 @@ pub(crate) fn check_segment<S: ValueSink + ?Sized>(
         let lower = [delimiters.component, sub, sub];
         for (rep, rep_flat) in SplitStr::new(message_text, raw, separator, Some(lower)) {
             count += 1;
+            if rep.is_empty() {
+                continue;
+            }
             let location = Loc {
                 repetition: Some(count as usize),
                 byte_offset: checker.offset(rep),
                 ..location
             };
-            if rep.is_empty() {
-                // An empty repetition still holds its place among the others.
-                checker.hand(&location, rep, Put::Open);
-                continue;
-            }
             checker.check_value(rep, field_rule, Level::Field, &location, rep_flat);
         }
         if count > field_rule.max {
@@ -160,33 +153,14 @@ struct Loc {
     byte_offset: usize,
 }
 
-struct Checker<'s, 'p, S: ?Sized> {
+struct Checker<'s, 'p> {
     delimiters: Delimiters,
     text: &'s str,
     segment: &'s Segment<'s>,
     problems: &'p mut Vec<Problem>,
-    sink: &'p mut S,
 }
 
-impl<S: ValueSink + ?Sized> Checker<'_, '_, S> {
-    /// Hands the value at `at` to the sink.
-    #[inline]
-    fn hand(&mut self, at: &Loc, raw: &str, put: Put) {
-        let mut path = [0u16; 2];
-        let mut depth = 0;
-        for position in [at.component, at.subcomponent].into_iter().map_while(|p| p) {
-            path[depth] = position as u16;
-            depth += 1;
-        }
-        self.sink.value(Value {
-            field: at.field.unwrap_or(0) as u16,
-            repetition: at.repetition.unwrap_or(0) as u32,
-            path: &path[..depth],
-            raw,
-            put,
-        });
-    }
-
+impl Checker<'_, '_> {
     fn report(&mut self, severity: Severity, at: &Loc, kind: ProblemKind) {
         let location = Location {
             field: at.field,
@@ -219,9 +193,7 @@ impl<S: ValueSink + ?Sized> Checker<'_, '_, S> {
         flat: bool,
     ) {
         if raw.as_bytes() == b"\"\"" {
-            // The HL7 null value is valid for any element.
-            self.hand(location, raw, Put::Whole);
-            return;
+            return; // the HL7 null value is valid for any element
         }
         self.check_length(raw, rule, location);
         if let Some(constant) = rule.constant {
@@ -239,14 +211,11 @@ impl<S: ValueSink + ?Sized> Checker<'_, '_, S> {
         }
         if rule.children.is_empty() || level == Level::Subcomponent {
             self.check_primitive(raw, rule, location);
-            self.hand(location, raw, Put::Whole);
             return;
         }
         let Some(separator) = level.child_separator(&self.delimiters) else {
-            self.hand(location, raw, Put::Whole);
             return;
         };
-        self.hand(location, raw, Put::Open);
         // Components are split noting whether each holds subcomponents; subcomponents are
         // the lowest level.
         let lower = match (level, self.delimiters.subcomponent) {
@@ -297,7 +266,6 @@ impl<S: ValueSink + ?Sized> Checker<'_, '_, S> {
             if excluded {
                 let what = format!("{} {}", kind_of(level), child_name(child));
                 self.report(Severity::Error, &location, ProblemKind::Excluded { what });
-                self.hand(&location, part, Put::Whole);
                 continue;
             }
             self.check_value(part, child, level.child(), &location, part_flat);

@@ -8,16 +8,13 @@ mod condition;
 mod fields;
 pub mod format;
 mod problem;
-mod sink;
 mod structure;
 
 pub use problem::{Problem, ProblemKind, Severity};
-pub use sink::{Put, Value, ValueSink};
 pub use structure::{match_structure, Matched, MatchedGroup, MatchedTree, Occurrences};
 
-use crate::er7::{Location, Message, Segment};
-use crate::rules::{MessageRule, NodeKind, NodeRule, SegmentRule};
-use sink::Discard;
+use crate::er7::{Location, Message};
+use crate::rules::{MessageRule, NodeKind, NodeRule};
 
 /// The outcome of validating one message.
 #[derive(Debug, Clone, Default)]
@@ -39,32 +36,10 @@ impl Report {
 /// every placed segment.
 pub fn validate(message: &Message<'_>, rule: &'static MessageRule) -> Report {
     let mut problems = Vec::new();
-    let matched = check_structure(message, rule, &mut problems);
+    check_message_type(message, rule, &mut problems);
+    let matched = match_structure(message, rule.children, &mut problems);
     check_group(message, rule.children, matched.root(), &mut problems);
     Report { problems, matched }
-}
-
-/// The first half of [`validate`]: the message type and the placing of the segments, whose
-/// problems come first. The fields are checked per placed segment after it, in rule order:
-/// by [`validate`], or by a typed parse as it reads each segment ([`check_segment`]).
-pub(crate) fn check_structure(
-    message: &Message<'_>,
-    rule: &MessageRule,
-    problems: &mut Vec<Problem>,
-) -> MatchedTree {
-    check_message_type(message, rule, problems);
-    match_structure(message, rule.children, problems)
-}
-
-/// Checks the fields of `segment`, handing each valued piece to `sink` as it is reached.
-pub(crate) fn check_segment(
-    message: &Message<'_>,
-    segment: &Segment<'_>,
-    rule: &SegmentRule,
-    problems: &mut Vec<Problem>,
-    sink: &mut dyn ValueSink,
-) {
-    fields::check_segment(segment, rule, message.text(), problems, sink);
 }
 
 fn check_message_type(message: &Message<'_>, rule: &MessageRule, problems: &mut Vec<Problem>) {
@@ -110,60 +85,39 @@ fn check_group(
     problems: &mut Vec<Problem>,
 ) {
     for (node, occurrences) in rules.iter().zip(matched.children()) {
-        check_count(message, node, occurrences, problems);
-        for occurrence in occurrences.iter() {
-            check_occurrence(message, node, occurrence, problems);
+        if occurrences.len() as u64 > u64::from(node.max) {
+            let location = match occurrences.get(node.max as usize) {
+                Some(Matched::Segment(i)) => message
+                    .segment_at(i)
+                    .map(|s| s.location())
+                    .unwrap_or_default(),
+                _ => Location {
+                    segment_id: node.name().into(),
+                    ..Location::default()
+                },
+            };
+            problems.push(Problem {
+                severity: Severity::Error,
+                kind: ProblemKind::TooMany {
+                    what: format!("segment {}", node.name()),
+                    max: node.max,
+                    found: occurrences.len() as u32,
+                },
+                location,
+            });
         }
-    }
-}
-
-/// Reports more occurrences of `node` than its rule allows.
-pub(crate) fn check_count(
-    message: &Message<'_>,
-    node: &NodeRule,
-    occurrences: Occurrences<'_>,
-    problems: &mut Vec<Problem>,
-) {
-    if occurrences.len() as u64 <= u64::from(node.max) {
-        return;
-    }
-    let location = match occurrences.get(node.max as usize) {
-        Some(Matched::Segment(i)) => message
-            .segment_at(i)
-            .map(|s| s.location())
-            .unwrap_or_default(),
-        _ => Location {
-            segment_id: node.name().into(),
-            ..Location::default()
-        },
-    };
-    problems.push(Problem {
-        severity: Severity::Error,
-        kind: ProblemKind::TooMany {
-            what: format!("segment {}", node.name()),
-            max: node.max,
-            found: occurrences.len() as u32,
-        },
-        location,
-    });
-}
-
-/// Checks one occurrence of `node`: a segment's fields, or a group's children.
-pub(crate) fn check_occurrence(
-    message: &Message<'_>,
-    node: &NodeRule,
-    occurrence: Matched<'_>,
-    problems: &mut Vec<Problem>,
-) {
-    match (occurrence, node.kind) {
-        (Matched::Segment(i), NodeKind::Segment(rule)) => {
-            if let Some(segment) = message.segment_at(i) {
-                fields::check_segment(&segment, rule, message.text(), problems, &mut Discard);
+        for occurrence in occurrences.iter() {
+            match (occurrence, node.kind) {
+                (Matched::Segment(i), NodeKind::Segment(rule)) => {
+                    if let Some(segment) = message.segment_at(i) {
+                        fields::check_segment(&segment, rule, message.text(), problems);
+                    }
+                }
+                (Matched::Group(inner), NodeKind::Group(group)) => {
+                    check_group(message, group.children, inner, problems);
+                }
+                _ => {}
             }
         }
-        (Matched::Group(inner), NodeKind::Group(group)) => {
-            check_group(message, group.children, inner, problems);
-        }
-        _ => {}
     }
 }
