@@ -64,7 +64,7 @@ use crate::ack::{DedupeKey, Timestamp};
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AUDIT_IDS_LISTED};
 pub use error::{Error, Result};
 pub use operations::{Discarded, Edited, QueueItem, QueueStats, QueueView, Reprocessed};
-pub use queue::Finish;
+pub use queue::{ClaimRequest, Finish};
 pub use schema::Synchronous;
 pub use search::{AttemptInfo, ItemDetail, MessageDetail, MessageSummary, SearchQuery, MAX_PAGE};
 pub use sqlite::{Options, SqliteStore};
@@ -283,6 +283,26 @@ pub trait Store: Send + Sync {
         reports: &[(&Claimed, Finish<'_>, Option<&[u8]>)],
         now: Timestamp,
     ) -> Result<()>;
+
+    /// A worker's turn in one transaction: its reports ([`Store::finish_many`]), the claims
+    /// it gives back untried ([`Store::release`]), then, with `next`, the next batch
+    /// ([`Store::claim_batch`]). One commit instead of three, and the claim sees the reports
+    /// it follows. A stale claim among the reports fails all ([`Error::LeaseLost`]): nothing
+    /// is reported, released or claimed.
+    fn report_and_claim(
+        &self,
+        reports: &[(&Claimed, Finish<'_>, Option<&[u8]>)],
+        untried: &[Claimed],
+        next: Option<&ClaimRequest<'_>>,
+        now: Timestamp,
+    ) -> Result<Vec<Claimed>> {
+        self.finish_many(reports, now)?;
+        self.release(untried)?;
+        match next {
+            Some(r) => self.claim_batch(r.destination, r.max, r.lease, r.owner, now),
+            None => Ok(Vec::new()),
+        }
+    }
 
     /// Records that the claimed item was written to the destination and its ACK is awaited.
     /// [`Error::LeaseLost`] when the claim is stale.
