@@ -213,7 +213,7 @@ fn index_sql(path: &std::path::Path, name: &str) -> Result<String, rusqlite::Err
 }
 
 #[test]
-fn a_version_3_file_gets_the_partial_reprocess_index_and_keeps_its_links() -> TestResult {
+fn a_version_3_file_gets_the_version_4_indexes_and_keeps_its_links() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("v3.db");
     {
@@ -229,17 +229,26 @@ fn a_version_3_file_gets_the_partial_reprocess_index_and_keeps_its_links() -> Te
         conn.execute_batch(
             "DROP INDEX queue_reprocess_of;
              CREATE INDEX queue_reprocess_of ON queue (reprocess_of);
+             DROP INDEX queue_active;
+             CREATE INDEX queue_active ON queue (destination, id)
+                 WHERE state IN ('ready', 'leased', 'sent');
              PRAGMA user_version = 3;",
         )?;
     }
     let store = SqliteStore::open(&path)?;
     let sql = index_sql(&path, "queue_reprocess_of")?;
     assert!(sql.contains("WHERE reprocess_of IS NOT NULL"), "{sql}");
+    let active = index_sql(&path, "queue_active")?;
+    assert!(
+        active.contains("state IN ('ready', 'leased') OR state = 'sent'"),
+        "{active}"
+    );
     let version: i64 =
         rusqlite::Connection::open(&path)?
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
     assert_eq!(version, 4);
 
+    assert_eq!(store.queue_depth("b")?, 1, "the reprocessed item, queued");
     // The link made before the migration still counts: b's error is not reprocessed twice.
     assert!(store.reprocess_errors("b", at(300_000))?.is_empty());
     let c = store

@@ -42,6 +42,24 @@
 //!
 //! Nothing here reads the system clock: every operation that needs the time takes `now`.
 
+/// The condition of an item still in its queue (ready, leased or sent) on the state column
+/// `$column`, exactly as the `queue_active` index is declared: a query finds the index only
+/// if it states the same condition. Written as a two-value `IN` and an equality rather than
+/// a three-value `IN`, because SQLite evaluates a constant `IN` list of more than two values
+/// through an ephemeral table built anew on each run of the statement, and this condition is
+/// evaluated on every insert and update of an item (several times per message).
+macro_rules! queued {
+    ($column:literal) => {
+        concat!(
+            "(",
+            $column,
+            " IN ('ready', 'leased') OR ",
+            $column,
+            " = 'sent')"
+        )
+    };
+}
+
 mod accept;
 mod audit;
 mod checkpoint;

@@ -118,14 +118,15 @@ fn claim_in(
     let candidates = {
         // The payload comes with the candidate: an empty one stands for the message's raw
         // bytes (a pass-through copy, stored once; see `accept`).
-        let mut stmt = tx.prepare_cached(
+        let mut stmt = tx.prepare_cached(concat!(
             "SELECT q.id, q.state, q.ready_at, q.lease_until, q.lease_token, q.attempts,
                  q.message_id, q.reprocess_of,
                  CASE WHEN length(q.payload) = 0 THEN m.raw ELSE q.payload END
              FROM queue q JOIN messages m ON m.id = q.message_id
-             WHERE q.destination = ?1 AND q.state IN ('ready', 'leased', 'sent')
-             ORDER BY q.id LIMIT ?2",
-        )?;
+             WHERE q.destination = ?1 AND ",
+            queued!("q.state"),
+            " ORDER BY q.id LIMIT ?2"
+        ))?;
         let limit = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![destination, limit], |r| {
             Ok(Candidate {
