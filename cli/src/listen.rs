@@ -60,7 +60,7 @@ pub(crate) fn run(options: &Options) -> io::Result<Status> {
             return Ok(Status::Failed);
         }
     };
-    net::runtime()?.block_on(async {
+    net::single_thread_runtime()?.block_on(async {
         let addr = SocketAddr::new(options.bind, options.port);
         let mut config = ListenerConfig::default().with_max_connections(options.max_connections);
         if let Some(tls) = tls {

@@ -6,11 +6,17 @@ driven by `hl7 bench` (16 concurrent senders, the parse benchmarks' hospital-mix
     python3 examples/bench/engine_load.py [--duration 60] [--backlog 1000000] [--peer]
 
 Builds the release binaries first. Reports, all measured in this run:
-  - ingest: ACKs/s and latency percentiles at concurrency 16 (each ACK after the durable commit);
+  - ingest: ACKs/s and latency percentiles at concurrency 16 (each ACK after the durable commit),
+    while the engine delivers every message to the three sinks at the same time;
   - end to end: messages delivered to all three sinks per second over the run (ingest + 3
     deliveries), and how long the queues took to drain after the senders stopped;
   - one sender (concurrency 1): p50 ACK latency;
-  - server CPU per message (user + system time of the engine process / messages);
+  - CPU per message (user + system time / messages) of the engine, of the three sinks together
+    and of the load generator: they share the machine, so each one's cost is the others' loss;
+  - ingest only: a fresh engine and store whose three sinks are not reachable (nothing listens
+    on their ports), so every message is stored, acknowledged and queued durably for three
+    destinations while no delivery happens (each worker's first attempt fails and backs off);
+    the same 16 senders for the same duration;
   - with --backlog N: one destination down while N messages queue for it, the engine's RSS
     sampled along the way (flat = bounded memory);
   - with --peer: python-hl7's asyncio MLLP server (parse and ACK, no store) under the same load.
@@ -18,6 +24,7 @@ Builds the release binaries first. Reports, all measured in this run:
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -69,14 +76,23 @@ def lines(path):
         return 0
 
 
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench(port, concurrency, duration=None, count=None):
+    """The report of one `hl7 bench` run, with the CPU seconds it used as `cpu_s`."""
     cmd = [os.path.join(RELEASE, "hl7"), "bench", "--to", f"127.0.0.1:{port}",
            "-c", str(concurrency), "--json", "-q"]
     cmd += ["--duration", f"{duration}s"] if duration else ["--count", str(count)]
+    cpu0 = children_cpu_seconds()
     out = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if out.returncode not in (0,):
         print(out.stderr, file=sys.stderr)
-    return json.loads(out.stdout)
+    report = json.loads(out.stdout)
+    report["cpu_s"] = children_cpu_seconds() - cpu0
+    return report
 
 
 class Procs:
@@ -99,26 +115,34 @@ class Procs:
                 p.kill()
 
 
+def start_engine(work, procs, sinks, name="engine"):
+    """The example engine over a fresh store, delivering to `sinks`; (process, port)."""
+    listen = free_port()
+    engine = procs.start([os.path.join(RELEASE, "hospital"), "--listen", f"127.0.0.1:{listen}",
+                          "--store", f"sqlite:{os.path.join(work, name + '.db')}",
+                          "--ehr", f"127.0.0.1:{sinks[0]}", "--billing", f"127.0.0.1:{sinks[1]}",
+                          "--pharmacy", f"127.0.0.1:{sinks[2]}", "--fan-out-all"],
+                         os.path.join(work, name + ".out"))
+    wait_port(listen)
+    return engine, listen
+
+
 def engine_run(args, work, procs):
-    sinks, logs = [], []
+    sinks, logs, sink_procs = [], [], []
     for name in ("ehr", "billing", "pharmacy"):
         port = free_port()
         log = os.path.join(work, f"{name}.log")
-        procs.start([os.path.join(RELEASE, "hl7"), "listen", "--port", str(port), "-q",
-                     "--sink-log", log], os.path.join(work, f"{name}.out"))
+        sink_procs.append(procs.start([os.path.join(RELEASE, "hl7"), "listen", "--port",
+                                       str(port), "-q", "--sink-log", log],
+                                      os.path.join(work, f"{name}.out")))
         sinks.append(port)
         logs.append(log)
     for port in sinks:
         wait_port(port)
-    listen = free_port()
-    engine = procs.start([os.path.join(RELEASE, "hospital"), "--listen", f"127.0.0.1:{listen}",
-                          "--store", f"sqlite:{os.path.join(work, 'engine.db')}",
-                          "--ehr", f"127.0.0.1:{sinks[0]}", "--billing", f"127.0.0.1:{sinks[1]}",
-                          "--pharmacy", f"127.0.0.1:{sinks[2]}", "--fan-out-all"],
-                         os.path.join(work, "engine.out"))
-    wait_port(listen)
+    engine, listen = start_engine(work, procs, sinks)
 
     cpu0, t0 = cpu_seconds(engine.pid), time.time()
+    sinks_cpu0 = sum(cpu_seconds(p.pid) for p in sink_procs)
     report = bench(listen, 16, duration=args.duration)
     sent_for = time.time() - t0
     acked = report["positive"]
@@ -129,6 +153,7 @@ def engine_run(args, work, procs):
             sys.exit("queues did not drain within 10 minutes")
     total = time.time() - t0
     cpu = cpu_seconds(engine.pid) - cpu0
+    sinks_cpu = sum(cpu_seconds(p.pid) for p in sink_procs) - sinks_cpu0
 
     single = bench(listen, 1, duration=10)
     result = {
@@ -142,6 +167,11 @@ def engine_run(args, work, procs):
         },
         "single_sender": single,
         "cpu_ms_per_message": 1000 * cpu / max(acked, 1),
+        "cpu_ms_per_message_by_process": {
+            "engine": 1000 * cpu / max(acked, 1),
+            "sinks_3": 1000 * sinks_cpu / max(acked, 1),
+            "load_generator": 1000 * report["cpu_s"] / max(acked, 1),
+        },
     }
     if args.backlog:
         # One destination down: stop the pharmacy sink; its queue grows on disk.
@@ -157,6 +187,16 @@ def engine_run(args, work, procs):
             time.sleep(5)
         result["backlog"] = {"messages": args.backlog, "rss_mib_every_5s": samples}
     return result
+
+
+def ingest_only_run(args, work, procs):
+    """A fresh engine whose sinks are unreachable: stored, acknowledged, queued, not delivered."""
+    engine, listen = start_engine(work, procs, [free_port() for _ in range(3)], "ingest-only")
+    cpu0 = cpu_seconds(engine.pid)
+    report = bench(listen, 16, duration=args.duration)
+    report["engine_cpu_ms_per_message"] = (1000 * (cpu_seconds(engine.pid) - cpu0)
+                                           / max(report["positive"], 1))
+    return report
 
 
 def peer_run(args, work, procs):
@@ -181,6 +221,9 @@ def main():
     procs = Procs()
     try:
         result = {"engine": engine_run(args, work, procs)}
+        procs.stop()
+        procs = Procs()
+        result["ingest_only"] = ingest_only_run(args, work, procs)
         procs.stop()
         procs = Procs()
         if args.peer:

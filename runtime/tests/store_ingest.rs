@@ -175,7 +175,7 @@ fn newer_schema_is_refused_and_options_apply() -> Result<(), Box<dyn std::error:
         SqliteStore::open(&path),
         Err(Error::SchemaTooNew {
             found: 99,
-            supported: 3
+            supported: 4
         })
     ));
 

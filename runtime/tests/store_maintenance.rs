@@ -202,3 +202,69 @@ fn prune_by_age_and_size_keeps_queued_work() -> TestResult {
     assert!(store.message(ids[15])?.is_some());
     Ok(())
 }
+
+/// The `CREATE INDEX` statement of `name`, as the file holds it.
+fn index_sql(path: &std::path::Path, name: &str) -> Result<String, rusqlite::Error> {
+    rusqlite::Connection::open(path)?.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+}
+
+#[test]
+fn a_version_3_file_gets_the_version_4_indexes_and_keeps_its_links() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("v3.db");
+    {
+        let store = SqliteStore::open(&path)?;
+        seed(&store, 3, 10)?;
+        deliver(&store, "a", &[], at(100_000))?;
+        deliver(&store, "b", &["b:1"], at(100_000))?;
+        assert_eq!(store.reprocess_errors("b", at(200_000))?.len(), 1);
+    }
+    {
+        // As version 3 left it: every item in the index, linked or not.
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(
+            "DROP INDEX queue_reprocess_of;
+             CREATE INDEX queue_reprocess_of ON queue (reprocess_of);
+             DROP INDEX queue_active;
+             CREATE INDEX queue_active ON queue (destination, id)
+                 WHERE state IN ('ready', 'leased', 'sent');
+             PRAGMA user_version = 3;",
+        )?;
+    }
+    let store = SqliteStore::open(&path)?;
+    let sql = index_sql(&path, "queue_reprocess_of")?;
+    assert!(sql.contains("WHERE reprocess_of IS NOT NULL"), "{sql}");
+    let active = index_sql(&path, "queue_active")?;
+    assert!(
+        active.contains("state IN ('ready', 'leased') OR state = 'sent'"),
+        "{active}"
+    );
+    let version: i64 =
+        rusqlite::Connection::open(&path)?
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+    assert_eq!(version, 4);
+
+    assert_eq!(store.queue_depth("b")?, 1, "the reprocessed item, queued");
+    // The link made before the migration still counts: b's error is not reprocessed twice.
+    assert!(store.reprocess_errors("b", at(300_000))?.is_empty());
+    let c = store
+        .claim("b", LEASE, "w", at(300_001))?
+        .ok_or("the reprocessed item")?;
+    assert_eq!(&c.payload[..], b"b:1");
+    assert!(c.reprocess_of.is_some());
+    store.complete(&c, None, at(300_002))?;
+    // And the foreign key's SET NULL still finds the links when the original goes.
+    store.prune(at(10_000), None)?;
+    drop(store);
+    SqliteStore::open(&path)?;
+    assert_eq!(
+        index_sql(&path, "queue_reprocess_of")?,
+        sql,
+        "opening again migrates nothing"
+    );
+    Ok(())
+}

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use hl7_runtime::ack::{DedupeKey, Fingerprint, PayloadHash, Timestamp};
 use hl7_runtime::store::{
-    Delivery, Error, InboundMessage, ItemId, ItemState, MessageId, SqliteStore, Store,
+    ClaimRequest, Delivery, Error, Finish, InboundMessage, ItemId, ItemState, MessageId,
+    SqliteStore, Store,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -225,6 +226,87 @@ fn leases_expire_and_recover_without_double_claims() -> TestResult {
         m.items[0].last_error.as_deref(),
         Some("AR: unknown patient")
     );
+    assert_eq!(store.queue_depth("lab")?, 1);
+    Ok(())
+}
+
+/// A worker's turn in one commit: reports, untried claims given back, the next batch; and a
+/// stale report among them changes nothing at all.
+#[test]
+fn report_and_claim_is_one_turn() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(dir.path().join("engine.db"))?;
+    let ids = ingest(&store, 6)?;
+    for (seq, &id) in ids.iter().enumerate() {
+        store.enqueue(id, "lab", &payload("lab", seq), at(0))?;
+    }
+    let lease = Duration::from_secs(10);
+    let request = ClaimRequest {
+        destination: "lab",
+        max: 3,
+        lease,
+        owner: "w",
+    };
+    let first = store.claim_batch("lab", 3, lease, "w", at(0))?;
+    assert_eq!(
+        first.iter().map(|c| seq_of(&c.payload)).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+
+    // 0 delivered, 1 failed (retry later), 2 untried: nothing is claimable behind 1.
+    let reports = [
+        (&first[0], Finish::Done, Some(&b"MSA|AA"[..])),
+        (
+            &first[1],
+            Finish::Retry {
+                error: "down",
+                retry_at: at(5_000),
+            },
+            None,
+        ),
+    ];
+    let next = store.report_and_claim(&reports, &first[2..], Some(&request), at(1))?;
+    assert!(next.is_empty(), "the head waits for its retry");
+    let m2 = store.message(ids[2])?.ok_or("message 2")?;
+    assert_eq!(
+        (m2.items[0].state, m2.items[0].attempts),
+        (ItemState::Ready, 0)
+    );
+
+    // After the retry time: 1 again (attempt 2), then 2 and 3, claimed with the report.
+    let retry = store.claim_batch("lab", 1, lease, "w", at(5_000))?;
+    assert_eq!((seq_of(&retry[0].payload), retry[0].attempt), (1, 2));
+    let reports = [(&retry[0], Finish::Done, None)];
+    let next = store.report_and_claim(&reports, &[], Some(&request), at(5_001))?;
+    assert_eq!(
+        next.iter().map(|c| seq_of(&c.payload)).collect::<Vec<_>>(),
+        [2, 3, 4]
+    );
+    assert_eq!(next[0].attempt, 1, "a given-back claim is not an attempt");
+
+    // A stale report: the turn fails whole; 2 is still leased, nothing new is claimed.
+    let reports = [
+        (&retry[0], Finish::Done, None),
+        (&next[0], Finish::Done, None),
+    ];
+    assert!(matches!(
+        store.report_and_claim(&reports, &[], Some(&request), at(5_002)),
+        Err(Error::LeaseLost(item)) if item == retry[0].item
+    ));
+    assert_eq!(
+        store.message(ids[2])?.ok_or("message 2")?.items[0].state,
+        ItemState::Leased
+    );
+    assert_eq!(
+        store.message(ids[5])?.ok_or("message 5")?.items[0].state,
+        ItemState::Ready
+    );
+
+    // Without a next claim: only the reports.
+    let reports: Vec<_> = next.iter().map(|c| (c, Finish::Done, None)).collect();
+    assert!(store
+        .report_and_claim(&reports, &[], None, at(5_003))?
+        .is_empty());
     assert_eq!(store.queue_depth("lab")?, 1);
     Ok(())
 }

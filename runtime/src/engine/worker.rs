@@ -14,7 +14,7 @@ use super::destination::{Deliver, RetryPolicy, Verdict};
 use super::shared::Shared;
 use super::stats::{DestinationStats, Event};
 use crate::ack::Timestamp;
-use crate::store::{Claimed, Finish};
+use crate::store::{ClaimRequest, Claimed, Finish};
 
 /// Longest sleep between looks at an idle queue: items routed by another process (or retry
 /// times reached) are noticed within this.
@@ -51,9 +51,14 @@ impl Worker {
         let owner = format!("{}/{}", shared.instance, self.name);
         info!(destination = %self.name, "delivery worker started");
         let mut backoff_until: Option<Instant> = None;
+        // The batch claimed with the previous batch's reports, delivered next.
+        let mut carried: Vec<Claimed> = Vec::new();
         loop {
-            if shutdown.is_cancelled() {
-                break;
+            if shutdown.is_cancelled() || self.stats.paused.load(Ordering::Relaxed) {
+                self.give_back(&shared, std::mem::take(&mut carried)).await;
+                if shutdown.is_cancelled() {
+                    break;
+                }
             }
             if let Some(until) = backoff_until.take() {
                 tokio::select! {
@@ -65,51 +70,81 @@ impl Worker {
                 idle(&self.wake, &shutdown).await;
                 continue;
             }
-            let claims = {
-                let (store, name, batch, lease, owner) = (
-                    Arc::clone(&shared.store),
-                    self.name.clone(),
-                    self.batch,
-                    self.lease,
-                    owner.clone(),
-                );
-                let now = shared.clock.now();
-                tokio::task::spawn_blocking(move || {
-                    store.claim_batch(&name, batch, lease, &owner, now)
-                })
-                .await
-            };
-            let claims = match claims {
-                Ok(Ok(claims)) => claims,
-                Ok(Err(e)) => {
-                    warn!(destination = %self.name, error = %e, "cannot claim from the queue");
-                    backoff_until = Some(Instant::now() + self.retry.initial);
-                    continue;
+            let claims = if carried.is_empty() {
+                match self.claim(&shared, &owner).await {
+                    Some(claims) => claims,
+                    None => {
+                        backoff_until = Some(Instant::now() + self.retry.initial);
+                        continue;
+                    }
                 }
-                Err(e) => {
-                    warn!(destination = %self.name, error = %e, "claim task failed");
-                    continue;
-                }
+            } else {
+                std::mem::take(&mut carried)
             };
             if claims.is_empty() {
                 idle(&self.wake, &shutdown).await;
                 continue;
             }
-            if let Some(wait) = self.deliver_batch(&shared, claims, &shutdown).await {
+            let (backoff, next) = self.deliver_batch(&shared, claims, &owner, &shutdown).await;
+            carried = next;
+            if let Some(wait) = backoff {
                 backoff_until = Some(Instant::now() + wait);
             }
         }
         info!(destination = %self.name, "delivery worker stopped");
     }
 
-    /// Delivers `claims` in order and files the verdicts in one commit; gives back what was
-    /// not tried. Returns the backoff when a delivery failed.
+    /// Claims the head of the queue; `None` when the store failed.
+    async fn claim(&mut self, shared: &Shared, owner: &str) -> Option<Vec<Claimed>> {
+        let (store, name, batch, lease, owner) = (
+            Arc::clone(&shared.store),
+            self.name.clone(),
+            self.batch,
+            self.lease,
+            owner.to_owned(),
+        );
+        let now = shared.clock.now();
+        let claimed = tokio::task::spawn_blocking(move || {
+            store.claim_batch(&name, batch, lease, &owner, now)
+        })
+        .await;
+        match claimed {
+            Ok(Ok(claims)) => Some(claims),
+            Ok(Err(e)) => {
+                warn!(destination = %self.name, error = %e, "cannot claim from the queue");
+                None
+            }
+            Err(e) => {
+                warn!(destination = %self.name, error = %e, "claim task failed");
+                Some(Vec::new())
+            }
+        }
+    }
+
+    /// Gives back claims that will not be tried now (shutdown, pause).
+    async fn give_back(&mut self, shared: &Shared, claims: Vec<Claimed>) {
+        if claims.is_empty() {
+            return;
+        }
+        let store = Arc::clone(&shared.store);
+        match tokio::task::spawn_blocking(move || store.release(&claims)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(destination = %self.name, error = %e,
+                "cannot give back claims; they are delivered after the lease ends"),
+            Err(e) => warn!(destination = %self.name, error = %e, "release task failed"),
+        }
+    }
+
+    /// Delivers `claims` in order, then in one commit files the verdicts, gives back what was
+    /// not tried and, unless a delivery failed or the engine stops, claims the next batch.
+    /// Returns the backoff when a delivery failed, and the next batch.
     async fn deliver_batch(
         &mut self,
         shared: &Shared,
         claims: Vec<Claimed>,
+        owner: &str,
         shutdown: &CancellationToken,
-    ) -> Option<Duration> {
+    ) -> (Option<Duration>, Vec<Claimed>) {
         let mut reports: Vec<(Claimed, Filed, Option<Vec<u8>>)> = Vec::with_capacity(claims.len());
         let mut untried = Vec::new();
         let mut backoff = None;
@@ -133,8 +168,14 @@ impl Worker {
             }
             reports.push((claim, filed, response));
         }
+        // After a failure the head waits for its retry time, so there is nothing to claim.
+        let claim_next = backoff.is_none()
+            && !shutdown.is_cancelled()
+            && !self.stats.paused.load(Ordering::Relaxed);
         let now = shared.clock.now();
         let store = Arc::clone(&shared.store);
+        let (name, batch, lease, owner) =
+            (self.name.clone(), self.batch, self.lease, owner.to_owned());
         let result = tokio::task::spawn_blocking(move || {
             let finishes: Vec<_> = reports
                 .iter()
@@ -150,17 +191,28 @@ impl Worker {
                     (claim, how, response.as_deref())
                 })
                 .collect();
-            store.finish_many(&finishes, now)?;
-            store.release(&untried)
+            let next = ClaimRequest {
+                destination: &name,
+                max: batch,
+                lease,
+                owner: &owner,
+            };
+            store.report_and_claim(&finishes, &untried, claim_next.then_some(&next), now)
         })
         .await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => warn!(destination = %self.name, error = %e,
-                "cannot record deliveries; they will be delivered again after the lease ends"),
-            Err(e) => warn!(destination = %self.name, error = %e, "report task failed"),
-        }
-        backoff
+        let next = match result {
+            Ok(Ok(next)) => next,
+            Ok(Err(e)) => {
+                warn!(destination = %self.name, error = %e,
+                    "cannot record deliveries; they will be delivered again after the lease ends");
+                Vec::new()
+            }
+            Err(e) => {
+                warn!(destination = %self.name, error = %e, "report task failed");
+                Vec::new()
+            }
+        };
+        (backoff, next)
     }
 
     fn judge(

@@ -10,8 +10,12 @@ use super::{ItemId, MessageId, Pruned};
 use crate::ack::Timestamp;
 
 /// A message none of whose items is still queued, and that is not waiting to be routed.
-const FINISHED: &str = "m.state <> 'received' AND NOT EXISTS (
-    SELECT 1 FROM queue q WHERE q.message_id = m.id AND q.state IN ('ready', 'leased', 'sent'))";
+const FINISHED: &str = concat!(
+    "m.state <> 'received' AND NOT EXISTS (
+    SELECT 1 FROM queue q WHERE q.message_id = m.id AND ",
+    queued!("q.state"),
+    ")"
+);
 
 /// See [`Store::reprocess`](super::Store::reprocess); all messages in one transaction.
 pub(super) fn reprocess_messages(

@@ -42,6 +42,24 @@
 //!
 //! Nothing here reads the system clock: every operation that needs the time takes `now`.
 
+/// The condition of an item still in its queue (ready, leased or sent) on the state column
+/// `$column`, exactly as the `queue_active` index is declared: a query finds the index only
+/// if it states the same condition. Written as a two-value `IN` and an equality rather than
+/// a three-value `IN`, because SQLite evaluates a constant `IN` list of more than two values
+/// through an ephemeral table built anew on each run of the statement, and this condition is
+/// evaluated on every insert and update of an item (several times per message).
+macro_rules! queued {
+    ($column:literal) => {
+        concat!(
+            "(",
+            $column,
+            " IN ('ready', 'leased') OR ",
+            $column,
+            " = 'sent')"
+        )
+    };
+}
+
 mod accept;
 mod audit;
 mod checkpoint;
@@ -64,7 +82,7 @@ use crate::ack::{DedupeKey, Timestamp};
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AUDIT_IDS_LISTED};
 pub use error::{Error, Result};
 pub use operations::{Discarded, Edited, QueueItem, QueueStats, QueueView, Reprocessed};
-pub use queue::Finish;
+pub use queue::{ClaimRequest, Finish};
 pub use schema::Synchronous;
 pub use search::{AttemptInfo, ItemDetail, MessageDetail, MessageSummary, SearchQuery, MAX_PAGE};
 pub use sqlite::{Options, SqliteStore};
@@ -283,6 +301,26 @@ pub trait Store: Send + Sync {
         reports: &[(&Claimed, Finish<'_>, Option<&[u8]>)],
         now: Timestamp,
     ) -> Result<()>;
+
+    /// A worker's turn in one transaction: its reports ([`Store::finish_many`]), the claims
+    /// it gives back untried ([`Store::release`]), then, with `next`, the next batch
+    /// ([`Store::claim_batch`]). One commit instead of three, and the claim sees the reports
+    /// it follows. A stale claim among the reports fails all ([`Error::LeaseLost`]): nothing
+    /// is reported, released or claimed.
+    fn report_and_claim(
+        &self,
+        reports: &[(&Claimed, Finish<'_>, Option<&[u8]>)],
+        untried: &[Claimed],
+        next: Option<&ClaimRequest<'_>>,
+        now: Timestamp,
+    ) -> Result<Vec<Claimed>> {
+        self.finish_many(reports, now)?;
+        self.release(untried)?;
+        match next {
+            Some(r) => self.claim_batch(r.destination, r.max, r.lease, r.owner, now),
+            None => Ok(Vec::new()),
+        }
+    }
 
     /// Records that the claimed item was written to the destination and its ACK is awaited.
     /// [`Error::LeaseLost`] when the claim is stale.

@@ -244,10 +244,11 @@ pub(super) fn queue_stats(conn: &Connection) -> Result<Vec<QueueStats>> {
     let mut stats: Vec<QueueStats> = Vec::new();
     let mut heads = Vec::new();
     {
-        let mut stmt = conn.prepare_cached(
-            "SELECT destination, count(*), min(id) FROM queue
-             WHERE state IN ('ready', 'leased', 'sent') GROUP BY destination",
-        )?;
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT destination, count(*), min(id) FROM queue WHERE ",
+            queued!("state"),
+            " GROUP BY destination"
+        ))?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             stats.push(QueueStats {
@@ -306,7 +307,7 @@ pub(super) fn queue_items(
          FROM queue q WHERE q.destination = ?1 AND q.id > ?2 AND ",
     );
     sql.push_str(match view {
-        QueueView::Queued => "q.state IN ('ready', 'leased', 'sent')",
+        QueueView::Queued => queued!("q.state"),
         QueueView::Errors => {
             "q.state = 'error' AND NOT EXISTS (SELECT 1 FROM queue c WHERE c.reprocess_of = q.id)"
         }

@@ -51,25 +51,82 @@ struct Candidate {
     lease_until: Option<i64>,
     lease_token: Option<i64>,
     attempts: i64,
+    message_id: i64,
+    reprocess_of: Option<i64>,
+    payload: Vec<u8>,
+}
+
+/// What a worker claims: see [`Store::claim_batch`](super::Store::claim_batch).
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    /// The destination whose queue to claim from.
+    pub destination: &'a str,
+    /// Most items to claim.
+    pub max: usize,
+    /// How long the claims hold.
+    pub lease: Duration,
+    /// Who holds them.
+    pub owner: &'a str,
 }
 
 /// See [`Store::claim_batch`](super::Store::claim_batch): the head of the queue and the items
 /// right behind it, up to `max`, each leased with an attempt of its own.
 pub(super) fn claim_batch(
     conn: &mut Connection,
-    destination: &str,
-    max: usize,
-    lease: Duration,
-    owner: &str,
+    request: &ClaimRequest<'_>,
     now: Timestamp,
 ) -> Result<Vec<Claimed>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let claimed = claim_in(&tx, request, now)?;
+    tx.commit()?;
+    Ok(claimed)
+}
+
+/// See [`Store::report_and_claim`](super::Store::report_and_claim): a worker's reports, the
+/// claims it gives back, and its next batch, in one transaction.
+pub(super) fn report_and_claim(
+    conn: &mut Connection,
+    reports: &[(&Claimed, Finish<'_>, Option<&[u8]>)],
+    untried: &[Claimed],
+    next: Option<&ClaimRequest<'_>>,
+    now: Timestamp,
+) -> Result<Vec<Claimed>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for (claim, how, response) in reports {
+        finish_in(&tx, claim, *how, *response, now)?;
+    }
+    release_in(&tx, untried)?;
+    let claimed = match next {
+        Some(request) => claim_in(&tx, request, now)?,
+        None => Vec::new(),
+    };
+    tx.commit()?;
+    Ok(claimed)
+}
+
+fn claim_in(
+    tx: &Transaction<'_>,
+    request: &ClaimRequest<'_>,
+    now: Timestamp,
+) -> Result<Vec<Claimed>> {
+    let ClaimRequest {
+        destination,
+        max,
+        lease,
+        owner,
+    } = *request;
     let candidates = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, state, ready_at, lease_until, lease_token, attempts FROM queue
-             WHERE destination = ?1 AND state IN ('ready', 'leased', 'sent')
-             ORDER BY id LIMIT ?2",
-        )?;
+        // The payload comes with the candidate: an empty one stands for the message's raw
+        // bytes (a pass-through copy, stored once; see `accept`).
+        let mut stmt = tx.prepare_cached(concat!(
+            "SELECT q.id, q.state, q.ready_at, q.lease_until, q.lease_token, q.attempts,
+                 q.message_id, q.reprocess_of,
+                 CASE WHEN length(q.payload) = 0 THEN m.raw ELSE q.payload END
+             FROM queue q JOIN messages m ON m.id = q.message_id
+             WHERE q.destination = ?1 AND ",
+            queued!("q.state"),
+            " ORDER BY q.id LIMIT ?2"
+        ))?;
         let limit = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![destination, limit], |r| {
             Ok(Candidate {
@@ -79,6 +136,9 @@ pub(super) fn claim_batch(
                 lease_until: r.get(3)?,
                 lease_token: r.get(4)?,
                 attempts: r.get(5)?,
+                message_id: r.get(6)?,
+                reprocess_of: r.get(7)?,
+                payload: r.get(8)?,
             })
         })?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?
@@ -99,7 +159,7 @@ pub(super) fn claim_batch(
                 break;
             }
             // The previous holder's lease ended without a report: its attempt expired.
-            expire_attempt(&tx, c.lease_token, now_ms)?;
+            expire_attempt(tx, c.lease_token, now_ms)?;
         }
         let attempt = c.attempts.saturating_add(1);
         tx.prepare_cached(
@@ -107,47 +167,39 @@ pub(super) fn claim_batch(
         )?
         .execute(params![c.id, attempt, owner, now_ms])?;
         let token = tx.last_insert_rowid();
-        let (message_id, mut payload, reprocess_of) = tx
-            .prepare_cached(
-                "UPDATE queue SET state = 'leased', lease_owner = ?2, lease_until = ?3,
-                     lease_token = ?4, attempts = ?5
-                 WHERE id = ?1
-                 RETURNING message_id, payload, reprocess_of",
-            )?
-            .query_row(params![c.id, owner, lease_until, token, attempt], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                ))
-            })?;
-        if payload.is_empty() {
-            // Stored once for every pass-through copy (see `accept`).
-            payload = tx
-                .prepare_cached("SELECT raw FROM messages WHERE id = ?1")?
-                .query_row([message_id], |r| r.get(0))?;
-        }
+        tx.prepare_cached(
+            "UPDATE queue SET state = 'leased', lease_owner = ?2, lease_until = ?3,
+                 lease_token = ?4, attempts = ?5
+             WHERE id = ?1",
+        )?
+        .execute(params![c.id, owner, lease_until, token, attempt])?;
         claimed.push(Claimed {
             item: ItemId(id_u64(c.id, "queue.id")?),
-            message_id: MessageId(id_u64(message_id, "queue.message_id")?),
+            message_id: MessageId(id_u64(c.message_id, "queue.message_id")?),
             destination: destination.to_owned(),
-            payload,
+            payload: c.payload,
             attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
             owner: owner.to_owned(),
             lease_until: timestamp(lease_until),
-            reprocess_of: reprocess_of
+            reprocess_of: c
+                .reprocess_of
                 .map(|p| id_u64(p, "queue.reprocess_of").map(ItemId))
                 .transpose()?,
             token,
         });
     }
-    tx.commit()?;
     Ok(claimed)
 }
 
 /// See [`Store::release`](super::Store::release): claims given back untried, as if never made.
 pub(super) fn release(conn: &mut Connection, claims: &[Claimed]) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    release_in(&tx, claims)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn release_in(tx: &Transaction<'_>, claims: &[Claimed]) -> Result<()> {
     for claim in claims {
         let n = tx
             .prepare_cached(
@@ -161,7 +213,6 @@ pub(super) fn release(conn: &mut Connection, claims: &[Claimed]) -> Result<()> {
                 .execute([claim.token])?;
         }
     }
-    tx.commit()?;
     Ok(())
 }
 

@@ -152,8 +152,10 @@ pub(super) fn items_of(conn: &Connection, id: i64) -> Result<Vec<ItemInfo>> {
 /// Items of `destination` not finished yet.
 pub(super) fn queue_depth(conn: &Connection, destination: &str) -> Result<u64> {
     let n: i64 = conn.query_row(
-        "SELECT count(*) FROM queue
-         WHERE destination = ?1 AND state IN ('ready', 'leased', 'sent')",
+        concat!(
+            "SELECT count(*) FROM queue WHERE destination = ?1 AND ",
+            queued!("state")
+        ),
         [destination],
         |r| r.get(0),
     )?;
@@ -168,9 +170,11 @@ pub(super) fn oldest_ready_age(
 ) -> Result<Option<Duration>> {
     let oldest: Option<i64> = conn
         .query_row(
-            "SELECT created_at FROM queue
-             WHERE destination = ?1 AND state IN ('ready', 'leased', 'sent')
-             ORDER BY id LIMIT 1",
+            concat!(
+                "SELECT created_at FROM queue WHERE destination = ?1 AND ",
+                queued!("state"),
+                " ORDER BY id LIMIT 1"
+            ),
             [destination],
             |r| r.get(0),
         )

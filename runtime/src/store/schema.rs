@@ -6,10 +6,11 @@ use super::error::{Error, Result};
 use super::{ItemState, MessageState};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const VERSION: i64 = 3;
+pub(super) const VERSION: i64 = 4;
 
 /// Tables and indexes. Times are Unix milliseconds; ids are `AUTOINCREMENT`, so never reused.
-const SCHEMA: &str = "
+const SCHEMA: &str = concat!(
+    "
 CREATE TABLE IF NOT EXISTS messages (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     channel          TEXT    NOT NULL,
@@ -47,13 +48,15 @@ CREATE TABLE IF NOT EXISTS queue (
     reprocess_of INTEGER REFERENCES queue (id) ON DELETE SET NULL,
     finished_at  INTEGER
 );
-CREATE INDEX IF NOT EXISTS queue_active
-    ON queue (destination, id) WHERE state IN ('ready', 'leased', 'sent');
+CREATE INDEX IF NOT EXISTS queue_active ON queue (destination, id) WHERE ",
+    queued!("state"),
+    ";
 CREATE INDEX IF NOT EXISTS queue_leases
     ON queue (lease_until) WHERE state IN ('leased', 'sent');
 CREATE INDEX IF NOT EXISTS queue_errors ON queue (destination, id) WHERE state = 'error';
 CREATE INDEX IF NOT EXISTS queue_message ON queue (message_id);
-CREATE INDEX IF NOT EXISTS queue_reprocess_of ON queue (reprocess_of);
+CREATE INDEX IF NOT EXISTS queue_reprocess_of ON queue (reprocess_of)
+    WHERE reprocess_of IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS attempts (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,7 +71,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     response    BLOB
 );
 CREATE INDEX IF NOT EXISTS attempts_item ON attempts (item_id);
-";
+"
+);
 
 /// How hard a commit waits for the disk (`PRAGMA synchronous`, always with WAL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -139,6 +143,9 @@ pub(super) fn prepare(conn: &Connection, sync: Synchronous) -> Result<()> {
     if found < 3 {
         migrate(conn, 3, V3)?;
     }
+    if found < 4 {
+        migrate(conn, 4, V4)?;
+    }
     if found < VERSION {
         conn.pragma_update(None, "user_version", VERSION)?;
     }
@@ -208,6 +215,27 @@ CREATE TABLE IF NOT EXISTS text_indexed (
 INSERT OR IGNORE INTO text_indexed (id, up_to) SELECT 1, coalesce(max(id), 0) FROM messages;
 DROP TRIGGER IF EXISTS messages_text_insert;
 ";
+
+/// Version 4, two indexes of the queue that every item's insert and update maintain:
+///
+/// - `queue_reprocess_of` covers only the items where it is set. Almost every item has none,
+///   and a full index made every queue insert (three per message in a fan-out) update one
+///   more B-tree for nothing; lookups by `reprocess_of = ?` and the foreign key's `SET NULL`
+///   use the partial index all the same.
+/// - `queue_active` is declared with [`queued!`]'s condition instead of a three-value `IN`,
+///   which cost two ephemeral tables per update of an item and one per insert.
+///
+/// A file of version 3 or older has both under the same names: they are rebuilt.
+const V4: &str = concat!(
+    "
+DROP INDEX IF EXISTS queue_reprocess_of;
+CREATE INDEX queue_reprocess_of ON queue (reprocess_of) WHERE reprocess_of IS NOT NULL;
+DROP INDEX IF EXISTS queue_active;
+CREATE INDEX queue_active ON queue (destination, id) WHERE ",
+    queued!("state"),
+    ";
+"
+);
 
 /// Runs one migration and records its version, in one transaction; a file another process
 /// migrated meanwhile is left alone.
@@ -286,5 +314,62 @@ fn corrupt(column: &'static str, value: &str) -> Error {
     Error::Corrupt {
         column,
         detail: format!("unknown state {value:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared() -> Connection {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        conn.execute_batch(SCHEMA).expect("schema");
+        conn.execute_batch(V4).expect("version 4");
+        conn
+    }
+
+    fn opcodes(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN {sql}")).expect("explain");
+        let rows = stmt.query_map([], |r| r.get::<_, String>(1)).expect("rows");
+        rows.collect::<rusqlite::Result<_>>().expect("opcodes")
+    }
+
+    #[test]
+    fn the_queued_condition_finds_the_active_index() {
+        let conn = prepared();
+        for sql in [
+            concat!(
+                "SELECT id FROM queue WHERE destination = 'a' AND ",
+                queued!("state")
+            ),
+            concat!(
+                "SELECT q.id FROM queue q JOIN messages m ON m.id = q.message_id
+                 WHERE q.destination = 'a' AND ",
+                queued!("q.state"),
+                " ORDER BY q.id LIMIT 5"
+            ),
+        ] {
+            let plan: String = conn
+                .query_row(&format!("EXPLAIN QUERY PLAN {sql}"), [], |r| r.get(3))
+                .expect("plan");
+            assert!(plan.contains("queue_active"), "{sql}: {plan}");
+        }
+    }
+
+    #[test]
+    fn writing_an_item_builds_no_ephemeral_table() {
+        let conn = prepared();
+        for sql in [
+            "INSERT INTO queue (message_id, destination, payload, state, created_at, ready_at)
+             VALUES (1, 'a', x'', 'ready', 0, 0)",
+            "UPDATE queue SET state = 'leased', lease_until = 5 WHERE id = 1",
+            "UPDATE queue SET state = 'done' WHERE id = 1 AND state IN ('leased', 'sent')",
+        ] {
+            let ops = opcodes(&conn, sql);
+            assert!(
+                !ops.iter().any(|op| op == "OpenEphemeral"),
+                "{sql}: {ops:?}"
+            );
+        }
     }
 }

@@ -28,10 +28,10 @@ use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::error::{Error, Result};
 use super::{
-    files, schema, Accept, Accepted, AuditEntry, AuditQuery, AuditRecord, Claimed, Delivery,
-    Discarded, Edited, Finish, InboundMessage, ItemId, MessageDetail, MessageId, MessageSummary,
-    Pruned, QueueItem, QueueStats, QueueView, Receipt, Recovery, Reprocessed, SearchQuery, Store,
-    StoredFingerprint, StoredMessage, Synchronous,
+    files, schema, Accept, Accepted, AuditEntry, AuditQuery, AuditRecord, ClaimRequest, Claimed,
+    Delivery, Discarded, Edited, Finish, InboundMessage, ItemId, MessageDetail, MessageId,
+    MessageSummary, Pruned, QueueItem, QueueStats, QueueView, Receipt, Recovery, Reprocessed,
+    SearchQuery, Store, StoredFingerprint, StoredMessage, Synchronous,
 };
 use super::{Written, WrittenBatch};
 use crate::ack::{DedupeKey, Durable, Timestamp};
@@ -320,8 +320,13 @@ impl Store for SqliteStore {
         owner: &str,
         now: Timestamp,
     ) -> Result<Option<Claimed>> {
-        let mut claims =
-            super::queue::claim_batch(&mut *self.conn()?, destination, 1, lease, owner, now)?;
+        let request = ClaimRequest {
+            destination,
+            max: 1,
+            lease,
+            owner,
+        };
+        let mut claims = super::queue::claim_batch(&mut *self.conn()?, &request, now)?;
         Ok(claims.pop())
     }
 
@@ -410,7 +415,13 @@ impl Store for SqliteStore {
         owner: &str,
         now: Timestamp,
     ) -> Result<Vec<Claimed>> {
-        super::queue::claim_batch(&mut *self.conn()?, destination, max, lease, owner, now)
+        let request = ClaimRequest {
+            destination,
+            max,
+            lease,
+            owner,
+        };
+        super::queue::claim_batch(&mut *self.conn()?, &request, now)
     }
 
     fn release(&self, claims: &[Claimed]) -> Result<()> {
@@ -423,6 +434,16 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<()> {
         super::queue::finish_many(&mut *self.conn()?, reports, now)
+    }
+
+    fn report_and_claim(
+        &self,
+        reports: &[(&Claimed, Finish<'_>, Option<&[u8]>)],
+        untried: &[Claimed],
+        next: Option<&ClaimRequest<'_>>,
+        now: Timestamp,
+    ) -> Result<Vec<Claimed>> {
+        super::queue::report_and_claim(&mut *self.conn()?, reports, untried, next, now)
     }
 
     fn recover(&self, now: Timestamp) -> Result<Recovery> {
