@@ -21,7 +21,7 @@
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, TransactionBehavior};
@@ -59,7 +59,8 @@ impl Options {
 /// the engine's user.
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Mutex<Locked>,
+    /// Shared with the checkpointer, which holds it while the WAL restarts.
+    conn: Arc<Mutex<Locked>>,
     path: PathBuf,
     synchronous: Synchronous,
     wal: super::wal_sync::WalSync,
@@ -107,12 +108,14 @@ impl SqliteStore {
             "wal_autocheckpoint",
             super::checkpoint::WRITER_THRESHOLD,
         )?;
-        let checkpointer = super::checkpoint::Checkpointer::start(path, options.synchronous)?;
+        let conn = Arc::new(Mutex::new(Locked {
+            conn,
+            current: options.synchronous,
+        }));
+        let checkpointer =
+            super::checkpoint::Checkpointer::start(path, options.synchronous, Arc::clone(&conn))?;
         Ok(SqliteStore {
-            conn: Mutex::new(Locked {
-                conn,
-                current: options.synchronous,
-            }),
+            conn,
             path: path.to_owned(),
             synchronous: options.synchronous,
             wal: super::wal_sync::WalSync::new(path),
