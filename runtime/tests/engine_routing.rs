@@ -1,6 +1,6 @@
 //! The engine end to end over loopback, in one process: fan-out, duplicates (T-DEDUPE-1),
-//! destination answers (T-ACK-2, T-ACK-3), a slow destination (T-SLOW-2), unreadable input,
-//! and the configurations it refuses.
+//! destination answers (T-ACK-2, T-ACK-3), a slow destination (T-SLOW-2), unreadable input, a
+//! store that refuses a message, and the configurations it refuses.
 
 mod engine_support;
 
@@ -374,6 +374,55 @@ async fn unreadable_message_is_kept_and_answered_ae() {
     assert_eq!(stored.state, MessageState::Error);
     assert_eq!(stored.inbound.raw, b"this is not HL7");
     assert!(stored.error.unwrap().starts_with("unreadable"));
+    running.shutdown().await;
+}
+
+/// A message the store does not take is answered `AE` saying so, never `AA`: the sender keeps
+/// it and sends it again, and the resend is taken once the store is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_store_refuses_is_answered_ae_and_taken_when_resent() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::aa().await;
+    let running = engine(store(&dir))
+        .destination(Destination::mllp("ehr", sink.addr.to_string()))
+        .route(Route::new("all").to("ehr"))
+        .run()
+        .await;
+    let mut client = client(&running).await;
+    // A second connection to the same file makes every insert fail, as a full disk would.
+    let outage = rusqlite::Connection::open(dir.path().join("engine.db")).unwrap();
+    outage
+        .execute_batch(
+            "CREATE TRIGGER outage BEFORE INSERT ON messages
+             BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END;",
+        )
+        .unwrap();
+
+    let message = adt("F1", "P9", 0);
+    let ack = client.send(&message).await.unwrap();
+    let text = String::from_utf8_lossy(&ack);
+    assert_eq!(msa(&ack), ("AE".to_owned(), "F1".to_owned()), "{text}");
+    assert!(
+        text.contains("\rERR|||207^Application internal error^HL70357|E||||the message could not be stored; send it again"),
+        "{text}"
+    );
+
+    outage.execute_batch("DROP TRIGGER outage").unwrap();
+    let ack = client.send(&message).await.unwrap();
+    assert_eq!(msa(&ack), ("AA".to_owned(), "F1".to_owned()));
+    wait_for(
+        "the resend reaches the EHR",
+        Duration::from_secs(30),
+        || sink.count() == 1,
+    )
+    .await;
+    let stats = running.channel_stats("in").unwrap();
+    assert_eq!(
+        stats
+            .store_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
     running.shutdown().await;
 }
 

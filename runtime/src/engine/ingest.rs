@@ -99,17 +99,21 @@ impl Handler for Ingest {
         // The ACK text is written now and committed with the message, so a verbatim resend
         // finds it without a second write; it is sent only after the commit, and only if the
         // decision on the store's receipt gives the same code.
-        let (processed, problems): (Processed, &[Problem]) = match &routed {
-            Ok(_) => (Processed::Ok, &[]),
-            Err(RouteError::Invalid { problems, .. }) => (Processed::Invalid, problems),
-            Err(_) => (Processed::Rejected, &[]),
+        let (processed, explained) = match &routed {
+            Ok(_) => (Processed::Ok, Explained::Nothing),
+            Err(RouteError::Invalid { problems, .. }) => {
+                (Processed::Invalid, Explained::Problems(problems))
+            }
+            Err(RouteError::Rejected { reason, .. }) => {
+                (Processed::Rejected, Explained::Reason(reason))
+            }
         };
         let prebuilt = match self.settings.commit_blocks {
             true => None,
             false => expected_when_stored(mode, processed, self.settings.ack_after)
-                .map(|code| (code, self.ack_text(&message, code, problems))),
+                .map(|code| (code, self.ack_text(&message, code, explained))),
         };
-        let application_ack = self.application_ack(&message, mode, processed, problems);
+        let application_ack = self.application_ack(&message, mode, processed, explained);
         let accepted = self
             .committer
             .submit(
@@ -131,7 +135,7 @@ impl Handler for Ingest {
                 if self.settings.commit_blocks {
                     return Reply::Commit(Commit::Nak);
                 }
-                self.ack(&message, code.immediate(), &[])
+                self.ack(&message, code.immediate(), Explained::StoreFailed)
             }
             Ok(Accepted::Verbatim { receipt, ack }) => {
                 self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -153,7 +157,7 @@ impl Handler for Ingest {
                             &Outcome::Stored(&receipt.durable),
                             self.settings.ack_after,
                         );
-                        self.ack(&message, code.immediate(), &[])
+                        self.ack(&message, code.immediate(), Explained::Nothing)
                     }
                 }
             }
@@ -203,7 +207,7 @@ impl Handler for Ingest {
                         Reply::Message(Bytes::from(text))
                     }
                     (code, _) => {
-                        let reply = self.ack(&message, code, problems);
+                        let reply = self.ack(&message, code, explained);
                         if let Reply::Message(ack) = &reply {
                             self.committer.record_ack(receipt.id, ack.to_vec());
                         }
@@ -243,7 +247,7 @@ impl Ingest {
         message: &Message<'_>,
         mode: Mode,
         processed: Processed,
-        problems: &[Problem],
+        explained: Explained<'_>,
     ) -> Option<Output> {
         let code = deferred_when_stored(mode, processed)?;
         let Some(destination) = &self.settings.application_acks else {
@@ -252,14 +256,12 @@ impl Ingest {
                  destination for them (Channel::application_acks_to): none is sent");
             return None;
         };
-        let payload = AckBuilder::new(message)
+        let builder = AckBuilder::new(message)
             .code(code)
             .control_id(self.shared.ack_ids.next())
             .timestamp(self.shared.clock.now())
-            .problems(problems)
-            .own_message()
-            .build()
-            .into_bytes();
+            .own_message();
+        let payload = explained.explain(builder).build().into_bytes();
         Some(Output {
             destination: destination.clone(),
             payload,
@@ -267,22 +269,20 @@ impl Ingest {
     }
 
     /// The ACK for a parsed message, or nothing when the sender asked for none.
-    fn ack(&self, message: &Message<'_>, code: Option<AckCode>, problems: &[Problem]) -> Reply {
+    fn ack(&self, message: &Message<'_>, code: Option<AckCode>, explained: Explained<'_>) -> Reply {
         let Some(code) = code else {
             return Reply::Nothing;
         };
         self.stats.count_ack(code);
-        Reply::Message(Bytes::from(self.ack_text(message, code, problems)))
+        Reply::Message(Bytes::from(self.ack_text(message, code, explained)))
     }
 
-    fn ack_text(&self, message: &Message<'_>, code: AckCode, problems: &[Problem]) -> Vec<u8> {
-        AckBuilder::new(message)
+    fn ack_text(&self, message: &Message<'_>, code: AckCode, explained: Explained<'_>) -> Vec<u8> {
+        let builder = AckBuilder::new(message)
             .code(code)
             .control_id(self.shared.ack_ids.next())
-            .timestamp(self.shared.clock.now())
-            .problems(problems)
-            .build()
-            .into_bytes()
+            .timestamp(self.shared.clock.now());
+        explained.explain(builder).build().into_bytes()
     }
 
     /// Bytes that are not a readable message: stored in the error state (nothing is lost),
@@ -345,4 +345,29 @@ fn ack_code(ack: &[u8]) -> Option<AckCode> {
     let text = std::str::from_utf8(ack).ok()?;
     let msa = text.split(['\r', '\n']).find(|l| l.starts_with("MSA"))?;
     msa.get(4..6)?.parse().ok()
+}
+
+/// What the ERR segments of an ACK explain. A positive code gets none of them (see
+/// [`AckBuilder::build`]), so the explanation can be given before the code is known.
+#[derive(Debug, Clone, Copy)]
+enum Explained<'a> {
+    /// Nothing went wrong.
+    Nothing,
+    /// The validator's problems, each at its HL7 location.
+    Problems(&'a [Problem]),
+    /// Why a route's filter or transform refused the message.
+    Reason(&'a str),
+    /// The store did not take the message: the sender should send it again.
+    StoreFailed,
+}
+
+impl Explained<'_> {
+    fn explain<'m>(self, builder: AckBuilder<'m>) -> AckBuilder<'m> {
+        match self {
+            Explained::Nothing => builder,
+            Explained::Problems(problems) => builder.problems(problems),
+            Explained::Reason(reason) => builder.internal_error(reason),
+            Explained::StoreFailed => builder.outcome(&Outcome::StoreFailed),
+        }
+    }
 }
