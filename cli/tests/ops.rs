@@ -177,9 +177,10 @@ fn reprocess_queue_and_discard() {
     assert_eq!(one.code, Some(0), "{}", one.stderr);
     insta::assert_snapshot!("reprocess_one", one.stdout);
     // Each destination's worker delivers on its own: neither copy waits for the other.
-    eventually("a third copy at the pharmacy and a second at the EHR", || {
-        h.pharmacy.count("STM-90001") == 3 && h.ehr.count("STM-90001") == 2
-    });
+    eventually(
+        "a third copy at the pharmacy and a second at the EHR",
+        || h.pharmacy.count("STM-90001") == 3 && h.ehr.count("STM-90001") == 2,
+    );
     let still = h.hl7(&["reprocess", &defects]);
     assert_eq!(still.code, Some(1), "{}", still.stderr);
     assert!(
