@@ -43,6 +43,17 @@ impl Run for EngineBuilder {
     }
 }
 
+/// An engine that routes every message to one destination, `ehr`, a sink that answers `AA`.
+async fn everything_to_one_sink(dir: &tempfile::TempDir) -> (Sink, RunningEngine) {
+    let sink = Sink::aa().await;
+    let running = engine(store(dir))
+        .destination(Destination::mllp("ehr", sink.addr.to_string()))
+        .route(Route::new("all").to("ehr"))
+        .run()
+        .await;
+    (sink, running)
+}
+
 async fn client(engine: &RunningEngine) -> MllpClient {
     let addr = engine.local_addr("in").expect("channel bound");
     MllpClient::connect(addr, ClientConfig::default())
@@ -97,12 +108,7 @@ async fn adt_fans_out_to_three_destinations_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t_dedupe_1_resends_and_reused_control_ids() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Sink::aa().await;
-    let running = engine(store(&dir))
-        .destination(Destination::mllp("ehr", sink.addr.to_string()))
-        .route(Route::new("all").to("ehr"))
-        .run()
-        .await;
+    let (sink, running) = everything_to_one_sink(&dir).await;
     let mut events = running.subscribe();
     let mut client = client(&running).await;
     let mut acks = Vec::new();
@@ -382,12 +388,7 @@ async fn unreadable_message_is_kept_and_answered_ae() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_the_store_refuses_is_answered_ae_and_taken_when_resent() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Sink::aa().await;
-    let running = engine(store(&dir))
-        .destination(Destination::mllp("ehr", sink.addr.to_string()))
-        .route(Route::new("all").to("ehr"))
-        .run()
-        .await;
+    let (sink, running) = everything_to_one_sink(&dir).await;
     let mut client = client(&running).await;
     // A second connection to the same file makes every insert fail, as a full disk would.
     let outage = rusqlite::Connection::open(dir.path().join("engine.db")).unwrap();
