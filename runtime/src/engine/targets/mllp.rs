@@ -35,13 +35,9 @@ pub fn judge_ack(sent_control_id: &str, response: &[u8]) -> Verdict {
             response: keep,
         };
     }
-    let text_of = || {
-        let t = msa(3);
-        if t.is_empty() {
-            String::new()
-        } else {
-            format!(": {t}")
-        }
+    let text_of = || match why(&ack) {
+        Some(why) => format!(": {why}"),
+        None => String::new(),
     };
     match code.parse::<AckCode>() {
         Ok(AckCode::AA | AckCode::CA) => Verdict::Delivered { response: keep },
@@ -58,6 +54,24 @@ pub fn judge_ack(sent_control_id: &str, response: &[u8]) -> Verdict {
             response: keep,
         },
     }
+}
+
+/// What a negative ACK says about why: MSA-3 (the text field of 2.3 and 2.4, withdrawn later),
+/// else its first ERR: ERR-8 (the user message, 2.5 and later), ERR-3 (the error code and its
+/// text), or ERR-1 (the 2.3 and 2.4 error location, whose fourth component is the code).
+fn why(ack: &Message<'_>) -> Option<String> {
+    [
+        "MSA-3",
+        "ERR-8",
+        "ERR-3.2",
+        "ERR-3.1",
+        "ERR-1.4.2",
+        "ERR-1.4.1",
+    ]
+    .into_iter()
+    .filter_map(|path| ack.get(path).ok().flatten())
+    .map(|item| item.decoded().into_owned())
+    .find(|text| !text.is_empty())
 }
 
 pub(crate) struct MllpDeliver {
@@ -150,5 +164,39 @@ impl Deliver for MllpDeliver {
                 },
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(ack: &str) -> String {
+        match judge_ack("C1", ack.as_bytes()) {
+            Verdict::Rejected { reason, .. } => reason,
+            Verdict::Error { error, .. } => error,
+            other => panic!("not a negative ACK: {other:?}"),
+        }
+    }
+
+    const MSH: &str = "MSH|^~\\&|EHR|H|ENGINE|H|20261128||ACK|A1|P|2.5.1\r";
+
+    #[test]
+    fn a_negative_ack_says_why_wherever_its_version_puts_it() {
+        // 2.5 and later: ERR-8, the user message, escapes decoded.
+        let v25 = format!(
+            "{MSH}MSA|AR|C1\rERR||PID^1^3|204^Unknown key identifier^HL70357|E||||no patient \\T\\ no visit\r"
+        );
+        assert_eq!(reason(&v25), "AR: no patient & no visit");
+        // ERR-8 left out: the error code's text.
+        let code_only =
+            format!("{MSH}MSA|AE|C1\rERR||PID^1^3|204^Unknown key identifier^HL70357|E\r");
+        assert_eq!(reason(&code_only), "AE: Unknown key identifier");
+        // 2.3 and 2.4: MSA-3, else ERR-1's code.
+        let msa3 = format!("{MSH}MSA|AE|C1|unknown patient\r");
+        assert_eq!(reason(&msa3), "AE: unknown patient");
+        let eld = format!("{MSH}MSA|AR|C1\rERR|PID^1^3^204&Unknown key identifier&HL70357\r");
+        assert_eq!(reason(&eld), "AR: Unknown key identifier");
+        assert_eq!(reason(&format!("{MSH}MSA|CR|C1\r")), "CR");
     }
 }
