@@ -8,6 +8,7 @@
 
 #![cfg(unix)]
 
+mod common;
 mod ops_support;
 
 use std::sync::atomic::Ordering;

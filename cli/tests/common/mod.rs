@@ -45,12 +45,21 @@ impl Run {
 
 /// Runs `hl7 args...` in the workspace root.
 pub(crate) fn hl7(args: &[&str]) -> Run {
+    hl7_env(args, &[])
+}
+
+/// Runs `hl7 args...` in the workspace root with nothing from the caller's admin environment
+/// but `env`.
+pub(crate) fn hl7_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let Output {
         status,
         stdout,
         stderr,
     } = Command::new(env!("CARGO_BIN_EXE_hl7"))
         .args(args)
+        .env_remove("HL7_ADMIN_TOKEN")
+        .env_remove("HL7_ADMIN_URL")
+        .envs(env.iter().copied())
         .current_dir(workspace())
         .output()
         .expect("run the hl7 binary");

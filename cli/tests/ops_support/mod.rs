@@ -8,8 +8,7 @@
 mod tls_support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,12 +36,8 @@ pub const GLUCOSE: &str = "examples/messages/acme_oru_r01_glucose.hl7";
 pub const DEFECTS: &str = "examples/messages/acme_oru_r01_defects.hl7";
 pub const ADMIT: &str = "examples/messages/st_marys_adt_a01_admit.hl7";
 
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 pub fn fixture(path: &str) -> String {
-    std::fs::read_to_string(workspace().join(path)).expect("read an example message")
+    std::fs::read_to_string(crate::common::workspace().join(path)).expect("read an example message")
 }
 
 /// A simulated partner system: ACKs `AA`, or `AR` while told to reject; keeps what it got.
@@ -278,25 +273,12 @@ pub struct Run {
 
 /// Runs `hl7 args` with nothing from the caller's admin environment but `env`.
 pub fn hl7(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_hl7"))
-        .args(args)
-        .env_remove("HL7_ADMIN_TOKEN")
-        .env_remove("HL7_ADMIN_URL")
-        .envs(env.iter().copied())
-        .current_dir(workspace())
-        .output()
-        .expect("run the hl7 binary");
-    let run = Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
+    let run = crate::common::hl7_env(args, env);
+    Run {
+        code: run.code,
+        stdout: run.stdout(),
+        stderr: run.stderr,
+    }
 }
 
 /// Times (`2024-11-27T02:00:00.000Z`, `2024-11-27T02:00:00Z`) as placeholders of the same
