@@ -1,8 +1,10 @@
 //! MLLP destinations: one message in flight, the ACK judged by MSA-1 and matched by MSA-2.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
-use crate::ack::matching::control_id;
+use crate::ack::matching::{acknowledgment, control_id};
 use crate::ack::AckCode;
 use crate::engine::{Deliver, DeliveryFuture, Verdict};
 use crate::er7::Message;
@@ -12,32 +14,29 @@ use crate::transport::{
 };
 
 /// Judges an MLLP response: MSA-1 by table 0008, and MSA-2 must be the sent MSH-10.
+///
+/// The two fields are read straight from the text, as the client matched them; only a negative
+/// ACK is parsed whole, for its reason.
 pub fn judge_ack(sent_control_id: &str, response: &[u8]) -> Verdict {
     let keep = Some(response.to_vec());
-    let text = String::from_utf8_lossy(response);
-    let Ok(ack) = Message::parse(&text) else {
+    let Some((code, echoed)) = msa_1_and_2(response) else {
         return Verdict::Failed {
             error: "the response is not an HL7 message".to_owned(),
             response: keep,
         };
     };
-    let msa = |n: usize| {
-        ack.get(&format!("MSA-{n}"))
-            .ok()
-            .flatten()
-            .map(|i| i.raw().to_owned())
-            .unwrap_or_default()
-    };
-    let (code, echoed) = (msa(1), msa(2));
     if echoed != sent_control_id {
         return Verdict::Failed {
             error: format!("ACK for another message (MSA-2 `{echoed}`, sent `{sent_control_id}`)"),
             response: keep,
         };
     }
-    let text_of = || match why(&ack) {
-        Some(why) => format!(": {why}"),
-        None => String::new(),
+    let text_of = || {
+        let text = String::from_utf8_lossy(response);
+        match Message::parse(&text).ok().as_ref().and_then(why) {
+            Some(why) => format!(": {why}"),
+            None => String::new(),
+        }
     };
     match code.parse::<AckCode>() {
         Ok(AckCode::AA | AckCode::CA) => Verdict::Delivered { response: keep },
@@ -54,6 +53,26 @@ pub fn judge_ack(sent_control_id: &str, response: &[u8]) -> Verdict {
             response: keep,
         },
     }
+}
+
+/// MSA-1 and MSA-2 (empty when absent), read from the text when it is UTF-8 with an MSA
+/// segment, else from the parsed message (a Latin-1 ACK, an MSA-less response); `None` when the
+/// response is not a message.
+fn msa_1_and_2(response: &[u8]) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
+    if let Some((code, echoed)) = acknowledgment(response) {
+        return Some((code.into(), echoed.into()));
+    }
+    let text = String::from_utf8_lossy(response);
+    let ack = Message::parse(&text).ok()?;
+    let field = |path: &str| {
+        let value = ack
+            .get(path)
+            .ok()
+            .flatten()
+            .map(|item| item.raw().to_owned());
+        Cow::Owned(value.unwrap_or_default())
+    };
+    Some((field("MSA-1"), field("MSA-2")))
 }
 
 /// What a negative ACK says about why: MSA-3 (the text field of 2.3 and 2.4, withdrawn later),
@@ -198,5 +217,23 @@ mod tests {
         let eld = format!("{MSH}MSA|AR|C1\rERR|PID^1^3^204&Unknown key identifier&HL70357\r");
         assert_eq!(reason(&eld), "AR: Unknown key identifier");
         assert_eq!(reason(&format!("{MSH}MSA|CR|C1\r")), "CR");
+    }
+
+    #[test]
+    fn an_ack_that_is_not_utf8_is_still_judged() {
+        let mut latin1 = format!("{MSH}MSA|AE|C1|").into_bytes();
+        latin1.extend_from_slice(b"d\xe9j\xe0 vu\r");
+        match judge_ack("C1", &latin1) {
+            Verdict::Error { error, .. } => assert!(error.starts_with("AE: d"), "{error}"),
+            other => panic!("an AE: {other:?}"),
+        }
+        assert!(matches!(
+            judge_ack("C1", b"not a message"),
+            Verdict::Failed { .. }
+        ));
+        assert!(matches!(
+            judge_ack("C1", format!("{MSH}MSA|AA|C2\r").as_bytes()),
+            Verdict::Failed { .. }
+        ));
     }
 }
