@@ -1,7 +1,8 @@
 //! MLLP over TLS on loopback: T-TLS-1 (mutual TLS: untrusted, missing and expired client
 //! certificates fail the handshake; the allow-list), T-TLS-2 (plain MLLP and stalled handshakes
 //! are closed at the handshake timeout without blocking a good client), the client side (our
-//! client against our listener, a wrong CA, a wrong server name) and the PEM loading errors.
+//! client against our listener, a wrong CA, a wrong server name). The PEM and configuration
+//! errors are in `tls_config.rs`.
 //!
 //! Every certificate and key is generated at test time with rcgen; none is committed.
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hl7_runtime::transport::{
-    CaBundle, ClientAllowList, ClientConfig, ClientTlsConfig, Connect, HandshakeError, Identity,
+    ClientAllowList, ClientConfig, ClientTlsConfig, Connect, HandshakeError, Identity,
     ListenerConfig, MllpClient, MllpListener, PeerCertificate, SendError, ServerTls,
     ServerTlsConfig, TcpConnector, TlsConfigError, TlsConnector,
 };
@@ -539,153 +540,4 @@ async fn client_with_wrong_ca_or_name_fails_clearly() {
         matches!(bad, Err(TlsConfigError::InvalidServerName { .. })),
         "{bad:?}"
     );
-}
-
-/// Bad PEM files and configurations are refused when loaded, naming the file and the problem.
-#[test]
-fn pem_and_config_errors_name_the_file_and_the_problem() {
-    let pki = Pki::new();
-    let (cert_pem, key_pem) = pki.ca.issue("engine", &["localhost"], false);
-    let (_, other_key_pem) = pki.ca.issue("engine", &["localhost"], false);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let write = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).expect("write");
-        path
-    };
-    let cert = write("server.pem", &cert_pem);
-    let key = write("server.key", &key_pem);
-    let both = write("both.pem", &format!("{cert_pem}{key_pem}"));
-    let other_key = write("other.key", &other_key_pem);
-    let empty = write("empty.pem", "");
-    let truncated = write(
-        "truncated.pem",
-        cert_pem.split("-----END").next().expect("text"),
-    );
-    let garbage = write(
-        "garbage.pem",
-        "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n",
-    );
-    let encrypted = write(
-        "encrypted.key",
-        "-----BEGIN ENCRYPTED PRIVATE KEY-----\naGVsbG8gd29ybGQ=\n-----END ENCRYPTED PRIVATE KEY-----\n",
-    );
-    let two_keys = write("two.key", &format!("{key_pem}{other_key_pem}"));
-    let missing = dir.path().join("missing.pem");
-
-    Identity::from_pem_files(&cert, &key).expect("good pair");
-    Identity::from_pem_files(&both, &both).expect("cert and key in one file");
-
-    let check = |result: Result<Identity, TlsConfigError>, file: &std::path::Path, says: &str| {
-        let err = result.expect_err(says);
-        let text = err.to_string();
-        eprintln!("{text}");
-        assert!(
-            text.contains(&file.display().to_string()),
-            "names the file: {text}"
-        );
-        assert!(text.contains(says), "says {says:?}: {text}");
-        err
-    };
-    let err = check(
-        Identity::from_pem_files(&missing, &key),
-        &missing,
-        "cannot read",
-    );
-    assert!(matches!(err, TlsConfigError::Read { .. }));
-    let err = check(
-        Identity::from_pem_files(&empty, &key),
-        &empty,
-        "no certificate found",
-    );
-    assert!(matches!(err, TlsConfigError::NoCertificate { .. }));
-    let err = check(
-        Identity::from_pem_files(&truncated, &key),
-        &truncated,
-        "malformed PEM",
-    );
-    assert!(matches!(err, TlsConfigError::Pem { .. }));
-    let err = check(
-        Identity::from_pem_files(&garbage, &key),
-        &garbage,
-        "certificate #1 cannot be parsed",
-    );
-    assert!(matches!(
-        err,
-        TlsConfigError::BadCertificate { index: 1, .. }
-    ));
-    let err = check(Identity::from_pem_files(&key, &cert), &key, "swapped");
-    assert!(matches!(
-        err,
-        TlsConfigError::NoCertificate {
-            holds_key: true,
-            ..
-        }
-    ));
-    let err = check(
-        Identity::from_pem_files(&cert, &cert),
-        &cert,
-        "no private key found",
-    );
-    assert!(matches!(
-        err,
-        TlsConfigError::NoPrivateKey {
-            holds_certificate: true,
-            ..
-        }
-    ));
-    let err = check(
-        Identity::from_pem_files(&cert, &encrypted),
-        &encrypted,
-        "encrypted",
-    );
-    assert!(matches!(err, TlsConfigError::EncryptedPrivateKey { .. }));
-    let err = check(
-        Identity::from_pem_files(&cert, &two_keys),
-        &two_keys,
-        "2 private keys",
-    );
-    assert!(matches!(
-        err,
-        TlsConfigError::MultiplePrivateKeys { count: 2, .. }
-    ));
-    let err = check(
-        Identity::from_pem_files(&cert, &other_key),
-        &other_key,
-        "does not match",
-    );
-    assert!(matches!(err, TlsConfigError::KeyMismatch { .. }));
-
-    let err = CaBundle::from_pem_file(&key).expect_err("a key is no CA bundle");
-    assert!(err.to_string().contains("server.key"), "{err}");
-    assert!(matches!(
-        Identity::from_der(Vec::new(), Vec::new()),
-        Err(TlsConfigError::NoCertificate { .. })
-    ));
-    assert!(matches!(
-        Identity::from_der(vec![pki.ca.der()], b"not a key".to_vec()),
-        Err(TlsConfigError::BadPrivateKey { .. })
-    ));
-
-    // Configurations that would let everyone in, or no one, are refused at start-up.
-    let listed = ClientAllowList::new().allow_name("lab.example.org");
-    assert!(matches!(
-        ServerTlsConfig::new(pki.server.clone())
-            .with_allow_list(listed)
-            .build(),
-        Err(TlsConfigError::AllowListWithoutClientCa)
-    ));
-    assert!(matches!(
-        pki.mtls().with_allow_list(ClientAllowList::new()).build(),
-        Err(TlsConfigError::EmptyAllowList)
-    ));
-    for bad in ["", "abcd", &"zz".repeat(32), &"+f".repeat(32)] {
-        assert!(
-            matches!(
-                ClientAllowList::new().allow_fingerprint_hex(bad),
-                Err(TlsConfigError::InvalidFingerprint { .. })
-            ),
-            "{bad:?}"
-        );
-    }
 }
