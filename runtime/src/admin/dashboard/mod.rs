@@ -32,7 +32,7 @@
 //! - `GET /dashboard/app.js`, `GET /dashboard/app.css`: its script and style.
 //! - `GET /dashboard/fields.json`: segment, field and component names for the message view,
 //!   generated once from the bundled HL7 v2.5.1 base definitions (`hl7-spec/spec/2.5.1`,
-//!   `segments.xml` and `datatypes.xml`); a test in `examples/tests/dashboard_browser.rs`
+//!   `segments.xml` and `datatypes.xml`); a test in `examples/tests/dashboard_fields.rs`
 //!   checks it against them and rewrites it with `HL7_DASHBOARD_FIELDS=write`.
 //! - `POST /login`, `POST /logout`: sessions (answered by the token check itself).
 //!
