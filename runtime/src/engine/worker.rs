@@ -150,7 +150,9 @@ impl Worker {
         let mut backoff = None;
         let mut claims = claims.into_iter();
         for claim in claims.by_ref() {
-            if shutdown.is_cancelled() || backoff.is_some() {
+            // A pause takes effect before the next delivery, even of a batch claimed before it.
+            let paused = self.stats.paused.load(Ordering::Relaxed);
+            if shutdown.is_cancelled() || backoff.is_some() || paused {
                 untried.push(claim);
                 continue;
             }
