@@ -11,10 +11,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use engine_support::{adt, control_id_of, wait_for};
+use engine_support::{adt, connect, control_id_of, wait_for, Run};
 use hl7_runtime::engine::{Channel, Destination, Engine, RetryPolicy, Route};
 use hl7_runtime::store::{ItemState, MessageId, SqliteStore, Store};
-use hl7_runtime::transport::{ClientConfig, MllpClient};
 
 /// What the server got (control ID, content type) and the status it answered.
 type Log = Arc<Mutex<Vec<(String, String, u16)>>>;
@@ -57,15 +56,9 @@ async fn http_destination_delivers_retries_and_dead_letters() {
         .channel(Channel::mllp("in", "127.0.0.1:0"))
         .destination(Destination::http("billing", url).retry(retry))
         .route(Route::new("all").to("billing"))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let addr = running.local_addr("in").unwrap();
-    let mut client = MllpClient::connect(addr, ClientConfig::default())
-        .await
-        .unwrap();
+        .run()
+        .await;
+    let mut client = connect(&running, "in").await;
     for id in ["H1", "H2", "H3", "H4"] {
         client.send(&adt(id, "P8", 0)).await.unwrap();
     }

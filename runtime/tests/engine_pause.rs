@@ -6,11 +6,10 @@ mod engine_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine_support::{adt, wait_for, Sink, SinkReply};
+use engine_support::{adt, connect, wait_for, Run, Sink, SinkReply};
 use hl7_runtime::ack::AckCode;
 use hl7_runtime::engine::{Channel, Destination, Engine, Route};
 use hl7_runtime::store::{ItemState, MessageId, SqliteStore, Store};
-use hl7_runtime::transport::{ClientConfig, MllpClient};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_stops_a_batch_already_claimed() {
@@ -23,20 +22,13 @@ async fn a_pause_stops_a_batch_already_claimed() {
         SinkReply::Ack(AckCode::AA, Duration::from_millis(hold))
     }))
     .await;
-    let engine_store: Arc<SqliteStore> = Arc::clone(&store);
-    let running = Engine::builder(engine_store)
+    let running = Engine::builder(Arc::clone(&store) as Arc<dyn Store>)
         .channel(Channel::mllp("in", "127.0.0.1:0"))
         .destination(Destination::mllp("ehr", sink.addr.to_string()))
         .route(Route::new("all").to("ehr"))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let addr = running.local_addr("in").unwrap();
-    let mut client = MllpClient::connect(addr, ClientConfig::default())
-        .await
-        .unwrap();
+        .run()
+        .await;
+    let mut client = connect(&running, "in").await;
     for id in ["A", "B", "C", "D"] {
         client.send(&adt(id, "P8", 0)).await.unwrap();
     }

@@ -7,7 +7,7 @@ mod engine_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine_support::{adt, msa, wait_for, Sink, SinkReply};
+use engine_support::{adt, connect, msa, wait_for, Run, Sink, SinkReply};
 use hl7_runtime::ack::AckCode;
 use hl7_runtime::engine::{
     Channel, ConfigError, Destination, Engine, EngineBuilder, Event, RetryPolicy, Route,
@@ -28,21 +28,6 @@ fn engine(store: Arc<SqliteStore>) -> EngineBuilder {
     Engine::builder(store).channel(Channel::mllp("in", "127.0.0.1:0"))
 }
 
-/// Builds and starts an engine the test configured; any refusal fails the test.
-trait Run {
-    async fn run(self) -> RunningEngine;
-}
-
-impl Run for EngineBuilder {
-    async fn run(self) -> RunningEngine {
-        self.build()
-            .expect("a valid configuration")
-            .start()
-            .await
-            .expect("the engine starts")
-    }
-}
-
 /// An engine that routes every message to one destination, `ehr`, a sink that answers `AA`.
 async fn everything_to_one_sink(dir: &tempfile::TempDir) -> (Sink, RunningEngine) {
     let sink = Sink::aa().await;
@@ -55,10 +40,7 @@ async fn everything_to_one_sink(dir: &tempfile::TempDir) -> (Sink, RunningEngine
 }
 
 async fn client(engine: &RunningEngine) -> MllpClient {
-    let addr = engine.local_addr("in").expect("channel bound");
-    MllpClient::connect(addr, ClientConfig::default())
-        .await
-        .expect("connect to the engine")
+    connect(engine, "in").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hl7_runtime::ack::{AckBuilder, AckCode, ControlIds, SequenceIds};
+use hl7_runtime::engine::{EngineBuilder, RunningEngine};
 use hl7_runtime::er7::Message;
-use hl7_runtime::transport::{ListenerConfig, MllpListener, Reply};
+use hl7_runtime::transport::{ClientConfig, ListenerConfig, MllpClient, MllpListener, Reply};
 
 /// What a sink answers for one message (the message's MSH-10 and how often it was seen).
 pub type Answer = Arc<dyn Fn(&str, usize) -> SinkReply + Send + Sync>;
@@ -142,4 +143,27 @@ pub fn msa(ack: &[u8]) -> (String, String) {
             .unwrap_or_default()
     };
     (get("MSA-1"), get("MSA-2"))
+}
+
+/// Builds and starts an engine the test configured; any refusal fails the test.
+pub trait Run {
+    async fn run(self) -> RunningEngine;
+}
+
+impl Run for EngineBuilder {
+    async fn run(self) -> RunningEngine {
+        self.build()
+            .expect("a valid configuration")
+            .start()
+            .await
+            .expect("the engine starts")
+    }
+}
+
+/// A client of the engine's MLLP channel `channel`.
+pub async fn connect(engine: &RunningEngine, channel: &str) -> MllpClient {
+    let addr = engine.local_addr(channel).expect("channel bound");
+    MllpClient::connect(addr, ClientConfig::default())
+        .await
+        .expect("connect to the engine")
 }
