@@ -59,7 +59,9 @@ pub(crate) fn site(inputs: &[Input<'_>]) -> (TokenStream, Value) {
                 #(#items)*
             }
         });
-        reexports.push(quote!(pub use self::#module::#ty;));
+        // `#[derive(Message)]` writes the typed view beside the struct.
+        let view = format_ident!("{}View", ty);
+        reexports.push(quote!(pub use self::#module::{#ty, #view};));
     }
     let tables = tables_module(&tables);
     let tokens = quote! {

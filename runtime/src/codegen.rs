@@ -17,7 +17,9 @@ pub use crate::crosswalk::{
     Code as CrosswalkCode, Crosswalk, Policy as CrosswalkPolicy, Row as CrosswalkRow,
     TableRef as CrosswalkTable,
 };
-pub use crate::er7::{Message as Er7Message, ParseError, Segment as Er7Segment, Writer};
+pub use crate::er7::{
+    Delimiters, Message as Er7Message, ParseError, Segment as Er7Segment, Writer,
+};
 pub use crate::rules::table_index;
 pub use crate::rules::{
     Condition, ElementRule, GroupRule, MessageRule, NodeKind, NodeRule, Place, Predicate,
@@ -27,7 +29,8 @@ pub use crate::typed::{
     decode_group_node, decode_segment_node, split, ChildWriter, DecodeContext, Element, GroupType,
     Level, MessageType, Node, NodeSlot, Parsed, ReadError, SegmentType, Slot,
 };
+pub use crate::typed::{untyped_view, CompositeView, GroupView, MessageView, SegmentView};
 pub use crate::types::{Date, DateTime, Number, SequenceId, Text, Time, Varies};
-pub use crate::validate::{Matched, MatchedGroup, Problem};
+pub use crate::validate::{Matched, MatchedGroup, Occurrences, Problem};
 pub use crate::NonEmpty;
 pub use hl7_macros::{Composite, Group, Message, Segment};

@@ -4,6 +4,10 @@
 //! - `generic_parse_walk`: generic ER7 parse and a full walk to the subcomponents;
 //! - `typed_parse_validate`: `typed::parse_lenient` into the base 2.5.1 types, dispatched on
 //!   MSH-9 (charset decoding, view, validation, struct building);
+//! - `typed_view_parse_validate`: the typed views (`OruR01View::parse_lenient`, ...) from the
+//!   same bytes: UTF-8 check, view, validation; values are found when read, none is here;
+//! - `typed_view_then_decode`: the same, then every value decoded into the owned struct (what
+//!   reading the whole message through a view costs);
 //! - `validate_only`: the validator alone over pre-parsed views;
 //! - `typed_encode`: `typed::to_er7` of pre-parsed typed messages.
 //!
@@ -20,7 +24,8 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use hl7_runtime::er7::Message;
 use hl7_runtime::typed::{self, MessageType};
 use hl7_runtime::validate;
-use hl7_tests::base251::{AdtA01, OrmO01, OruR01, RdeO11};
+use hl7_tests::base251::{AdtA01, AdtA01View, OrmO01, OrmO01View, OruR01, OruR01View};
+use hl7_tests::base251::{RdeO11, RdeO11View};
 
 const COUNT: usize = 1000;
 
@@ -52,6 +57,35 @@ fn parse_typed(text: &str) -> (usize, Option<Typed>) {
         "ORU" => one::<OruR01>(text, Typed::Oru),
         "ORM" => one::<OrmO01>(text, Typed::Orm),
         "RDE" => one::<RdeO11>(text, Typed::Rde),
+        other => panic!("unexpected message type {other}"),
+    }
+}
+
+/// Typed view parse and validation from bytes; returns the number of problems, and when
+/// `decode` also decodes the view into the owned struct.
+fn view_typed(bytes: &[u8], decode: bool) -> usize {
+    let Ok(text) = std::str::from_utf8(black_box(bytes)) else {
+        return usize::MAX;
+    };
+    macro_rules! one {
+        ($view:ident) => {
+            match $view::parse_lenient(text) {
+                Ok(parsed) => {
+                    if decode {
+                        black_box(parsed.message.decode());
+                    }
+                    black_box(&parsed.message);
+                    parsed.problems.len()
+                }
+                Err(_) => usize::MAX,
+            }
+        };
+    }
+    match family(text) {
+        "ADT" => one!(AdtA01View),
+        "ORU" => one!(OruR01View),
+        "ORM" => one!(OrmO01View),
+        "RDE" => one!(RdeO11View),
         other => panic!("unexpected message type {other}"),
     }
 }
@@ -158,6 +192,22 @@ fn benches(c: &mut Criterion) {
                         black_box(message);
                         problems
                     })
+                    .sum::<usize>()
+            })
+        });
+        g.bench_function("typed_view_parse_validate", |b| {
+            b.iter(|| {
+                messages
+                    .iter()
+                    .map(|m| view_typed(m.as_bytes(), false))
+                    .sum::<usize>()
+            })
+        });
+        g.bench_function("typed_view_then_decode", |b| {
+            b.iter(|| {
+                messages
+                    .iter()
+                    .map(|m| view_typed(m.as_bytes(), true))
                     .sum::<usize>()
             })
         });

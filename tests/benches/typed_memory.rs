@@ -9,7 +9,9 @@
 //!   matching, validation, struct building).
 //!
 //! Both are reported as ratios to the wire size, median and max per message type, against the
-//! target of at most 3x. Run with `cargo bench -p hl7-tests --bench typed_memory`.
+//! target of at most 3x, for the owned structs (`OruR01::parse_lenient`) and for the typed views
+//! (`OruR01View::parse_lenient`: the view keeps the text where it is and the validator's placement
+//! of each segment). Run with `cargo bench -p hl7-tests --bench typed_memory`.
 
 // A bench binary with its own `main`.
 #![allow(missing_docs)]
@@ -19,8 +21,9 @@
 mod corpus;
 
 use hl7_runtime::typed::{self, MessageType};
-use hl7_tests::base251::{AdtA01, OrmO01, OruR01, RdeO11};
-use hl7_tests::nist::VxuV04;
+use hl7_tests::base251::{AdtA01, AdtA01View, OrmO01, OrmO01View, OruR01, OruR01View};
+use hl7_tests::base251::{RdeO11, RdeO11View};
+use hl7_tests::nist::{VxuV04, VxuV04View};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -38,17 +41,35 @@ struct Sample {
 }
 
 fn measure<M: MessageType>(text: &str) -> Sample {
+    measure_with(text, |bytes| {
+        let parsed = typed::parse_lenient::<M>(bytes).expect("measured messages are ER7");
+        let errors = parsed.problems.iter().filter(|p| p.is_error()).count();
+        (errors, parsed.message)
+    })
+}
+
+/// The typed view of `text` as `$view`, measured like the owned parse.
+macro_rules! measure_view {
+    ($view:ident, $text:expr) => {
+        measure_with($text, |bytes| {
+            let text = std::str::from_utf8(bytes).expect("measured messages are UTF-8");
+            let parsed = $view::parse_lenient(text).expect("measured messages are ER7");
+            let errors = parsed.problems.iter().filter(|p| p.is_error()).count();
+            (errors, parsed.message)
+        })
+    };
+}
+
+/// Runs `parse` (which returns the error count and what it keeps) under a fresh profiler.
+fn measure_with<'t, T>(text: &'t str, parse: impl FnOnce(&'t [u8]) -> (usize, T)) -> Sample {
     let bytes = text.as_bytes();
     let profiler = dhat::Profiler::builder()
         .testing()
         .trim_backtraces(Some(4))
         .build();
-    let parsed = typed::parse_lenient::<M>(bytes).expect("measured messages are ER7");
-    let errors = parsed.problems.iter().filter(|p| p.is_error()).count();
-    let message = parsed.message;
-    drop(parsed.problems);
+    let (errors, kept) = parse(bytes);
     let stats = dhat::HeapStats::get();
-    drop(message);
+    drop(kept);
     drop(profiler);
     Sample {
         errors,
@@ -81,27 +102,43 @@ fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let count = if quick { 40 } else { COUNT };
     let messages = corpus::hospital_mix(count);
+    table("owned structs", &messages, |family, text| match family {
+        "ADT" => measure::<AdtA01>(text),
+        "ORU" => measure::<OruR01>(text),
+        "ORM" => measure::<OrmO01>(text),
+        "RDE" => measure::<RdeO11>(text),
+        other => panic!("unexpected message type {other}"),
+    });
+    table("typed views", &messages, |family, text| match family {
+        "ADT" => measure_view!(AdtA01View, text),
+        "ORU" => measure_view!(OruR01View, text),
+        "ORM" => measure_view!(OrmO01View, text),
+        "RDE" => measure_view!(RdeO11View, text),
+        other => panic!("unexpected message type {other}"),
+    });
+    site_profile();
+}
+
+/// Measures every message with `measure` and prints the ratios per message type.
+fn table(model: &str, messages: &[String], measure: impl Fn(&str, &str) -> Sample) {
+    let count = messages.len();
     let mut families: Vec<(&str, Vec<Sample>)> = ["ADT", "ORU", "ORM", "RDE"]
         .iter()
         .map(|f| (*f, Vec::new()))
         .collect();
-    for text in &messages {
+    for text in messages {
         let msh9 = text.split('|').nth(8).unwrap_or_default();
         let family = msh9.get(..3).unwrap_or_default();
-        let sample = match family {
-            "ADT" => measure::<AdtA01>(text),
-            "ORU" => measure::<OruR01>(text),
-            "ORM" => measure::<OrmO01>(text),
-            "RDE" => measure::<RdeO11>(text),
-            other => panic!("unexpected message type {other}"),
-        };
+        let sample = measure(family, text);
         assert_eq!(sample.errors, 0, "corpus messages conform to base 2.5.1");
         if let Some((_, samples)) = families.iter_mut().find(|(f, _)| *f == family) {
             samples.push(sample);
         }
     }
 
-    println!("typed message heap vs wire size ({count} corpus messages; target <= {TARGET:.1}x)");
+    println!(
+        "{model}: typed message heap vs wire size ({count} corpus messages; target <= {TARGET:.1}x)"
+    );
     println!(
         "{:<8} {:>5} {:>10} {:>11} {:>11} {:>9} {:>9} {:>10}",
         "type",
@@ -161,7 +198,6 @@ fn main() {
         "target {}: worst ratio {worst:.2}x",
         if worst <= TARGET { "met" } else { "MISSED" }
     );
-    site_profile();
 }
 
 /// The same measure with a site profile instead of the unconstrained base structures: NIST's
@@ -178,13 +214,17 @@ fn site_profile() {
         "VXU_V04_v251_NIST_IZ_child_max.hl7",
     ] {
         let text = std::fs::read_to_string(format!("{dir}/{name}")).expect("read a VXU fixture");
-        let s = measure::<VxuV04>(&text);
-        println!(
-            "  {name}: wire {} bytes, retained {:.2}x, peak {:.2}x, {} allocations",
-            s.wire,
-            s.retained as f64 / s.wire as f64,
-            s.peak as f64 / s.wire as f64,
-            s.blocks
-        );
+        for (model, s) in [
+            ("owned", measure::<VxuV04>(&text)),
+            ("view", measure_view!(VxuV04View, &text)),
+        ] {
+            println!(
+                "  {name} ({model}): wire {} bytes, retained {:.2}x, peak {:.2}x, {} allocations",
+                s.wire,
+                s.retained as f64 / s.wire as f64,
+                s.peak as f64 / s.wire as f64,
+                s.blocks
+            );
+        }
     }
 }

@@ -6,6 +6,7 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident, LitStr, Type};
 
 use crate::attr::{self, Constraints, ContainerKeys, Ctxt};
+use crate::expand::view::{self, ViewMember};
 use crate::expand::{named_fields, opt_str, usage_tokens, with_errors};
 
 const ELEMENT_KEYS: &[&str] = &[
@@ -198,6 +199,8 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
         |(_, ident, ty)| quote!(<#ty as ::hl7_runtime::codegen::Slot>::is_empty_slot(&self.#ident)),
     );
 
+    let view_items = view::element_items(input);
+    let no_view_items = view::no_element_view();
     let body = quote! {
         impl #impl_generics ::hl7_runtime::codegen::Element for #ident #ty_generics #where_clause {
             const CHILDREN: &'static [::hl7_runtime::codegen::ElementRule] = &[#(#rules),*];
@@ -237,10 +240,21 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
             fn is_empty(&self) -> bool {
                 true #(&& #empty)*
             }
+
+            #view_items
         }
     };
+    let view_members: Vec<ViewMember<'_>> = members
+        .iter()
+        .map(|(position, ident, ty)| ViewMember {
+            ident,
+            ty,
+            at: quote!(#position),
+        })
+        .collect();
+    let view = view::composite(input, &view_members);
     match cx.finish() {
-        Ok(()) => body,
+        Ok(()) => quote!(#body #view),
         Err(error) => with_errors(
             error,
             quote! {
@@ -251,6 +265,7 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
                     }
                     fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer, _: ::hl7_runtime::codegen::Level) {}
                     fn is_empty(&self) -> bool { true }
+                    #no_view_items
                 }
             },
         ),
@@ -370,39 +385,58 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
             }
         }
     };
-    let node = quote! {
-        impl #impl_generics ::hl7_runtime::codegen::Node for #ident #ty_generics #where_clause {
-            const NODE: ::hl7_runtime::codegen::NodeKind =
-                ::hl7_runtime::codegen::NodeKind::Segment(&<Self as ::hl7_runtime::codegen::SegmentType>::RULE);
+    let node = |view_items: TokenStream| {
+        quote! {
+            impl #impl_generics ::hl7_runtime::codegen::Node for #ident #ty_generics #where_clause {
+                const NODE: ::hl7_runtime::codegen::NodeKind =
+                    ::hl7_runtime::codegen::NodeKind::Segment(&<Self as ::hl7_runtime::codegen::SegmentType>::RULE);
 
-            fn decode_node(
-                matched: ::hl7_runtime::codegen::Matched<'_>,
-                message: &::hl7_runtime::codegen::Er7Message<'_>,
-                ctx: &::hl7_runtime::codegen::DecodeContext,
-            ) -> Self {
-                ::hl7_runtime::codegen::decode_segment_node::<Self>(matched, message, ctx)
-            }
+                fn decode_node(
+                    matched: ::hl7_runtime::codegen::Matched<'_>,
+                    message: &::hl7_runtime::codegen::Er7Message<'_>,
+                    ctx: &::hl7_runtime::codegen::DecodeContext,
+                ) -> Self {
+                    ::hl7_runtime::codegen::decode_segment_node::<Self>(matched, message, ctx)
+                }
 
-            fn encode_node(&self, w: &mut ::hl7_runtime::codegen::Writer) {
-                <Self as ::hl7_runtime::codegen::SegmentType>::encode(self, w);
+                fn encode_node(&self, w: &mut ::hl7_runtime::codegen::Writer) {
+                    <Self as ::hl7_runtime::codegen::SegmentType>::encode(self, w);
+                }
+
+                #view_items
             }
         }
     };
+    let view_members: Vec<ViewMember<'_>> = members
+        .iter()
+        .map(|(position, ident, ty)| ViewMember {
+            ident,
+            ty,
+            at: quote!(#position),
+        })
+        .collect();
+    let view = view::segment(input, &view_members);
     match cx.finish() {
-        Ok(()) => quote!(#body #node),
-        Err(error) => with_errors(
-            error,
-            quote! {
-                impl #impl_generics ::hl7_runtime::codegen::SegmentType for #ident #ty_generics #where_clause {
-                    const RULE: ::hl7_runtime::codegen::SegmentRule =
-                        ::hl7_runtime::codegen::SegmentRule { id: #id, name: "", fields: &[] };
-                    fn decode(_: &::hl7_runtime::codegen::Er7Segment<'_>, _: &::hl7_runtime::codegen::DecodeContext) -> Self {
-                        <Self as ::hl7_runtime::codegen::Default>::default()
+        Ok(()) => {
+            let node = node(view::segment_node_items(input));
+            quote!(#body #node #view)
+        }
+        Err(error) => {
+            let fallback_node = node(view::no_node_view());
+            with_errors(
+                error,
+                quote! {
+                    impl #impl_generics ::hl7_runtime::codegen::SegmentType for #ident #ty_generics #where_clause {
+                        const RULE: ::hl7_runtime::codegen::SegmentRule =
+                            ::hl7_runtime::codegen::SegmentRule { id: #id, name: "", fields: &[] };
+                        fn decode(_: &::hl7_runtime::codegen::Er7Segment<'_>, _: &::hl7_runtime::codegen::DecodeContext) -> Self {
+                            <Self as ::hl7_runtime::codegen::Default>::default()
+                        }
+                        fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
                     }
-                    fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
-                }
-                #node
-            },
-        ),
+                    #fallback_node
+                },
+            )
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod element;
 pub(crate) mod node;
+pub(crate) mod view;
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;

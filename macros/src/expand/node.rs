@@ -6,6 +6,7 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident, LitStr, Type};
 
 use crate::attr::{self, ContainerKeys, Ctxt};
+use crate::expand::view::{self, ViewMember};
 use crate::expand::{named_fields, usage_tokens, with_errors};
 
 const NODE_KEYS: &[&str] = &["usage", "min", "max", "name"];
@@ -43,6 +44,18 @@ fn members<'a>(input: &'a DeriveInput, derive: &str, cx: &mut Ctxt) -> Vec<Membe
         out.push(Member { ident, ty, rule });
     }
     out
+}
+
+fn view_members<'a>(members: &[Member<'a>]) -> Vec<ViewMember<'a>> {
+    members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ViewMember {
+            ident: m.ident,
+            ty: m.ty,
+            at: view::index(i),
+        })
+        .collect()
 }
 
 fn decode_body(members: &[Member<'_>]) -> TokenStream {
@@ -84,21 +97,25 @@ pub(crate) fn group(input: &DeriveInput) -> TokenStream {
     let rules = members.iter().map(|m| &m.rule);
     let decode = decode_body(&members);
     let encode = encode_body(&members);
-    let node = quote! {
-        impl #impl_generics ::hl7_runtime::codegen::Node for #ident #ty_generics #where_clause {
-            const NODE: ::hl7_runtime::codegen::NodeKind =
-                ::hl7_runtime::codegen::NodeKind::Group(&<Self as ::hl7_runtime::codegen::GroupType>::RULE);
+    let node = |view_items: TokenStream| {
+        quote! {
+            impl #impl_generics ::hl7_runtime::codegen::Node for #ident #ty_generics #where_clause {
+                const NODE: ::hl7_runtime::codegen::NodeKind =
+                    ::hl7_runtime::codegen::NodeKind::Group(&<Self as ::hl7_runtime::codegen::GroupType>::RULE);
 
-            fn decode_node(
-                matched: ::hl7_runtime::codegen::Matched<'_>,
-                message: &::hl7_runtime::codegen::Er7Message<'_>,
-                ctx: &::hl7_runtime::codegen::DecodeContext,
-            ) -> Self {
-                ::hl7_runtime::codegen::decode_group_node::<Self>(matched, message, ctx)
-            }
+                fn decode_node(
+                    matched: ::hl7_runtime::codegen::Matched<'_>,
+                    message: &::hl7_runtime::codegen::Er7Message<'_>,
+                    ctx: &::hl7_runtime::codegen::DecodeContext,
+                ) -> Self {
+                    ::hl7_runtime::codegen::decode_group_node::<Self>(matched, message, ctx)
+                }
 
-            fn encode_node(&self, w: &mut ::hl7_runtime::codegen::Writer) {
-                <Self as ::hl7_runtime::codegen::GroupType>::encode(self, w);
+                fn encode_node(&self, w: &mut ::hl7_runtime::codegen::Writer) {
+                    <Self as ::hl7_runtime::codegen::GroupType>::encode(self, w);
+                }
+
+                #view_items
             }
         }
     };
@@ -122,26 +139,33 @@ pub(crate) fn group(input: &DeriveInput) -> TokenStream {
             }
         }
     };
+    let view = view::group(input, &view_members(&members));
     match cx.finish() {
-        Ok(()) => quote!(#body #node),
-        Err(error) => with_errors(
-            error,
-            quote! {
-                impl #impl_generics ::hl7_runtime::codegen::GroupType for #ident #ty_generics #where_clause {
-                    const RULE: ::hl7_runtime::codegen::GroupRule =
-                        ::hl7_runtime::codegen::GroupRule { name: #name, children: &[] };
-                    fn decode(
-                        _: ::hl7_runtime::codegen::MatchedGroup<'_>,
-                        _: &::hl7_runtime::codegen::Er7Message<'_>,
-                        _: &::hl7_runtime::codegen::DecodeContext,
-                    ) -> Self {
-                        <Self as ::hl7_runtime::codegen::Default>::default()
+        Ok(()) => {
+            let node = node(view::group_node_items(input));
+            quote!(#body #node #view)
+        }
+        Err(error) => {
+            let fallback_node = node(view::no_node_view());
+            with_errors(
+                error,
+                quote! {
+                    impl #impl_generics ::hl7_runtime::codegen::GroupType for #ident #ty_generics #where_clause {
+                        const RULE: ::hl7_runtime::codegen::GroupRule =
+                            ::hl7_runtime::codegen::GroupRule { name: #name, children: &[] };
+                        fn decode(
+                            _: ::hl7_runtime::codegen::MatchedGroup<'_>,
+                            _: &::hl7_runtime::codegen::Er7Message<'_>,
+                            _: &::hl7_runtime::codegen::DecodeContext,
+                        ) -> Self {
+                            <Self as ::hl7_runtime::codegen::Default>::default()
+                        }
+                        fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
                     }
-                    fn encode(&self, _: &mut ::hl7_runtime::codegen::Writer) {}
-                }
-                #node
-            },
-        ),
+                    #fallback_node
+                },
+            )
+        }
     }
 }
 
@@ -222,8 +246,9 @@ pub(crate) fn message(input: &DeriveInput) -> TokenStream {
             }
         }
     };
+    let view = view::message(input, &view_members(&members));
     match cx.finish() {
-        Ok(()) => quote!(#body #inherent),
+        Ok(()) => quote!(#body #inherent #view),
         Err(error) => with_errors(
             error,
             quote! {

@@ -1,8 +1,11 @@
 //! Values below the segment: primitives, composites, and the slots that hold them in a struct.
 
+use std::fmt;
+
 use crate::er7::{Delimiters, SplitStr, Writer};
 use crate::rules::ElementRule;
 use crate::typed::context::{translate, DecodeContext};
+use crate::typed::view::{CompositeView, Repetitions, Value};
 use crate::types::{Date, DateTime, Number, SequenceId, Text, Time, Varies};
 
 /// Where a value sits, which decides the separator between its children.
@@ -63,6 +66,13 @@ pub trait Element: Default {
 
     /// True when nothing would be written.
     fn is_empty(&self) -> bool;
+
+    /// The typed view of one value in a message's text: [`Value`] for a primitive, the
+    /// generated `XxxView` for a composite.
+    type View<'v>: Copy + fmt::Debug;
+
+    /// Views `raw`, a value at `level` of a message written with `delimiters`.
+    fn view(raw: &str, level: Level, delimiters: Delimiters) -> Self::View<'_>;
 }
 
 fn write_text(text: &Text, w: &mut Writer) {
@@ -88,6 +98,12 @@ impl Element for Text {
     fn is_empty(&self) -> bool {
         Text::is_empty(self)
     }
+
+    type View<'v> = Value<'v, Text>;
+
+    fn view(raw: &str, _level: Level, delimiters: Delimiters) -> Value<'_, Text> {
+        Value::new(raw, delimiters)
+    }
 }
 
 macro_rules! text_element {
@@ -105,6 +121,12 @@ macro_rules! text_element {
 
             fn is_empty(&self) -> bool {
                 self.0.is_empty()
+            }
+
+            type View<'v> = Value<'v, $ty>;
+
+            fn view(raw: &str, _level: Level, delimiters: Delimiters) -> Value<'_, $ty> {
+                Value::new(raw, delimiters)
             }
         }
     )*};
@@ -126,6 +148,17 @@ impl<T: Element> Element for Box<T> {
     fn is_empty(&self) -> bool {
         (**self).is_empty()
     }
+
+    type View<'v> = T::View<'v>;
+
+    fn view(raw: &str, level: Level, delimiters: Delimiters) -> T::View<'_> {
+        T::view(raw, level, delimiters)
+    }
+}
+
+/// The view of a composite whose type has none of its own (a generic one): its raw parts.
+pub fn untyped_view(raw: &str, level: Level, delimiters: Delimiters) -> CompositeView<'_> {
+    CompositeView::new(raw, level, delimiters)
 }
 
 /// How a struct holds an element: `T` (required), `Option<T>`, or `Vec<T>` (repeating).
@@ -146,18 +179,28 @@ pub trait Slot {
 
     /// True when nothing would be written.
     fn is_empty_slot(&self) -> bool;
+
+    /// The slot's typed view: `T`'s view (empty when the message leaves it out), an `Option`
+    /// of it, or [`Repetitions`].
+    type View<'v>;
+
+    /// Views `raw`, a field (all its repetitions) or a component, at `level`.
+    fn view_slot(raw: &str, level: Level, delimiters: Delimiters) -> Self::View<'_>;
 }
 
 fn first_repetition<'a>(raw: &'a str, level: Level, ctx: &DecodeContext) -> &'a str {
+    first_repetition_of(raw, level, ctx.delimiters.repetition)
+}
+
+/// The first repetition of `raw` when it is a field; a component is one value.
+#[inline]
+pub(crate) fn first_repetition_of(raw: &str, level: Level, separator: u8) -> &str {
     match level {
-        Level::Field => {
-            let separator = ctx.delimiters.repetition;
-            // Most fields hold one repetition of a few bytes: a byte loop beats a call.
-            match raw.bytes().position(|b| b == separator) {
-                Some(end) => raw.get(..end).unwrap_or(raw),
-                None => raw,
-            }
-        }
+        // Most fields hold one repetition of a few bytes: a byte loop beats a call.
+        Level::Field => match raw.bytes().position(|b| b == separator) {
+            Some(end) => raw.get(..end).unwrap_or(raw),
+            None => raw,
+        },
         Level::Component | Level::Subcomponent => raw,
     }
 }
@@ -175,6 +218,16 @@ impl<T: Element> Slot for T {
 
     fn is_empty_slot(&self) -> bool {
         self.is_empty()
+    }
+
+    type View<'v> = T::View<'v>;
+
+    fn view_slot(raw: &str, level: Level, delimiters: Delimiters) -> T::View<'_> {
+        T::view(
+            first_repetition_of(raw, level, delimiters.repetition),
+            level,
+            delimiters,
+        )
     }
 }
 
@@ -194,6 +247,13 @@ impl<T: Element> Slot for Option<T> {
 
     fn is_empty_slot(&self) -> bool {
         self.as_ref().is_none_or(T::is_empty)
+    }
+
+    type View<'v> = Option<T::View<'v>>;
+
+    fn view_slot(raw: &str, level: Level, delimiters: Delimiters) -> Option<T::View<'_>> {
+        let first = first_repetition_of(raw, level, delimiters.repetition);
+        (!first.is_empty()).then(|| T::view(first, level, delimiters))
     }
 }
 
@@ -227,6 +287,12 @@ impl<T: Element> Slot for Vec<T> {
     fn is_empty_slot(&self) -> bool {
         self.iter().all(T::is_empty)
     }
+
+    type View<'v> = Repetitions<'v, T>;
+
+    fn view_slot(raw: &str, level: Level, delimiters: Delimiters) -> Repetitions<'_, T> {
+        Repetitions::new(raw, level, delimiters)
+    }
 }
 
 impl<T: Element> Slot for crate::NonEmpty<T> {
@@ -242,6 +308,12 @@ impl<T: Element> Slot for crate::NonEmpty<T> {
 
     fn is_empty_slot(&self) -> bool {
         self.iter().all(T::is_empty)
+    }
+
+    type View<'v> = Repetitions<'v, T>;
+
+    fn view_slot(raw: &str, level: Level, delimiters: Delimiters) -> Repetitions<'_, T> {
+        Repetitions::new(raw, level, delimiters)
     }
 }
 

@@ -2,19 +2,25 @@
 //!
 //! A typed parse is: decode the bytes (charset), view them (generic ER7), validate the view
 //! against the type's static rules (the one validator), then read the struct from where the
-//! validator placed each segment. Encoding writes the struct through the ER7 writer.
+//! validator placed each segment. Encoding writes the struct through the ER7 writer. A typed
+//! view (`OruR01View`) stops after the validation and reads values from the text on access.
 
 mod context;
 mod element;
 mod node;
+mod view;
 
 use std::fmt;
 use std::sync::Arc;
 
 pub use context::{translate, DecodeContext};
-pub use element::{split, ChildWriter, Element, Level, Slot};
+pub use element::{split, untyped_view, ChildWriter, Element, Level, Slot};
 pub use node::{
     decode_group_node, decode_segment_node, GroupType, MessageType, Node, NodeSlot, SegmentType,
+};
+pub use view::{
+    view_lenient, CompositeView, GroupView, MessageView, NodeIter, NodeList, RepetitionIter,
+    Repetitions, SegmentView, Value,
 };
 
 use crate::er7::{self, Delimiters, ParseError, Writer};

@@ -1,8 +1,11 @@
 //! Segments, groups and messages of the typed model, and the slots that hold them.
 
+use std::fmt;
+
 use crate::er7::{Message, Segment, Writer};
 use crate::rules::{GroupRule, MessageRule, NodeKind, SegmentRule};
 use crate::typed::context::DecodeContext;
+use crate::typed::view::NodeList;
 use crate::validate::{Matched, MatchedGroup, Occurrences};
 
 /// A typed segment, written by `#[derive(Segment)]`.
@@ -55,6 +58,12 @@ pub trait Node: Default {
 
     /// Writes one occurrence.
     fn encode_node(&self, w: &mut Writer);
+
+    /// The typed view of one occurrence: the generated `XxxView`.
+    type View<'v>: Copy + fmt::Debug;
+
+    /// Views one occurrence of the node, or an absent one (`None`).
+    fn view_node<'v>(matched: Option<Matched<'v>>, message: &'v Message<'v>) -> Self::View<'v>;
 }
 
 impl<T: Node> Node for Box<T> {
@@ -66,6 +75,12 @@ impl<T: Node> Node for Box<T> {
 
     fn encode_node(&self, w: &mut Writer) {
         (**self).encode_node(w);
+    }
+
+    type View<'v> = T::View<'v>;
+
+    fn view_node<'v>(matched: Option<Matched<'v>>, message: &'v Message<'v>) -> T::View<'v> {
+        T::view_node(matched, message)
     }
 }
 
@@ -114,6 +129,16 @@ pub trait NodeSlot {
 
     /// Writes every occurrence.
     fn encode_slot(&self, w: &mut Writer);
+
+    /// The slot's typed view: the node's view (an empty one when the message leaves it out),
+    /// an `Option` of it, or [`NodeList`]s.
+    type View<'v>;
+
+    /// Views the child's occurrences (`None` in an absent group).
+    fn view_slot<'v>(
+        occurrences: Option<Occurrences<'v>>,
+        message: &'v Message<'v>,
+    ) -> Self::View<'v>;
 }
 
 impl<T: Node> NodeSlot for T {
@@ -133,6 +158,15 @@ impl<T: Node> NodeSlot for T {
     fn encode_slot(&self, w: &mut Writer) {
         self.encode_node(w);
     }
+
+    type View<'v> = T::View<'v>;
+
+    fn view_slot<'v>(
+        occurrences: Option<Occurrences<'v>>,
+        message: &'v Message<'v>,
+    ) -> T::View<'v> {
+        T::view_node(occurrences.and_then(Occurrences::first), message)
+    }
 }
 
 impl<T: Node> NodeSlot for Option<T> {
@@ -150,6 +184,16 @@ impl<T: Node> NodeSlot for Option<T> {
         if let Some(node) = self {
             node.encode_node(w);
         }
+    }
+
+    type View<'v> = Option<T::View<'v>>;
+
+    fn view_slot<'v>(
+        occurrences: Option<Occurrences<'v>>,
+        message: &'v Message<'v>,
+    ) -> Option<T::View<'v>> {
+        let first = occurrences.and_then(Occurrences::first)?;
+        Some(T::view_node(Some(first), message))
     }
 }
 
@@ -172,6 +216,15 @@ impl<T: Node> NodeSlot for Vec<T> {
             node.encode_node(w);
         }
     }
+
+    type View<'v> = NodeList<'v, T>;
+
+    fn view_slot<'v>(
+        occurrences: Option<Occurrences<'v>>,
+        message: &'v Message<'v>,
+    ) -> NodeList<'v, T> {
+        NodeList::new(occurrences, message)
+    }
 }
 
 impl<T: Node> NodeSlot for crate::NonEmpty<T> {
@@ -190,5 +243,14 @@ impl<T: Node> NodeSlot for crate::NonEmpty<T> {
         for node in self {
             node.encode_node(w);
         }
+    }
+
+    type View<'v> = NodeList<'v, T>;
+
+    fn view_slot<'v>(
+        occurrences: Option<Occurrences<'v>>,
+        message: &'v Message<'v>,
+    ) -> NodeList<'v, T> {
+        NodeList::new(occurrences, message)
     }
 }
