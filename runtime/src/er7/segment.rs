@@ -252,6 +252,73 @@ impl<'a> Segment<'a> {
     }
 }
 
+/// Where a field is in the message text, without the rest of its view: what the validator
+/// walks (a [`Field`] is several times larger, and each step moves one).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FieldSpan {
+    /// Byte range of the field in the message text.
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    /// 1-based field number.
+    pub(crate) number: u32,
+    /// No repetition, component or subcomponent separator inside.
+    pub(crate) flat: bool,
+}
+
+impl FieldSpan {
+    /// The field's raw text, `text` being the message text.
+    #[inline]
+    pub(crate) fn raw(self, text: &str) -> &str {
+        text.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+impl<'a> Segment<'a> {
+    /// The spans of the fields, from field 1 on; as [`Segment::fields`].
+    #[inline]
+    pub(crate) fn field_spans(&self) -> FieldSpans<'a> {
+        let (inner, _) = self.split_fields();
+        FieldSpans {
+            segment: *self,
+            pending_header: if self.header { 2 } else { 0 },
+            inner,
+        }
+    }
+}
+
+/// Iterator of [`Segment::field_spans`].
+#[derive(Debug, Clone)]
+pub(crate) struct FieldSpans<'a> {
+    segment: Segment<'a>,
+    pending_header: u8,
+    inner: Pieces<'a>,
+}
+
+impl Iterator for FieldSpans<'_> {
+    type Item = FieldSpan;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<FieldSpan> {
+        if self.pending_header > 0 {
+            let n = 3 - self.pending_header as usize;
+            self.pending_header -= 1;
+            return self.segment.header_field(n).map(|f| FieldSpan {
+                start: f.start,
+                end: f.end,
+                number: f.number,
+                flat: true,
+            });
+        }
+        let (start, end, number, flat) = self.inner.next()?;
+        Some(FieldSpan {
+            start,
+            end,
+            number,
+            flat,
+        })
+    }
+}
+
 /// Iterator over the fields of a segment, from field 1 on.
 #[derive(Debug, Clone)]
 pub struct Fields<'a> {

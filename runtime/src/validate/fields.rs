@@ -25,18 +25,19 @@ pub(crate) fn check_segment(
         segment,
         problems,
     };
-    let mut fields = segment.fields();
+    let mut fields = segment.field_spans();
     let mut pending = fields.next();
     for field_rule in rule.fields {
-        let position = usize::from(field_rule.position);
-        while pending.is_some_and(|f| f.number() < position) {
+        let position = u32::from(field_rule.position);
+        while pending.is_some_and(|f| f.number < position) {
             pending = fields.next();
         }
-        let field = pending.filter(|f| f.number() == position);
-        let raw = field.map_or("", |f| f.raw());
+        let field = pending.filter(|f| f.number == position);
+        let raw = field.map_or("", |f| f.raw(message_text));
+        let position = position as usize;
         let location = Loc {
             field: Some(position),
-            byte_offset: field.map_or(segment.offset(), |f| f.offset()),
+            byte_offset: field.map_or(segment.offset(), |f| f.start),
             ..Loc::default()
         };
         let usage = if field_rule.predicate.is_some() {
@@ -118,18 +119,18 @@ pub(crate) fn check_segment(
     let extra = std::iter::once(pending)
         .flatten()
         .chain(fields)
-        .find(|f| f.number() > last_rule && !f.is_empty());
+        .find(|f| f.number as usize > last_rule && f.start < f.end);
     if let Some(extra) = extra {
         let location = Loc {
-            field: Some(extra.number()),
-            byte_offset: extra.offset(),
+            field: Some(extra.number as usize),
+            byte_offset: extra.start,
             ..Loc::default()
         };
         checker.report(
             Severity::Warning,
             &location,
             ProblemKind::UnexpectedElement {
-                what: format!("field {}-{}", segment.id(), extra.number()),
+                what: format!("field {}-{}", segment.id(), extra.number),
             },
         );
     }
