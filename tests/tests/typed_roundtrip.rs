@@ -7,7 +7,7 @@ mod corpus;
 
 use hl7_runtime::er7::{escape, Delimiters};
 use hl7_runtime::typed::{self, MessageType};
-use hl7_tests::base251::{AdtA01, OrmO01, OruR01, RdeO11};
+use hl7_tests::base251::{AdtA01, OrmO01, OruR01, OruR01View, RdeO11};
 use proptest::prelude::*;
 
 /// `text` without trailing empty fields, repetitions, components and subcomponents: they carry
@@ -117,5 +117,19 @@ proptest! {
         prop_assert_eq!(family_name.as_deref(), Some(family.as_str()));
         let given_name = name.given_name.as_ref().map(|t| t.decoded().into_owned());
         prop_assert_eq!(given_name.as_deref(), Some(given.as_str()));
+
+        // The typed view reads the same values in place, and decodes to the same message.
+        let view = OruR01View::parse_lenient(&wire).expect("parses").message;
+        let result = view.patient_result().first().expect("PATIENT_RESULT");
+        let name = result.patient().expect("patient group").pid().patient_name().first();
+        let surname = name.and_then(|n| n.family_name()).map(|f| f.surname().text().into_owned());
+        prop_assert_eq!(surname.as_deref(), Some(family.as_str()));
+        let given_name = name.and_then(|n| n.given_name()).map(|g| g.text().into_owned());
+        prop_assert_eq!(given_name.as_deref(), Some(given.as_str()));
+        let obx = result.order_observation().first().expect("ORDER_OBSERVATION")
+            .observation().first().expect("OBSERVATION").obx();
+        let read = obx.observation_value().first().map(|v| v.text().into_owned());
+        prop_assert_eq!(read.as_deref(), Some(value.as_str()));
+        prop_assert_eq!(&view.decode(), &first);
     }
 }
