@@ -21,6 +21,8 @@ macro_rules! agree {
         let owned = <$owned>::parse_lenient(text.as_bytes()).expect("ER7");
         let view = $($view)::+::parse_lenient(text).expect("ER7");
         assert_eq!(view.problems, owned.problems, "problems of {text:?}");
+        let checked = hl7_runtime::typed::validate_bytes::<$owned>(text.as_bytes()).expect("ER7");
+        assert_eq!(checked, owned.problems, "problems of {text:?}, unbuilt");
         assert!(
             view.message.decode() == owned.message,
             "decoded view differs from the owned parse of {text:?}"

@@ -321,7 +321,7 @@ impl<S: MessageType + Send + Sync + 'static> Action for Typed<S> {
             route: route.to_owned(),
             problems,
         };
-        let parsed = typed::parse_lenient::<S>(message.raw()).map_err(|e| {
+        let malformed = |e: crate::er7::ParseError| {
             invalid(vec![Problem {
                 severity: Severity::Error,
                 kind: ProblemKind::Malformed {
@@ -330,16 +330,25 @@ impl<S: MessageType + Send + Sync + 'static> Action for Typed<S> {
                 },
                 location: e.location().cloned().unwrap_or_default(),
             }])
-        })?;
-        if parsed.problems.iter().any(Problem::is_error) {
-            let mut problems = parsed.problems;
+        };
+        // Outputs that deliver the message as received need it checked, not built: the struct
+        // is read only when a mapping takes it.
+        let (built, mut problems) = if self.outputs.iter().all(|(_, map)| map.is_none()) {
+            let problems = typed::validate_bytes::<S>(message.raw()).map_err(malformed)?;
+            (None, problems)
+        } else {
+            let parsed = typed::parse_lenient::<S>(message.raw()).map_err(malformed)?;
+            (Some(parsed.message), parsed.problems)
+        };
+        if problems.iter().any(Problem::is_error) {
             problems.sort_by_key(|p| !p.is_error());
             return Err(invalid(problems));
         }
         for (destination, output) in &self.outputs {
-            let payload = match output {
-                None => message.raw().to_vec(),
-                Some(map) => map(&parsed.message).map_err(invalid)?,
+            let payload = match (output, &built) {
+                (Some(map), Some(built)) => map(built).map_err(invalid)?,
+                (None, _) => message.raw().to_vec(),
+                (Some(_), None) => unreachable!("the message is built when an output maps it"),
             };
             out.push(Output {
                 destination: destination.clone(),

@@ -89,6 +89,14 @@ pub fn parse_lenient<M: MessageType>(bytes: &[u8]) -> Result<Parsed<M>, ParseErr
     })
 }
 
+/// The problems [`parse_lenient`] would report for `bytes`, without building the message: for
+/// a caller that only needs to know whether it conforms.
+pub fn validate_bytes<M: MessageType>(bytes: &[u8]) -> Result<Vec<Problem>, ParseError> {
+    let decoded = er7::decode_bytes(bytes)?;
+    let view = er7::Message::parse(&decoded.text)?;
+    Ok(validate::validate(&view, &M::RULE).problems)
+}
+
 /// Encodes `message` as ER7 text with the standard delimiters, segments ended by `\r`.
 pub fn to_er7<M: MessageType>(message: &M) -> String {
     let mut w = Writer::with_capacity(Delimiters::DEFAULT, 1024);
