@@ -5,7 +5,8 @@
 //!   and the encoder.
 //! - [`rules`] and [`validate`]: a profile as static rules, and the one validator that checks
 //!   typed and generic messages alike.
-//! - [`types`] and [`typed`]: the primitive values and traits of generated message types.
+//! - [`types`] and [`typed`]: the primitive values and traits of generated message types, and
+//!   the zero-copy typed views the derives write beside them.
 //! - [`codegen`]: the hub generated code names everything through.
 //! - [`mllp`]: the sans-I/O MLLP framing codec; [`transport`]: the tokio MLLP listener and
 //!   client.

@@ -314,6 +314,8 @@ pub(crate) fn message(input: &DeriveInput, members: &[ViewMember<'_>]) -> TokenS
          found and decoded on access. `decode()` gives the owned [`{ident}`]."
     );
     let accessors = accessors(input, members, "child", "NodeSlot", &quote!('_));
+    let view_fn_doc =
+        format!("Views and validates ER7 text without building the struct: see [`{view}`].");
     quote! {
         #[doc = #doc]
         #[derive(Clone, Debug)]
@@ -359,7 +361,7 @@ pub(crate) fn message(input: &DeriveInput, members: &[ViewMember<'_>]) -> TokenS
 
         #[allow(dead_code)]
         impl #ident {
-            /// Views and validates ER7 text without building the struct: see [`#view`].
+            #[doc = #view_fn_doc]
             #vis fn view(text: &str) -> ::core::result::Result<#view<'_>, ::hl7_runtime::codegen::ReadError> {
                 #view::parse(text)
             }
