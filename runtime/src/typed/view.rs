@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use crate::er7::{self, escape, Delimiters, ParseError, Segment, SplitStr};
 use crate::typed::{DecodeContext, Element, Level, MessageType, Node, NodeSlot, Parsed, Slot};
@@ -425,8 +426,14 @@ impl<'m> MessageView<'m> {
 
     /// The message as the owned model's type `M`.
     pub fn decode<M: MessageType>(&self) -> M {
-        let ctx = DecodeContext::new(self.message.delimiters());
-        M::decode(self.matched.root(), &self.message, &ctx)
+        // One copy of the text that every value of the message shares, as a typed parse makes:
+        // cheaper than a copy per value. Its segments are where the view's are.
+        let buffer = Arc::new(self.message.text().to_owned());
+        let ctx = DecodeContext::shared(self.message.delimiters(), Arc::clone(&buffer));
+        match er7::Message::parse(&buffer) {
+            Ok(copy) => M::decode(self.matched.root(), &copy, &ctx),
+            Err(_) => M::decode(self.matched.root(), &self.message, &ctx),
+        }
     }
 }
 
