@@ -21,7 +21,7 @@ fn message(n: usize) -> InboundMessage {
             key: DedupeKey {
                 sending_application: "LAB".into(),
                 sending_facility: "HOSP".into(),
-                control_id: format!("W{n}").into(),
+                control_id: format!("W{n}"),
             },
             hash: PayloadHash::of(&raw),
         },

@@ -7,7 +7,7 @@ use syn::{DeriveInput, Ident, LitStr, Type};
 
 use crate::attr::{self, Constraints, ContainerKeys, Ctxt};
 use crate::expand::view::{self, ViewMember};
-use crate::expand::{named_fields, opt_str, usage_tokens, with_errors};
+use crate::expand::{named_fields, node_impl, opt_str, usage_tokens, with_errors, NodeOf};
 
 const ELEMENT_KEYS: &[&str] = &[
     "position",
@@ -385,28 +385,7 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
             }
         }
     };
-    let node = |view_items: TokenStream| {
-        quote! {
-            impl #impl_generics ::hl7_runtime::codegen::Node for #ident #ty_generics #where_clause {
-                const NODE: ::hl7_runtime::codegen::NodeKind =
-                    ::hl7_runtime::codegen::NodeKind::Segment(&<Self as ::hl7_runtime::codegen::SegmentType>::RULE);
-
-                fn decode_node(
-                    matched: ::hl7_runtime::codegen::Matched<'_>,
-                    message: &::hl7_runtime::codegen::Er7Message<'_>,
-                    ctx: &::hl7_runtime::codegen::DecodeContext,
-                ) -> Self {
-                    ::hl7_runtime::codegen::decode_segment_node::<Self>(matched, message, ctx)
-                }
-
-                fn encode_node(&self, w: &mut ::hl7_runtime::codegen::Writer) {
-                    <Self as ::hl7_runtime::codegen::SegmentType>::encode(self, w);
-                }
-
-                #view_items
-            }
-        }
-    };
+    let node = |view_items: TokenStream| node_impl(input, NodeOf::Segment, view_items);
     let view_members: Vec<ViewMember<'_>> = members
         .iter()
         .map(|(position, ident, ty)| ViewMember {

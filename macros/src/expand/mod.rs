@@ -61,3 +61,44 @@ pub(crate) fn with_errors(error: syn::Error, fallback: TokenStream) -> TokenStre
     let errors = error.to_compile_error();
     quote!(#errors #fallback)
 }
+
+/// The two kinds of node `Node` is derived for.
+#[derive(Clone, Copy)]
+pub(crate) enum NodeOf {
+    Segment,
+    Group,
+}
+
+/// The `Node` impl of a segment or group, with `view_items` (its `View` type and `view_node`).
+pub(crate) fn node_impl(input: &DeriveInput, kind: NodeOf, view_items: TokenStream) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let (variant, rule_trait, decode) = match kind {
+        NodeOf::Segment => (
+            quote!(Segment),
+            quote!(SegmentType),
+            quote!(decode_segment_node),
+        ),
+        NodeOf::Group => (quote!(Group), quote!(GroupType), quote!(decode_group_node)),
+    };
+    quote! {
+        impl #impl_generics ::hl7_runtime::codegen::Node for #ident #ty_generics #where_clause {
+            const NODE: ::hl7_runtime::codegen::NodeKind =
+                ::hl7_runtime::codegen::NodeKind::#variant(&<Self as ::hl7_runtime::codegen::#rule_trait>::RULE);
+
+            fn decode_node(
+                matched: ::hl7_runtime::codegen::Matched<'_>,
+                message: &::hl7_runtime::codegen::Er7Message<'_>,
+                ctx: &::hl7_runtime::codegen::DecodeContext,
+            ) -> Self {
+                ::hl7_runtime::codegen::#decode::<Self>(matched, message, ctx)
+            }
+
+            fn encode_node(&self, w: &mut ::hl7_runtime::codegen::Writer) {
+                <Self as ::hl7_runtime::codegen::#rule_trait>::encode(self, w);
+            }
+
+            #view_items
+        }
+    }
+}

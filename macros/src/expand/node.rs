@@ -7,7 +7,7 @@ use syn::{DeriveInput, Ident, LitStr, Type};
 
 use crate::attr::{self, ContainerKeys, Ctxt};
 use crate::expand::view::{self, ViewMember};
-use crate::expand::{named_fields, usage_tokens, with_errors};
+use crate::expand::{named_fields, node_impl, usage_tokens, with_errors, NodeOf};
 
 const NODE_KEYS: &[&str] = &["usage", "min", "max", "name"];
 
@@ -97,28 +97,7 @@ pub(crate) fn group(input: &DeriveInput) -> TokenStream {
     let rules = members.iter().map(|m| &m.rule);
     let decode = decode_body(&members);
     let encode = encode_body(&members);
-    let node = |view_items: TokenStream| {
-        quote! {
-            impl #impl_generics ::hl7_runtime::codegen::Node for #ident #ty_generics #where_clause {
-                const NODE: ::hl7_runtime::codegen::NodeKind =
-                    ::hl7_runtime::codegen::NodeKind::Group(&<Self as ::hl7_runtime::codegen::GroupType>::RULE);
-
-                fn decode_node(
-                    matched: ::hl7_runtime::codegen::Matched<'_>,
-                    message: &::hl7_runtime::codegen::Er7Message<'_>,
-                    ctx: &::hl7_runtime::codegen::DecodeContext,
-                ) -> Self {
-                    ::hl7_runtime::codegen::decode_group_node::<Self>(matched, message, ctx)
-                }
-
-                fn encode_node(&self, w: &mut ::hl7_runtime::codegen::Writer) {
-                    <Self as ::hl7_runtime::codegen::GroupType>::encode(self, w);
-                }
-
-                #view_items
-            }
-        }
-    };
+    let node = |view_items: TokenStream| node_impl(input, NodeOf::Group, view_items);
     let body = quote! {
         impl #impl_generics ::hl7_runtime::codegen::GroupType for #ident #ty_generics #where_clause {
             const RULE: ::hl7_runtime::codegen::GroupRule = ::hl7_runtime::codegen::GroupRule {

@@ -100,20 +100,11 @@ fn view_doc(input: &DeriveInput, what: &str) -> String {
     )
 }
 
-/// The `View` items of a composite's `Element` impl.
+/// The `View` items of a composite's `Element` impl: its `XxxView`, or the untyped view of a
+/// composite that has none.
 pub(crate) fn element_items(input: &DeriveInput) -> TokenStream {
     if !wanted(input) {
-        return quote! {
-            type View<'v> = ::hl7_runtime::codegen::CompositeView<'v>;
-
-            fn view(
-                raw: &str,
-                level: ::hl7_runtime::codegen::Level,
-                delimiters: ::hl7_runtime::codegen::Delimiters,
-            ) -> ::hl7_runtime::codegen::CompositeView<'_> {
-                ::hl7_runtime::codegen::untyped_view(raw, level, delimiters)
-            }
-        };
+        return no_element_view();
     }
     let view = view_ident(input);
     quote! {
@@ -129,32 +120,57 @@ pub(crate) fn element_items(input: &DeriveInput) -> TokenStream {
     }
 }
 
-/// The `View` items of a segment's `Node` impl; `()` when it has no view.
-pub(crate) fn segment_node_items(input: &DeriveInput) -> TokenStream {
-    if !wanted(input) {
-        return no_node_view();
-    }
-    let view = view_ident(input);
+/// `View` items for a composite without a view of its own (a generic one, or one whose
+/// derive failed).
+pub(crate) fn no_element_view() -> TokenStream {
     quote! {
-        type View<'v> = #view<'v>;
+        type View<'v> = ::hl7_runtime::codegen::CompositeView<'v>;
 
-        fn view_node<'v>(
-            matched: ::hl7_runtime::codegen::Option<::hl7_runtime::codegen::Matched<'v>>,
-            message: &'v ::hl7_runtime::codegen::Er7Message<'v>,
-        ) -> #view<'v> {
+        fn view(
+            raw: &str,
+            level: ::hl7_runtime::codegen::Level,
+            delimiters: ::hl7_runtime::codegen::Delimiters,
+        ) -> ::hl7_runtime::codegen::CompositeView<'_> {
+            ::hl7_runtime::codegen::untyped_view(raw, level, delimiters)
+        }
+    }
+}
+
+/// The `View` items of a segment's `Node` impl.
+pub(crate) fn segment_node_items(input: &DeriveInput) -> TokenStream {
+    node_items(
+        input,
+        quote! {
             let segment = match matched {
                 ::hl7_runtime::codegen::Option::Some(::hl7_runtime::codegen::Matched::Segment(index)) => {
                     message.segment_at(index)
                 }
                 _ => ::hl7_runtime::codegen::Option::None,
             };
-            #view(::hl7_runtime::codegen::SegmentView::new(segment, message.delimiters()))
-        }
-    }
+            ::hl7_runtime::codegen::SegmentView::new(segment, message.delimiters())
+        },
+    )
 }
 
-/// The `View` items of a group's `Node` impl; `()` when it has no view.
+/// The `View` items of a group's `Node` impl.
 pub(crate) fn group_node_items(input: &DeriveInput) -> TokenStream {
+    node_items(
+        input,
+        quote! {
+            let group = match matched {
+                ::hl7_runtime::codegen::Option::Some(::hl7_runtime::codegen::Matched::Group(group)) => {
+                    ::hl7_runtime::codegen::Option::Some(group)
+                }
+                _ => ::hl7_runtime::codegen::Option::None,
+            };
+            ::hl7_runtime::codegen::GroupView::new(message, group)
+        },
+    )
+}
+
+/// A `Node` impl's `View` items, `inner` building the runtime view from `matched` and
+/// `message`; `()` for a node without a view.
+fn node_items(input: &DeriveInput, inner: TokenStream) -> TokenStream {
     if !wanted(input) {
         return no_node_view();
     }
@@ -166,13 +182,7 @@ pub(crate) fn group_node_items(input: &DeriveInput) -> TokenStream {
             matched: ::hl7_runtime::codegen::Option<::hl7_runtime::codegen::Matched<'v>>,
             message: &'v ::hl7_runtime::codegen::Er7Message<'v>,
         ) -> #view<'v> {
-            let group = match matched {
-                ::hl7_runtime::codegen::Option::Some(::hl7_runtime::codegen::Matched::Group(group)) => {
-                    ::hl7_runtime::codegen::Option::Some(group)
-                }
-                _ => ::hl7_runtime::codegen::Option::None,
-            };
-            #view(::hl7_runtime::codegen::GroupView::new(message, group))
+            #view({ #inner })
         }
     }
 }
@@ -189,116 +199,102 @@ pub(crate) fn no_node_view() -> TokenStream {
     }
 }
 
-/// `View` items for a value whose derive failed.
-pub(crate) fn no_element_view() -> TokenStream {
-    quote! {
-        type View<'v> = ::hl7_runtime::codegen::CompositeView<'v>;
+/// What a view struct wraps and reads its members with.
+struct Inner {
+    /// The runtime's view type, in `::hl7_runtime::codegen`.
+    ty: &'static str,
+    /// Its method that reads a member, and the slot trait of the member's type.
+    method: &'static str,
+    slot_trait: &'static str,
+    /// What the members are, for the doc comment.
+    members: &'static str,
+}
 
-        fn view(
-            raw: &str,
-            level: ::hl7_runtime::codegen::Level,
-            delimiters: ::hl7_runtime::codegen::Delimiters,
-        ) -> ::hl7_runtime::codegen::CompositeView<'_> {
-            ::hl7_runtime::codegen::untyped_view(raw, level, delimiters)
+/// `XxxView` of a composite, segment or group: the accessors, `extra` methods, and `decode()`.
+fn view_struct(
+    input: &DeriveInput,
+    members: &[ViewMember<'_>],
+    inner: &Inner,
+    extra: TokenStream,
+) -> TokenStream {
+    if !wanted(input) {
+        return TokenStream::new();
+    }
+    let (ident, vis, view) = (&input.ident, &input.vis, view_ident(input));
+    let doc = view_doc(input, inner.members);
+    let accessors = accessors(input, members, inner.method, inner.slot_trait, &quote!('v));
+    let inner = Ident::new(inner.ty, proc_macro2::Span::call_site());
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Copy, Debug)]
+        #vis struct #view<'v>(::hl7_runtime::codegen::#inner<'v>);
+
+        // Unused accessors of a private type are not dead code to warn about.
+        #[allow(dead_code)]
+        impl<'v> #view<'v> {
+            #(#accessors)*
+
+            #extra
+
+            /// As the owned type (its default when the message leaves it out).
+            #vis fn decode(&self) -> #ident {
+                self.0.decode::<#ident>()
+            }
         }
     }
 }
 
 /// `XxxView` of a `#[derive(Composite)]` type.
 pub(crate) fn composite(input: &DeriveInput, members: &[ViewMember<'_>]) -> TokenStream {
-    if !wanted(input) {
-        return TokenStream::new();
-    }
-    let (ident, vis, view) = (&input.ident, &input.vis, view_ident(input));
-    let doc = view_doc(input, "components are");
-    let accessors = accessors(input, members, "child", "Slot", &quote!('v));
-    quote! {
-        #[doc = #doc]
-        #[derive(Clone, Copy, Debug)]
-        #vis struct #view<'v>(::hl7_runtime::codegen::CompositeView<'v>);
-
-        // Unused accessors of a private type are not dead code to warn about.
-        #[allow(dead_code)]
-        impl<'v> #view<'v> {
-            #(#accessors)*
-
-            /// The whole value as written, escaped for the message's delimiters.
-            #vis fn raw(&self) -> &'v str {
-                self.0.raw()
-            }
-
-            /// True when the message leaves the value empty.
-            #vis fn is_empty(&self) -> bool {
-                self.0.is_empty()
-            }
-
-            /// The value as the owned type.
-            #vis fn decode(&self) -> #ident {
-                self.0.decode::<#ident>()
-            }
+    let vis = &input.vis;
+    let inner = Inner {
+        ty: "CompositeView",
+        method: "child",
+        slot_trait: "Slot",
+        members: "components are",
+    };
+    let extra = quote! {
+        /// The whole value as written, escaped for the message's delimiters.
+        #vis fn raw(&self) -> &'v str {
+            self.0.raw()
         }
 
-    }
+        /// True when the message leaves the value empty.
+        #vis fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+    };
+    view_struct(input, members, &inner, extra)
 }
 
 /// `XxxView` of a `#[derive(Segment)]` type.
 pub(crate) fn segment(input: &DeriveInput, members: &[ViewMember<'_>]) -> TokenStream {
-    if !wanted(input) {
-        return TokenStream::new();
-    }
-    let (ident, vis, view) = (&input.ident, &input.vis, view_ident(input));
-    let doc = view_doc(input, "fields are");
-    let accessors = accessors(input, members, "field", "Slot", &quote!('v));
-    quote! {
-        #[doc = #doc]
-        #[derive(Clone, Copy, Debug)]
-        #vis struct #view<'v>(::hl7_runtime::codegen::SegmentView<'v>);
-
-        // Unused accessors of a private type are not dead code to warn about.
-        #[allow(dead_code)]
-        impl<'v> #view<'v> {
-            #(#accessors)*
-
-            /// The generic view of the segment (`None` when the message leaves it out), for
-            /// what the profile does not name.
-            #vis fn segment(&self) -> ::hl7_runtime::codegen::Option<::hl7_runtime::codegen::Er7Segment<'v>> {
-                self.0.segment()
-            }
-
-            /// The segment as the owned type (its default when absent).
-            #vis fn decode(&self) -> #ident {
-                self.0.decode::<#ident>()
-            }
+    let vis = &input.vis;
+    let inner = Inner {
+        ty: "SegmentView",
+        method: "field",
+        slot_trait: "Slot",
+        members: "fields are",
+    };
+    let extra = quote! {
+        /// The generic view of the segment (`None` when the message leaves it out), for what
+        /// the profile does not name.
+        #vis fn segment(&self) -> ::hl7_runtime::codegen::Option<::hl7_runtime::codegen::Er7Segment<'v>> {
+            self.0.segment()
         }
-
-    }
+    };
+    view_struct(input, members, &inner, extra)
 }
 
 /// `XxxView` of a `#[derive(Group)]` type.
 pub(crate) fn group(input: &DeriveInput, members: &[ViewMember<'_>]) -> TokenStream {
-    if !wanted(input) {
-        return TokenStream::new();
-    }
-    let (ident, vis, view) = (&input.ident, &input.vis, view_ident(input));
-    let doc = view_doc(input, "segments are");
-    let accessors = accessors(input, members, "child", "NodeSlot", &quote!('v));
-    quote! {
-        #[doc = #doc]
-        #[derive(Clone, Copy, Debug)]
-        #vis struct #view<'v>(::hl7_runtime::codegen::GroupView<'v>);
-
-        // Unused accessors of a private type are not dead code to warn about.
-        #[allow(dead_code)]
-        impl<'v> #view<'v> {
-            #(#accessors)*
-
-            /// The group as the owned type (its default when absent).
-            #vis fn decode(&self) -> #ident {
-                self.0.decode::<#ident>()
-            }
-        }
-
-    }
+    let inner = Inner {
+        ty: "GroupView",
+        method: "child",
+        slot_trait: "NodeSlot",
+        members: "segments are",
+    };
+    view_struct(input, members, &inner, TokenStream::new())
 }
 
 /// `XxxView` of a `#[derive(Message)]` type, with its parse functions, and `view` on the owned
