@@ -165,6 +165,18 @@ fn rule_tokens(child: &Child<'_>, excluded: bool) -> TokenStream {
     }
 }
 
+/// The members a view reads, each at its position.
+fn view_members<'a>(members: &[(u16, &'a Ident, &'a Type)]) -> Vec<ViewMember<'a>> {
+    members
+        .iter()
+        .map(|&(position, ident, ty)| ViewMember {
+            ident,
+            ty,
+            at: quote!(#position),
+        })
+        .collect()
+}
+
 /// `#[derive(Composite)]`.
 pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
     let mut cx = Ctxt::default();
@@ -244,14 +256,7 @@ pub(crate) fn composite(input: &DeriveInput) -> TokenStream {
             #view_items
         }
     };
-    let view_members: Vec<ViewMember<'_>> = members
-        .iter()
-        .map(|(position, ident, ty)| ViewMember {
-            ident,
-            ty,
-            at: quote!(#position),
-        })
-        .collect();
+    let view_members = view_members(&members);
     let view = view::composite(input, &view_members);
     match cx.finish() {
         Ok(()) => quote!(#body #view),
@@ -386,14 +391,7 @@ pub(crate) fn segment(input: &DeriveInput) -> TokenStream {
         }
     };
     let node = |view_items: TokenStream| node_impl(input, NodeOf::Segment, view_items);
-    let view_members: Vec<ViewMember<'_>> = members
-        .iter()
-        .map(|(position, ident, ty)| ViewMember {
-            ident,
-            ty,
-            at: quote!(#position),
-        })
-        .collect();
+    let view_members = view_members(&members);
     let view = view::segment(input, &view_members);
     match cx.finish() {
         Ok(()) => {
