@@ -129,6 +129,7 @@ fn accessors_read_fields_repetitions_components_and_subcomponents() {
     let family = names[1].family_name().expect("PID-5[2].1");
     assert_eq!(family.surname().raw(), "O\\S\\NEIL");
     assert_eq!(family.surname().text(), "O^NEIL");
+    assert_eq!(family.surname().to_string(), "O^NEIL");
     assert_eq!(names[0].given_name().expect("PID-5.2"), "JOHN");
     assert!(pid.mother_s_maiden_name().is_empty());
     assert_eq!(pid.mother_s_maiden_name().len(), 0);

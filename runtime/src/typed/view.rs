@@ -74,6 +74,14 @@ impl<T> fmt::Debug for Value<'_, T> {
     }
 }
 
+/// The decoded text, as [`Value::text`] gives it.
+impl<T> fmt::Display for Value<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&escape::decode(self.raw, &self.delimiters))
+    }
+}
+
+/// Compares the value as written ([`Value::raw`]): codes and identifiers, which hold no escapes.
 impl<T> PartialEq<&str> for Value<'_, T> {
     fn eq(&self, other: &&str) -> bool {
         self.raw == *other
