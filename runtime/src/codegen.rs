@@ -29,7 +29,7 @@ pub use crate::typed::{
     decode_group_node, decode_segment_node, split, ChildWriter, DecodeContext, Element, GroupType,
     Level, MessageType, Node, NodeSlot, Parsed, ReadError, SegmentType, Slot,
 };
-pub use crate::typed::{untyped_view, CompositeView, GroupView, MessageView, SegmentView};
+pub use crate::typed::{CompositeView, GroupView, MessageView, SegmentView};
 pub use crate::types::{Date, DateTime, Number, SequenceId, Text, Time, Varies};
 pub use crate::validate::{Matched, MatchedGroup, Occurrences, Problem};
 pub use crate::NonEmpty;

@@ -131,7 +131,7 @@ pub(crate) fn no_element_view() -> TokenStream {
             level: ::hl7_runtime::codegen::Level,
             delimiters: ::hl7_runtime::codegen::Delimiters,
         ) -> ::hl7_runtime::codegen::CompositeView<'_> {
-            ::hl7_runtime::codegen::untyped_view(raw, level, delimiters)
+            ::hl7_runtime::codegen::CompositeView::new(raw, level, delimiters)
         }
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::er7::{Delimiters, SplitStr, Writer};
 use crate::rules::ElementRule;
 use crate::typed::context::{translate, DecodeContext};
-use crate::typed::view::{CompositeView, Repetitions, Value};
+use crate::typed::view::{Repetitions, Value};
 use crate::types::{Date, DateTime, Number, SequenceId, Text, Time, Varies};
 
 /// Where a value sits, which decides the separator between its children.
@@ -154,11 +154,6 @@ impl<T: Element> Element for Box<T> {
     fn view(raw: &str, level: Level, delimiters: Delimiters) -> T::View<'_> {
         T::view(raw, level, delimiters)
     }
-}
-
-/// The view of a composite whose type has none of its own (a generic one): its raw parts.
-pub fn untyped_view(raw: &str, level: Level, delimiters: Delimiters) -> CompositeView<'_> {
-    CompositeView::new(raw, level, delimiters)
 }
 
 /// How a struct holds an element: `T` (required), `Option<T>`, or `Vec<T>` (repeating).

@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use context::{translate, DecodeContext};
-pub use element::{split, untyped_view, ChildWriter, Element, Level, Slot};
+pub use element::{split, ChildWriter, Element, Level, Slot};
 pub use node::{
     decode_group_node, decode_segment_node, GroupType, MessageType, Node, NodeSlot, SegmentType,
 };
