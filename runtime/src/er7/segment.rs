@@ -220,11 +220,8 @@ impl<'a> Segment<'a> {
     /// The fields, from field 1 on.
     #[inline]
     pub fn fields(&self) -> Fields<'a> {
-        let (inner, _) = self.split_fields();
         Fields {
-            segment: *self,
-            pending_header: if self.header { 2 } else { 0 },
-            inner,
+            spans: self.field_spans(),
         }
     }
 
@@ -263,6 +260,8 @@ pub(crate) struct FieldSpan {
     pub(crate) number: u32,
     /// No repetition, component or subcomponent separator inside.
     pub(crate) flat: bool,
+    /// MSH-1/MSH-2 (or FHS/BHS): never split, never decoded.
+    pub(crate) literal: bool,
 }
 
 impl FieldSpan {
@@ -306,7 +305,8 @@ impl Iterator for FieldSpans<'_> {
                 start: f.start,
                 end: f.end,
                 number: f.number,
-                flat: true,
+                flat: f.flat,
+                literal: f.literal,
             });
         }
         let (start, end, number, flat) = self.inner.next()?;
@@ -315,6 +315,7 @@ impl Iterator for FieldSpans<'_> {
             end,
             number,
             flat,
+            literal: false,
         })
     }
 }
@@ -322,9 +323,7 @@ impl Iterator for FieldSpans<'_> {
 /// Iterator over the fields of a segment, from field 1 on.
 #[derive(Debug, Clone)]
 pub struct Fields<'a> {
-    segment: Segment<'a>,
-    pending_header: u8,
-    inner: Pieces<'a>,
+    spans: FieldSpans<'a>,
 }
 
 impl<'a> Iterator for Fields<'a> {
@@ -332,12 +331,12 @@ impl<'a> Iterator for Fields<'a> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<Field<'a>> {
-        if self.pending_header > 0 {
-            let n = 3 - self.pending_header as usize;
-            self.pending_header -= 1;
-            return self.segment.header_field(n);
-        }
-        let (start, end, number, flat) = self.inner.next()?;
-        Some(self.segment.field_view((start, end), number, false, flat))
+        let span = self.spans.next()?;
+        let range = (span.start, span.end);
+        Some(
+            self.spans
+                .segment
+                .field_view(range, span.number, span.literal, span.flat),
+        )
     }
 }
