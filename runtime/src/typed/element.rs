@@ -308,7 +308,7 @@ impl<T: Element> Slot for crate::NonEmpty<T> {
     type View<'v> = Repetitions<'v, T>;
 
     fn view_slot(raw: &str, level: Level, delimiters: Delimiters) -> Repetitions<'_, T> {
-        Repetitions::new(raw, level, delimiters)
+        Vec::<T>::view_slot(raw, level, delimiters)
     }
 }
 

@@ -93,8 +93,7 @@ pub fn parse_lenient<M: MessageType>(bytes: &[u8]) -> Result<Parsed<M>, ParseErr
 /// a caller that only needs to know whether it conforms.
 pub fn validate_bytes<M: MessageType>(bytes: &[u8]) -> Result<Vec<Problem>, ParseError> {
     let decoded = er7::decode_bytes(bytes)?;
-    let view = er7::Message::parse(&decoded.text)?;
-    Ok(validate::validate(&view, &M::RULE).problems)
+    Ok(view_lenient::<M>(&decoded.text)?.problems)
 }
 
 /// Encodes `message` as ER7 text with the standard delimiters, segments ended by `\r`.

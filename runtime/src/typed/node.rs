@@ -251,6 +251,6 @@ impl<T: Node> NodeSlot for crate::NonEmpty<T> {
         occurrences: Option<Occurrences<'v>>,
         message: &'v Message<'v>,
     ) -> NodeList<'v, T> {
-        NodeList::new(occurrences, message)
+        Vec::<T>::view_slot(occurrences, message)
     }
 }
