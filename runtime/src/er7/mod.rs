@@ -23,6 +23,7 @@ mod delimiters;
 mod encode;
 mod error;
 pub mod escape;
+mod index;
 mod item;
 mod location;
 mod message;
@@ -36,6 +37,7 @@ pub use charset::{decode_bytes, encode_text, Charset, CharsetCodeError, Decoded}
 pub use delimiters::Delimiters;
 pub use encode::Writer;
 pub use error::ParseError;
+pub(crate) use index::{DelimiterIndex, Split};
 pub use item::Item;
 pub use location::Location;
 pub use message::{Message, Segments};

@@ -5,6 +5,7 @@ use std::fmt;
 use memchr::memchr;
 
 use super::delimiters::Delimiters;
+use super::index::{DelimiterIndex, IndexedPieces, Split};
 use super::location::Location;
 use super::scan::Pieces;
 use super::view::{count_pieces, Field, SegCtx};
@@ -283,17 +284,39 @@ impl<'a> Segment<'a> {
             inner,
         }
     }
+
+    /// [`Segment::field_spans`] through `index`, an index of the message text.
+    #[inline]
+    pub(crate) fn field_spans_in<'i>(
+        &self,
+        index: &'i DelimiterIndex<'a>,
+    ) -> FieldSpans<'a, IndexedPieces<'i, 'a>> {
+        debug_assert!(std::ptr::eq(index.text(), self.text));
+        let (from, first) = self.first_split();
+        let inner = match from {
+            Some(from) => {
+                IndexedPieces::new(index, self.start + from, self.end, Some(Split::Fields))
+                    .numbered_after(first - 1)
+            }
+            None => IndexedPieces::empty(index),
+        };
+        FieldSpans {
+            segment: *self,
+            pending_header: if self.header { 2 } else { 0 },
+            inner,
+        }
+    }
 }
 
-/// Iterator of [`Segment::field_spans`].
+/// Iterator of [`Segment::field_spans`]: the header fields, then the pieces of `P`.
 #[derive(Debug, Clone)]
-pub(crate) struct FieldSpans<'a> {
+pub(crate) struct FieldSpans<'a, P = Pieces<'a>> {
     segment: Segment<'a>,
     pending_header: u8,
-    inner: Pieces<'a>,
+    inner: P,
 }
 
-impl Iterator for FieldSpans<'_> {
+impl<P: Iterator<Item = (usize, usize, u32, bool)>> Iterator for FieldSpans<'_, P> {
     type Item = FieldSpan;
 
     #[inline(always)]

@@ -1,6 +1,6 @@
 //! Checks of one segment's fields, components and subcomponents against their rules.
 
-use crate::er7::{escape, Delimiters, Location, Segment, SplitStr};
+use crate::er7::{escape, DelimiterIndex, Delimiters, Location, Segment, Split};
 use crate::rules::{ElementRule, Primitive, SegmentRule, TableKind, TableRule, Usage};
 use crate::typed::Level;
 use crate::validate::condition::{effective_usage, Scope};
@@ -11,72 +11,84 @@ use crate::validate::problem::{Problem, ProblemKind, Severity};
 ///
 /// One pass over the fields (rules are sorted by position); locations are built only when a
 /// problem is reported, so a conformant segment allocates nothing.
-pub(crate) fn check_segment(
-    segment: &Segment<'_>,
+pub(crate) fn check_segment<'t>(
+    segment: &Segment<'t>,
     rule: &SegmentRule,
-    message_text: &str,
+    index: &DelimiterIndex<'t>,
     problems: &mut Vec<Problem>,
 ) {
     let delimiters = segment.delimiters();
     let header = matches!(segment.id(), "MSH" | "FHS" | "BHS");
+    let message_text = index.text();
     let mut checker = Checker {
         delimiters,
         text: message_text,
+        index,
         segment,
         problems,
     };
-    let mut fields = segment.field_spans();
+    let mut fields = segment.field_spans_in(index);
     let mut pending = fields.next();
+    // Conditions look at sibling fields by number, through the generic view.
+    let usage_here = |field_rule: &ElementRule| {
+        let sibling = |n: u16| segment.field(usize::from(n)).map_or("", |f| f.raw());
+        let scope = Scope {
+            sibling: &sibling,
+            segment,
+            delimiters,
+        };
+        effective_usage(field_rule, &scope)
+    };
     for field_rule in rule.fields {
         let position = u32::from(field_rule.position);
         while pending.is_some_and(|f| f.number < position) {
             pending = fields.next();
         }
-        let field = pending.filter(|f| f.number == position);
-        let raw = field.map_or("", |f| f.raw(message_text));
-        let position = position as usize;
+        let field = match pending {
+            Some(f) if f.number == position && f.start < f.end => f,
+            _ => {
+                // Most of a segment's fields are absent: only a required one has a problem.
+                let required = match field_rule.predicate {
+                    None => field_rule.usage == Usage::R && field_rule.min > 0,
+                    Some(_) => usage_here(field_rule) == Some(Usage::R),
+                };
+                if required {
+                    let location = Loc {
+                        field: position,
+                        byte_offset: pending
+                            .filter(|f| f.number == position)
+                            .map_or(segment.offset(), |f| f.start),
+                        ..Loc::default()
+                    };
+                    checker.report(
+                        Severity::Error,
+                        &location,
+                        ProblemKind::MissingRequired {
+                            what: describe("field", segment.id(), field_rule),
+                        },
+                    );
+                }
+                continue;
+            }
+        };
+        let raw = field.raw(message_text);
         let location = Loc {
-            field: Some(position),
-            byte_offset: field.map_or(segment.offset(), |f| f.start),
+            field: position,
+            byte_offset: field.start,
             ..Loc::default()
         };
-        let usage = if field_rule.predicate.is_some() {
-            let sibling = |n: u16| segment.field(usize::from(n)).map_or("", |f| f.raw());
-            let scope = Scope {
-                sibling: &sibling,
-                segment,
-                delimiters,
-            };
-            effective_usage(field_rule, &scope)
-        } else {
-            Some(field_rule.usage)
+        let usage = match field_rule.predicate {
+            None => Some(field_rule.usage),
+            Some(_) => usage_here(field_rule),
         };
         if usage.is_some_and(Usage::is_excluded) {
-            if !raw.is_empty() {
-                checker.report(
-                    Severity::Error,
-                    &location,
-                    ProblemKind::Excluded {
-                        what: describe("field", segment.id(), field_rule),
-                    },
-                );
-            }
-            continue;
-        }
-        if raw.is_empty() {
-            let required = match usage {
-                Some(Usage::R) => field_rule.min > 0 || field_rule.predicate.is_some(),
-                _ => false,
-            };
-            if required {
-                checker.report(
-                    Severity::Error,
-                    &location,
-                    ProblemKind::MissingRequired {
-                        what: describe("field", segment.id(), field_rule),
-                    },
-                );
-            }
+            checker.report(
+                Severity::Error,
+                &location,
+                ProblemKind::Excluded {
+                    what: describe("field", segment.id(), field_rule),
+                },
+            );
             continue;
         }
         if header && position <= 2 {
@@ -87,17 +99,14 @@ pub(crate) fn check_segment(
         let mut count = 0u32;
         // A flat field (no repetition, component or subcomponent separator) is one value and
         // is never split; otherwise one pass finds each repetition and whether it is flat.
-        let flat = field.is_some_and(|f| f.flat);
-        let separator = (!flat).then_some(delimiters.repetition);
-        let sub = delimiters.subcomponent.unwrap_or(delimiters.component);
-        let lower = [delimiters.component, sub, sub];
-        for (rep, rep_flat) in SplitStr::new(message_text, raw, separator, Some(lower)) {
+        let split = (!field.flat).then_some(Split::Repetitions);
+        for (rep, rep_flat) in index.split(raw, split) {
             count += 1;
             if rep.is_empty() {
                 continue;
             }
             let location = Loc {
-                repetition: Some(count as usize),
+                repetition: count,
                 byte_offset: checker.offset(rep),
                 ..location
             };
@@ -122,7 +131,7 @@ pub(crate) fn check_segment(
         .find(|f| f.number as usize > last_rule && f.start < f.end);
     if let Some(extra) = extra {
         let location = Loc {
-            field: Some(extra.number as usize),
+            field: extra.number,
             byte_offset: extra.start,
             ..Loc::default()
         };
@@ -144,30 +153,33 @@ fn describe(level: &str, segment: &str, rule: &ElementRule) -> String {
     }
 }
 
-/// A location inside the segment being checked; made a [`Location`] only when reported.
+/// A location inside the segment being checked, 0 for a level not reached (positions count
+/// from 1); made a [`Location`] only when reported.
 #[derive(Debug, Clone, Copy, Default)]
 struct Loc {
-    field: Option<usize>,
-    repetition: Option<usize>,
-    component: Option<usize>,
-    subcomponent: Option<usize>,
+    field: u32,
+    repetition: u32,
+    component: u32,
+    subcomponent: u32,
     byte_offset: usize,
 }
 
 struct Checker<'s, 'p> {
     delimiters: Delimiters,
     text: &'s str,
-    segment: &'s Segment<'s>,
+    index: &'p DelimiterIndex<'s>,
+    segment: &'p Segment<'s>,
     problems: &'p mut Vec<Problem>,
 }
 
-impl Checker<'_, '_> {
+impl<'s> Checker<'s, '_> {
     fn report(&mut self, severity: Severity, at: &Loc, kind: ProblemKind) {
+        let level = |n: u32| (n > 0).then_some(n as usize);
         let location = Location {
-            field: at.field,
-            repetition: at.repetition,
-            component: at.component,
-            subcomponent: at.subcomponent,
+            field: level(at.field),
+            repetition: level(at.repetition),
+            component: level(at.component),
+            subcomponent: level(at.subcomponent),
             byte_offset: at.byte_offset,
             ..self.segment.location()
         };
@@ -185,9 +197,13 @@ impl Checker<'_, '_> {
 
     /// Checks one valued repetition, component or subcomponent; `flat` when it holds no
     /// separator of a lower level (it is then not split).
+    ///
+    /// Inlined, so that the many leaves (most valued elements) cost no call; only a composite
+    /// goes on to [`Checker::check_children`].
+    #[inline(always)]
     fn check_value(
         &mut self,
-        raw: &str,
+        raw: &'s str,
         rule: &ElementRule,
         level: Level,
         location: &Loc,
@@ -214,64 +230,93 @@ impl Checker<'_, '_> {
             self.check_primitive(raw, rule, location);
             return;
         }
-        let Some(separator) = level.child_separator(&self.delimiters) else {
-            return;
-        };
+        self.check_children(raw, rule, level, location, flat);
+    }
+
+    /// The components (or subcomponents) of a valued composite, then its coded value.
+    #[inline(never)]
+    fn check_children(
+        &mut self,
+        raw: &'s str,
+        rule: &ElementRule,
+        level: Level,
+        location: &Loc,
+        flat: bool,
+    ) {
+        if level.child_separator(&self.delimiters).is_none() {
+            return; // no subcomponent separator: a component is not split
+        }
         // Components are split noting whether each holds subcomponents; subcomponents are
         // the lowest level.
-        let lower = match (level, self.delimiters.subcomponent) {
-            (Level::Field, Some(sub)) => Some([sub; 3]),
-            _ => None,
+        let split = match level {
+            Level::Field => Split::Components,
+            Level::Component | Level::Subcomponent => Split::Subcomponents,
         };
-        let mut parts = SplitStr::new(self.text, raw, (!flat).then_some(separator), lower);
+        let index = self.index;
+        let mut parts = index.split(raw, (!flat).then_some(split));
         // Conditional children look at their siblings: they are collected at the first one, so
         // a value with none (the common case) neither allocates nor looks for one.
         let all_parts = parts.clone();
         let mut siblings: Option<Vec<&str>> = None;
-        for child in rule.children {
-            let (part, part_flat) = parts.next().unwrap_or(("", true));
-            let usage = match child.predicate {
-                Some(_) => {
-                    let siblings = siblings
-                        .get_or_insert_with(|| all_parts.clone().map(|(part, _)| part).collect());
-                    let sibling = |n: u16| {
-                        siblings
-                            .get(usize::from(n).wrapping_sub(1))
-                            .copied()
-                            .unwrap_or("")
-                    };
-                    let scope = Scope {
-                        sibling: &sibling,
-                        segment: self.segment,
-                        delimiters: self.delimiters,
-                    };
-                    effective_usage(child, &scope)
-                }
-                None => Some(child.usage),
+        let (segment, delimiters) = (self.segment, self.delimiters);
+        let mut usage_of = |child: &ElementRule| match child.predicate {
+            None => Some(child.usage),
+            Some(_) => {
+                let siblings = siblings
+                    .get_or_insert_with(|| all_parts.clone().map(|(part, _)| part).collect());
+                let sibling = |n: u16| {
+                    siblings
+                        .get(usize::from(n).wrapping_sub(1))
+                        .copied()
+                        .unwrap_or("")
+                };
+                let scope = Scope {
+                    sibling: &sibling,
+                    segment,
+                    delimiters,
+                };
+                effective_usage(child, &scope)
+            }
+        };
+        let mut children = rule.children.iter();
+        let mut extra = None;
+        for (part, part_flat) in parts.by_ref() {
+            let Some(child) = children.next() else {
+                extra = Some(part);
+                break;
             };
-            let excluded = usage.is_some_and(Usage::is_excluded);
             if part.is_empty() {
                 // Nothing to check in an absent child, unless it is required.
-                if !excluded && usage == Some(Usage::R) {
-                    let location = child_location(location, level, child, None);
-                    let what = format!("{} {}", kind_of(level), child_name(child));
-                    self.report(
-                        Severity::Error,
-                        &location,
-                        ProblemKind::MissingRequired { what },
-                    );
+                if (child.usage == Usage::R || child.predicate.is_some())
+                    && usage_of(child) == Some(Usage::R)
+                {
+                    self.missing_child(location, level, child);
                 }
                 continue;
             }
+            let usage = usage_of(child);
             let location = child_location(location, level, child, Some(self.offset(part)));
-            if excluded {
+            if usage.is_some_and(Usage::is_excluded) {
                 let what = format!("{} {}", kind_of(level), child_name(child));
                 self.report(Severity::Error, &location, ProblemKind::Excluded { what });
                 continue;
             }
             self.check_value(part, child, level.child(), &location, part_flat);
         }
-        if let Some((extra, _)) = parts.find(|(p, _)| !p.is_empty()) {
+        // The children after the last part are absent; most are optional.
+        for child in children {
+            if (child.usage == Usage::R || child.predicate.is_some())
+                && usage_of(child) == Some(Usage::R)
+            {
+                self.missing_child(location, level, child);
+            }
+        }
+        // Parts after the last child: the first valued one is reported.
+        let extra = match extra {
+            Some("") => parts.map(|(part, _)| part).find(|part| !part.is_empty()),
+            other => other,
+        };
+        if let Some(extra) = extra {
             let location = Loc {
                 byte_offset: self.offset(extra),
                 ..*location
@@ -289,16 +334,33 @@ impl Checker<'_, '_> {
                 },
             );
         }
-        self.check_coded(raw, rule, separator, location);
+        self.check_coded(raw, rule, split, location);
     }
 
+    fn missing_child(&mut self, location: &Loc, level: Level, child: &ElementRule) {
+        let location = child_location(location, level, child, None);
+        let what = format!("{} {}", kind_of(level), child_name(child));
+        self.report(
+            Severity::Error,
+            &location,
+            ProblemKind::MissingRequired { what },
+        );
+    }
+
+    #[inline(always)]
     fn check_length(&mut self, raw: &str, rule: &ElementRule, location: &Loc) {
         let (min, max) = (rule.min_length, rule.max_length);
         // Bytes bound characters from above: count characters only when it can matter.
         let fits_max = max.is_none_or(|max| raw.len() <= max as usize);
-        if fits_max && raw.len() >= min as usize && min == 0 {
+        if fits_max && min == 0 {
             return;
         }
+        self.check_length_in_characters(raw, rule, location);
+    }
+
+    #[inline(never)]
+    fn check_length_in_characters(&mut self, raw: &str, rule: &ElementRule, location: &Loc) {
+        let (min, max) = (rule.min_length, rule.max_length);
         let found = escape::decode(raw, &self.delimiters).chars().count() as u32;
         if let Some(max) = max.filter(|&max| found > max) {
             self.report(
@@ -316,7 +378,20 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// A leaf's format and table; most leaves are free text bound to no table.
+    #[inline(always)]
     fn check_primitive(&mut self, raw: &str, rule: &ElementRule, location: &Loc) {
+        let free_text = matches!(
+            rule.primitive,
+            Primitive::Text | Primitive::Varies | Primitive::Composite
+        );
+        if !free_text || rule.table.is_some() {
+            self.check_format_and_table(raw, rule, location);
+        }
+    }
+
+    #[inline(never)]
+    fn check_format_and_table(&mut self, raw: &str, rule: &ElementRule, location: &Loc) {
         let ok = match rule.primitive {
             Primitive::Number => format::is_number(raw),
             Primitive::SequenceId => format::is_sequence_id(raw),
@@ -352,13 +427,14 @@ impl Checker<'_, '_> {
 
     /// A coded composite (CE, CWE, CNE) bound to a table: its identifier must be in the table
     /// unless the coding system names another one.
-    fn check_coded(&mut self, raw: &str, rule: &ElementRule, separator: u8, location: &Loc) {
+    fn check_coded(&mut self, raw: &'s str, rule: &ElementRule, split: Split, location: &Loc) {
         let Some(table) = rule.table else { return };
-        let base = rule.datatype.split('_').next().unwrap_or(rule.datatype);
-        if !matches!(base, "CE" | "CWE" | "CNE") {
+        let flavour = rule.datatype.bytes().position(|b| b == b'_');
+        let base = rule.datatype.get(..flavour.unwrap_or(rule.datatype.len()));
+        if !matches!(base, Some("CE" | "CWE" | "CNE")) {
             return;
         }
-        let mut parts = SplitStr::new(self.text, raw, Some(separator), None).map(|(p, _)| p);
+        let mut parts = self.index.split(raw, Some(split)).map(|(p, _)| p);
         let code = parts.next().unwrap_or("");
         let system = parts.nth(1).unwrap_or("");
         let own_system = system.is_empty()
@@ -371,7 +447,7 @@ impl Checker<'_, '_> {
         let code = escape::decode(code, &self.delimiters);
         if !table.contains(&code) && !open_coding_system(table, &code) {
             let location = Loc {
-                component: Some(1),
+                component: 1,
                 ..*location
             };
             self.report(
@@ -412,8 +488,8 @@ fn open_coding_system(table: &TableRule, code: &str) -> bool {
 fn child_location(location: &Loc, level: Level, child: &ElementRule, offset: Option<usize>) -> Loc {
     let mut location = *location;
     match level {
-        Level::Field => location.component = Some(usize::from(child.position)),
-        _ => location.subcomponent = Some(usize::from(child.position)),
+        Level::Field => location.component = u32::from(child.position),
+        _ => location.subcomponent = u32::from(child.position),
     }
     if let Some(offset) = offset {
         location.byte_offset = offset;

@@ -13,7 +13,7 @@ mod structure;
 pub use problem::{Problem, ProblemKind, Severity};
 pub use structure::{match_structure, Matched, MatchedGroup, MatchedTree, Occurrences};
 
-use crate::er7::{Location, Message};
+use crate::er7::{DelimiterIndex, Location, Message};
 use crate::rules::{MessageRule, NodeKind, NodeRule};
 
 /// The outcome of validating one message.
@@ -38,7 +38,14 @@ pub fn validate(message: &Message<'_>, rule: &'static MessageRule) -> Report {
     let mut problems = Vec::new();
     check_message_type(message, rule, &mut problems);
     let matched = match_structure(message, rule.children, &mut problems);
-    check_group(message, rule.children, matched.root(), &mut problems);
+    let index = DelimiterIndex::new(message.text(), &message.delimiters());
+    check_group(
+        message,
+        &index,
+        rule.children,
+        matched.root(),
+        &mut problems,
+    );
     Report { problems, matched }
 }
 
@@ -80,6 +87,7 @@ fn check_message_type(message: &Message<'_>, rule: &MessageRule, problems: &mut 
 
 fn check_group(
     message: &Message<'_>,
+    index: &DelimiterIndex<'_>,
     rules: &[NodeRule],
     matched: MatchedGroup<'_>,
     problems: &mut Vec<Problem>,
@@ -110,11 +118,11 @@ fn check_group(
             match (occurrence, node.kind) {
                 (Matched::Segment(i), NodeKind::Segment(rule)) => {
                     if let Some(segment) = message.segment_at(i) {
-                        fields::check_segment(&segment, rule, message.text(), problems);
+                        fields::check_segment(&segment, rule, index, problems);
                     }
                 }
                 (Matched::Group(inner), NodeKind::Group(group)) => {
-                    check_group(message, group.children, inner, problems);
+                    check_group(message, index, group.children, inner, problems);
                 }
                 _ => {}
             }

@@ -1,0 +1,331 @@
+//! Bitmaps of where a message's delimiters are, for the validator's many short splits.
+//!
+//! The validator splits every valued field into repetitions, components and subcomponents, and
+//! most pieces are a few bytes long: a search per piece (even eight bytes per step, as
+//! [`scan::find`](super::scan::find)) costs more in setting up than in scanning. Here the bytes
+//! of each 64-byte block are classified once (16 at a time, with `wide`'s portable SIMD), into
+//! one bit per byte and delimiter, and a piece's end is the lowest set bit after its start.
+//! Blocks are classified when first asked for and kept in a small direct-mapped cache: the
+//! validator walks a message forward, field by field, re-reading only the field it is in, so a
+//! few blocks serve it and nothing is allocated.
+
+use std::cell::Cell;
+
+use wide::u8x16;
+
+use super::delimiters::Delimiters;
+
+/// What a text is split into: the delimiter between the pieces, and with it the delimiters of
+/// the levels below, whose absence makes a piece flat (never to be split again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Split {
+    /// At the field separator; lower: repetition, component, subcomponent.
+    Fields = 0,
+    /// At the repetition separator; lower: component, subcomponent.
+    Repetitions = 1,
+    /// At the component separator; lower: subcomponent.
+    Components = 2,
+    /// At the subcomponent separator; every piece is flat.
+    Subcomponents = 3,
+}
+
+/// Cached blocks: 16 of 64 bytes hold a kilobyte of text, more than most fields.
+const SLOTS: usize = 16;
+const BLOCK: usize = 64;
+/// A tag that no block index reaches.
+const EMPTY: usize = usize::MAX;
+
+/// Delimiter bitmaps of one message text: bit `i` of a block's mask for a delimiter is set
+/// when byte `64 * block + i` of the text is that delimiter.
+#[derive(Debug)]
+pub(crate) struct DelimiterIndex<'t> {
+    text: &'t str,
+    /// Field, repetition, component and subcomponent separators, each in every lane.
+    splat: [u8x16; 4],
+    /// False when the message has no subcomponent separator: that mask stays empty.
+    has_subcomponent: bool,
+    tags: [Cell<usize>; SLOTS],
+    masks: [Cell<[u64; 4]>; SLOTS],
+}
+
+impl<'t> DelimiterIndex<'t> {
+    /// An index of `text`, a message with `delimiters`; no block is classified yet.
+    pub(crate) fn new(text: &'t str, delimiters: &Delimiters) -> Self {
+        let splat = u8x16::splat;
+        DelimiterIndex {
+            text,
+            splat: [
+                splat(delimiters.field),
+                splat(delimiters.repetition),
+                splat(delimiters.component),
+                splat(delimiters.subcomponent.unwrap_or(0)),
+            ],
+            has_subcomponent: delimiters.subcomponent.is_some(),
+            tags: std::array::from_fn(|_| Cell::new(EMPTY)),
+            masks: std::array::from_fn(|_| Cell::new([0; 4])),
+        }
+    }
+
+    /// The text indexed.
+    #[inline]
+    pub(crate) fn text(&self) -> &'t str {
+        self.text
+    }
+
+    /// The pieces of `raw`, a slice of the indexed text, as `split` says (one piece when
+    /// `None`), each with whether it is flat.
+    #[inline]
+    pub(crate) fn split<'i>(&'i self, raw: &'t str, split: Option<Split>) -> SplitIndexed<'i, 't> {
+        let start = (raw.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        // A slice of the text by construction; anything else is one piece, never split.
+        let inside = start <= self.text.len() && raw.len() <= self.text.len() - start;
+        debug_assert!(inside, "{raw:?} is not a slice of the indexed text");
+        let (start, split) = if inside { (start, split) } else { (0, None) };
+        SplitIndexed {
+            fallback: (!inside).then_some(raw),
+            inner: IndexedPieces::new(self, start, start + raw.len(), split),
+        }
+    }
+
+    /// The masks of block `block`, classified now if the cache does not hold them.
+    #[inline(always)]
+    fn block(&self, block: usize) -> [u64; 4] {
+        let slot = block % SLOTS;
+        let (Some(tag), Some(masks)) = (self.tags.get(slot), self.masks.get(slot)) else {
+            return self.classify(block);
+        };
+        if tag.get() == block {
+            return masks.get();
+        }
+        let fresh = self.classify(block);
+        tag.set(block);
+        masks.set(fresh);
+        fresh
+    }
+
+    /// Classifies the 64 bytes of `block` (zeros past the end of the text, never asked for).
+    fn classify(&self, block: usize) -> [u64; 4] {
+        let start = block.saturating_mul(BLOCK);
+        let text = self.text.as_bytes();
+        let mut bytes = [0u8; BLOCK];
+        match text
+            .get(start..)
+            .and_then(|rest| rest.first_chunk::<BLOCK>())
+        {
+            Some(chunk) => bytes = *chunk,
+            None => {
+                for (d, &b) in bytes.iter_mut().zip(text.get(start..).unwrap_or_default()) {
+                    *d = b;
+                }
+            }
+        }
+        let mut masks = [0u64; 4];
+        for (j, chunk) in bytes.chunks_exact(16).enumerate() {
+            let mut lanes = [0u8; 16];
+            lanes.copy_from_slice(chunk);
+            let lanes = u8x16::new(lanes);
+            for (mask, &delimiter) in masks.iter_mut().zip(&self.splat) {
+                let found = u64::from(lanes.cmp_eq(delimiter).move_mask() as u16);
+                *mask |= found << (16 * j);
+            }
+        }
+        if !self.has_subcomponent {
+            masks[3] = 0;
+        }
+        masks
+    }
+
+    /// Searches `text[pos..end]` for the separator of `split`. Returns its index, or `None`,
+    /// and whether a delimiter of a lower level occurs before it (before `end` when there is
+    /// none): as [`scan::find`](super::scan::find), by level instead of by byte.
+    #[inline(always)]
+    pub(crate) fn find(&self, pos: usize, end: usize, split: Split) -> (Option<usize>, bool) {
+        let mut block = pos / BLOCK;
+        let mut valid = u64::MAX << (pos % BLOCK);
+        let mut seen = false;
+        while block * BLOCK < end {
+            let upto = end - block * BLOCK;
+            if upto < BLOCK {
+                valid &= (1u64 << upto) - 1;
+            }
+            let (sep, lower) = self.masks(block, split);
+            let hit = sep & valid;
+            let low = lower & valid;
+            if hit != 0 {
+                // Bits below the first hit: the bytes before it.
+                let before = (hit & hit.wrapping_neg()) - 1;
+                let at = block * BLOCK + hit.trailing_zeros() as usize;
+                return (Some(at), seen || low & before != 0);
+            }
+            seen |= low != 0;
+            block += 1;
+            valid = u64::MAX;
+        }
+        (None, seen)
+    }
+
+    /// The mask of `split`'s separator in `block`, and the union of the masks below it.
+    #[inline(always)]
+    fn masks(&self, block: usize, split: Split) -> (u64, u64) {
+        let [field, repetition, component, subcomponent] = self.block(block);
+        match split {
+            Split::Fields => (field, repetition | component | subcomponent),
+            Split::Repetitions => (repetition, component | subcomponent),
+            Split::Components => (component, subcomponent),
+            Split::Subcomponents => (subcomponent, 0),
+        }
+    }
+}
+
+/// Splits `text[start..end]` as [`Pieces`](super::scan::Pieces) does, through an index: yields
+/// (start, end, number, flat), numbering pieces from 1. With no split, one flat piece.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexedPieces<'i, 't> {
+    index: &'i DelimiterIndex<'t>,
+    pos: usize,
+    end: usize,
+    split: Option<Split>,
+    number: u32,
+    done: bool,
+}
+
+impl<'i, 't> IndexedPieces<'i, 't> {
+    /// Pieces of `index`'s text from `start` to `end`.
+    #[inline]
+    pub(crate) fn new(
+        index: &'i DelimiterIndex<'t>,
+        start: usize,
+        end: usize,
+        split: Option<Split>,
+    ) -> Self {
+        IndexedPieces {
+            index,
+            pos: start,
+            end,
+            split,
+            number: 0,
+            done: false,
+        }
+    }
+
+    /// Starts numbering after `number` (the next piece gets `number + 1`).
+    #[inline]
+    pub(crate) fn numbered_after(mut self, number: u32) -> Self {
+        self.number = number;
+        self
+    }
+
+    /// No pieces at all.
+    #[inline]
+    pub(crate) fn empty(index: &'i DelimiterIndex<'t>) -> Self {
+        IndexedPieces {
+            done: true,
+            ..IndexedPieces::new(index, 0, 0, None)
+        }
+    }
+}
+
+impl Iterator for IndexedPieces<'_, '_> {
+    /// (start, end, number, flat).
+    type Item = (usize, usize, u32, bool);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        self.number += 1;
+        let start = self.pos;
+        let Some(split) = self.split else {
+            self.done = true;
+            return Some((start, self.end, self.number, true));
+        };
+        match self.index.find(start, self.end, split) {
+            (Some(at), lower) => {
+                self.pos = at + 1;
+                Some((start, at, self.number, !lower))
+            }
+            (None, lower) => {
+                self.done = true;
+                Some((start, self.end, self.number, !lower))
+            }
+        }
+    }
+}
+
+/// Iterator of [`DelimiterIndex::split`]: (piece, flat).
+#[derive(Debug, Clone)]
+pub(crate) struct SplitIndexed<'i, 't> {
+    /// The piece itself when it is not a slice of the indexed text.
+    fallback: Option<&'t str>,
+    inner: IndexedPieces<'i, 't>,
+}
+
+impl<'t> Iterator for SplitIndexed<'_, 't> {
+    type Item = (&'t str, bool);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (start, end, _, flat) = self.inner.next()?;
+        let piece = match self.fallback {
+            Some(raw) => raw,
+            None => self.inner.index.text.get(start..end).unwrap_or_default(),
+        };
+        Some((piece, flat))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::er7::scan::{find, Pieces};
+
+    /// Every split of every window of pseudo-random texts agrees with the byte-wise search.
+    #[test]
+    fn agrees_with_the_byte_search() {
+        let alphabet = b"|^~&\\a\r\x00\x7f\xc3";
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for round in 0..400 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 300) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| alphabet[((state >> (i % 50)) as usize + i * 13) % alphabet.len()])
+                .collect();
+            // Any bytes will do for the index; the text is bytes behind a `str` only by type.
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let bytes = text.as_bytes();
+            let mut delimiters = Delimiters::default();
+            if round % 3 == 0 {
+                delimiters.subcomponent = None;
+            }
+            let d = delimiters;
+            let sub = d.subcomponent.unwrap_or(d.component);
+            let index = DelimiterIndex::new(&text, &d);
+            let levels = [
+                (Split::Fields, d.field, [d.repetition, d.component, sub]),
+                (Split::Repetitions, d.repetition, [d.component, sub, sub]),
+                (Split::Components, d.component, [sub; 3]),
+            ];
+            for start in (0..=bytes.len()).step_by(7) {
+                for end in (start..=bytes.len()).step_by(5) {
+                    for (split, sep, lower) in levels {
+                        assert_eq!(
+                            index.find(start, end, split),
+                            find(bytes, start, end, sep, lower, true),
+                            "{split:?} {start}..{end} of {text:?}"
+                        );
+                    }
+                    if let Some(sub) = d.subcomponent {
+                        let found = index.find(start, end, Split::Subcomponents);
+                        assert_eq!(found, find(bytes, start, end, sub, [sub; 3], false));
+                    }
+                    let split = Pieces::new(bytes, start, end, Some(d.field), Some(levels[0].2));
+                    let indexed = IndexedPieces::new(&index, start, end, Some(Split::Fields));
+                    assert!(split.eq(indexed));
+                }
+            }
+        }
+    }
+}
