@@ -45,7 +45,10 @@ pub(crate) struct DelimiterIndex<'t> {
     /// False when the message has no subcomponent separator: that mask stays empty.
     has_subcomponent: bool,
     tags: [Cell<usize>; SLOTS],
-    masks: [Cell<[u64; 4]>; SLOTS],
+    /// Per slot: the masks of the field, repetition, component and subcomponent separators,
+    /// then the unions below each (repetition to subcomponent, component and subcomponent,
+    /// subcomponent, none): a split reads words `k` and `k + 4`.
+    words: [[Cell<u64>; 8]; SLOTS],
 }
 
 impl<'t> DelimiterIndex<'t> {
@@ -62,7 +65,7 @@ impl<'t> DelimiterIndex<'t> {
             ],
             has_subcomponent: delimiters.subcomponent.is_some(),
             tags: std::array::from_fn(|_| Cell::new(EMPTY)),
-            masks: std::array::from_fn(|_| Cell::new([0; 4])),
+            words: std::array::from_fn(|_| std::array::from_fn(|_| Cell::new(0))),
         }
     }
 
@@ -87,23 +90,44 @@ impl<'t> DelimiterIndex<'t> {
         }
     }
 
-    /// The masks of block `block`, classified now if the cache does not hold them.
+    /// The mask of `split`'s separator in `block`, and the union of the masks below it;
+    /// the block is classified now if the cache does not hold it.
     #[inline(always)]
-    fn block(&self, block: usize) -> [u64; 4] {
+    fn masks(&self, block: usize, split: Split) -> (u64, u64) {
         let slot = block % SLOTS;
-        let (Some(tag), Some(masks)) = (self.tags.get(slot), self.masks.get(slot)) else {
-            return self.classify(block);
+        let (Some(tag), Some(words)) = (self.tags.get(slot), self.words.get(slot)) else {
+            return (0, 0);
         };
-        if tag.get() == block {
-            return masks.get();
+        if tag.get() != block {
+            self.fill(words, block);
+            tag.set(block);
         }
-        let fresh = self.classify(block);
-        tag.set(block);
-        masks.set(fresh);
-        fresh
+        let k = split as usize;
+        let word = |i: usize| words.get(i).map_or(0, Cell::get);
+        (word(k), word(k + 4))
+    }
+
+    /// Classifies `block` into a slot's words.
+    #[inline(never)]
+    fn fill(&self, words: &[Cell<u64>; 8], block: usize) {
+        let [field, repetition, component, subcomponent] = self.classify(block);
+        let all = [
+            field,
+            repetition,
+            component,
+            subcomponent,
+            repetition | component | subcomponent,
+            component | subcomponent,
+            subcomponent,
+            0,
+        ];
+        for (word, value) in words.iter().zip(all) {
+            word.set(value);
+        }
     }
 
     /// Classifies the 64 bytes of `block` (zeros past the end of the text, never asked for).
+    #[inline(always)]
     fn classify(&self, block: usize) -> [u64; 4] {
         let start = block.saturating_mul(BLOCK);
         let text = self.text.as_bytes();
@@ -162,18 +186,6 @@ impl<'t> DelimiterIndex<'t> {
             valid = u64::MAX;
         }
         (None, seen)
-    }
-
-    /// The mask of `split`'s separator in `block`, and the union of the masks below it.
-    #[inline(always)]
-    fn masks(&self, block: usize, split: Split) -> (u64, u64) {
-        let [field, repetition, component, subcomponent] = self.block(block);
-        match split {
-            Split::Fields => (field, repetition | component | subcomponent),
-            Split::Repetitions => (repetition, component | subcomponent),
-            Split::Components => (component, subcomponent),
-            Split::Subcomponents => (subcomponent, 0),
-        }
     }
 }
 
