@@ -466,7 +466,7 @@ impl<'s> Checker<'s, '_> {
 /// `HL7nnnn` names an HL7 table and `99zzz` a local system, and other systems appear in later
 /// versions, so a miss there is only worth a warning.
 fn table_severity(table: &TableRule) -> Severity {
-    if table.id.trim_start_matches('0') == "396" {
+    if is_coding_systems(table) {
         return Severity::Warning;
     }
     match table.kind {
@@ -475,9 +475,15 @@ fn table_severity(table: &TableRule) -> Severity {
     }
 }
 
+/// Table 0396, however many zeros its id is written with.
+fn is_coding_systems(table: &TableRule) -> bool {
+    let digits = table.id.bytes().skip_while(|&b| b == b'0');
+    digits.eq(*b"396")
+}
+
 /// Codes of table 0396 that stand for a whole family: an HL7 table or a local system.
 fn open_coding_system(table: &TableRule, code: &str) -> bool {
-    table.id.trim_start_matches('0') == "396"
+    is_coding_systems(table)
         && (code
             .strip_prefix("HL7")
             .is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()))

@@ -33,17 +33,14 @@ pub fn is_time(raw: &str) -> bool {
     if offset.is_some_and(|o| parse_offset(o).is_none()) {
         return false;
     }
-    let (whole, fraction) = match body.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (body, None),
-    };
+    let (whole, fraction) = split_fraction(body);
     if !matches!(whole.len(), 2 | 4 | 6) || !whole.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
     if fraction.is_some() && (whole.len() != 6 || !valid_fraction(fraction.unwrap_or(""))) {
         return false;
     }
-    let n = |i: usize| whole.get(i..i + 2).and_then(|s| s.parse::<u8>().ok());
+    let n = |i: usize| whole.as_bytes().get(i..i + 2).map(digits_value);
     n(0).is_some_and(|h| h < 24)
         && (whole.len() < 4 || n(2).is_some_and(|m| m < 60))
         && (whole.len() < 6 || n(4).is_some_and(|s| s < 60))
@@ -59,10 +56,26 @@ fn valid_fraction(fraction: &str) -> bool {
 }
 
 fn split_offset(raw: &str) -> (&str, Option<&str>) {
-    match raw.find(['+', '-']) {
+    match raw.bytes().position(|b| b == b'+' || b == b'-') {
         Some(i) => (&raw[..i], Some(&raw[i..])),
         None => (raw, None),
     }
+}
+
+/// The whole part and the fraction of a time, at its `.`.
+fn split_fraction(body: &str) -> (&str, Option<&str>) {
+    match body.bytes().position(|b| b == b'.') {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    }
+}
+
+/// The number written by the ASCII digits of `digits` (checked by the caller), in line: every
+/// date and time of a message goes through here.
+fn digits_value(digits: &[u8]) -> u16 {
+    digits
+        .iter()
+        .fold(0u16, |n, &d| n * 10 + u16::from(d.wrapping_sub(b'0')))
 }
 
 fn parse_offset(offset: &str) -> Option<i16> {
@@ -86,17 +99,15 @@ pub fn timestamp_parts(raw: &str) -> Option<TimestampParts> {
         Some(o) => Some(parse_offset(o)?),
         None => None,
     };
-    let (whole, fraction) = match body.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (body, None),
-    };
+    let (whole, fraction) = split_fraction(body);
     if !matches!(whole.len(), 4 | 6 | 8 | 10 | 12 | 14)
         || !whole.bytes().all(|b| b.is_ascii_digit())
     {
         return None;
     }
-    let two = |i: usize| -> Option<u8> { whole.get(i..i + 2)?.parse().ok() };
-    let year: u16 = whole[..4].parse().ok()?;
+    let digits = whole.as_bytes();
+    let two = |i: usize| digits.get(i..i + 2).map(|d| digits_value(d) as u8);
+    let year = digits_value(digits.get(..4)?);
     let month = two(4);
     let day = two(6);
     let hour = two(8);
