@@ -292,6 +292,35 @@ mod tests {
     use super::*;
     use crate::er7::scan::{find, Pieces};
 
+    /// A text many times the cache, searched in a scattered order: blocks are evicted and
+    /// classified again, and every answer still agrees with the byte-wise search.
+    #[test]
+    fn evicted_blocks_are_classified_again() {
+        let alphabet = b"|^~&abcdefgh";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let text: String = (0..SLOTS * BLOCK * 5)
+            .map(|_| char::from(alphabet[(next() % alphabet.len() as u64) as usize]))
+            .collect();
+        let d = Delimiters::default();
+        let index = DelimiterIndex::new(&text, &d);
+        for _ in 0..5_000 {
+            let start = (next() % text.len() as u64) as usize;
+            let end = (start + (next() % 300) as usize).min(text.len());
+            let lower = [d.repetition, d.component, d.subcomponent.unwrap_or(0)];
+            assert_eq!(
+                index.find(start, end, Split::Fields),
+                find(text.as_bytes(), start, end, d.field, lower, true),
+                "{start}..{end}"
+            );
+        }
+    }
+
     /// Every split of every window of pseudo-random texts agrees with the byte-wise search.
     #[test]
     fn agrees_with_the_byte_search() {
