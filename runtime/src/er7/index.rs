@@ -13,6 +13,8 @@ use std::cell::Cell;
 
 use wide::u8x16;
 
+use super::scan::{PiecesOf, Search};
+
 use super::delimiters::Delimiters;
 
 /// What a text is split into: the delimiter between the pieces, and with it the delimiters of
@@ -85,8 +87,9 @@ impl<'t> DelimiterIndex<'t> {
         debug_assert!(inside, "{raw:?} is not a slice of the indexed text");
         let (start, split) = if inside { (start, split) } else { (0, None) };
         SplitIndexed {
+            text: self.text,
             fallback: (!inside).then_some(raw),
-            inner: IndexedPieces::new(self, start, start + raw.len(), split),
+            inner: self.pieces(start, start + raw.len(), split),
         }
     }
 
@@ -189,85 +192,41 @@ impl<'t> DelimiterIndex<'t> {
     }
 }
 
-/// Splits `text[start..end]` as [`Pieces`](super::scan::Pieces) does, through an index: yields
-/// (start, end, number, flat), numbering pieces from 1. With no split, one flat piece.
-#[derive(Debug, Clone)]
-pub(crate) struct IndexedPieces<'i, 't> {
+/// A split through a [`DelimiterIndex`], as a [`Search`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IndexSearch<'i, 't> {
     index: &'i DelimiterIndex<'t>,
-    pos: usize,
-    end: usize,
-    split: Option<Split>,
-    number: u32,
-    done: bool,
+    split: Split,
 }
 
-impl<'i, 't> IndexedPieces<'i, 't> {
-    /// Pieces of `index`'s text from `start` to `end`.
+impl Search for IndexSearch<'_, '_> {
+    #[inline(always)]
+    fn find(&self, pos: usize, end: usize) -> (Option<usize>, bool) {
+        self.index.find(pos, end, self.split)
+    }
+}
+
+/// Pieces found through an index: as [`Pieces`](super::scan::Pieces), by level.
+pub(crate) type IndexedPieces<'i, 't> = PiecesOf<IndexSearch<'i, 't>>;
+
+impl<'i, 't> DelimiterIndex<'t> {
+    /// Pieces of the text from `start` to `end`, split as `split` says (one piece when `None`).
     #[inline]
-    pub(crate) fn new(
-        index: &'i DelimiterIndex<'t>,
+    pub(crate) fn pieces(
+        &'i self,
         start: usize,
         end: usize,
         split: Option<Split>,
-    ) -> Self {
-        IndexedPieces {
-            index,
-            pos: start,
-            end,
-            split,
-            number: 0,
-            done: false,
-        }
-    }
-
-    /// Starts numbering after `number` (the next piece gets `number + 1`).
-    #[inline]
-    pub(crate) fn numbered_after(mut self, number: u32) -> Self {
-        self.number = number;
-        self
-    }
-
-    /// No pieces at all.
-    #[inline]
-    pub(crate) fn empty(index: &'i DelimiterIndex<'t>) -> Self {
-        IndexedPieces {
-            done: true,
-            ..IndexedPieces::new(index, 0, 0, None)
-        }
-    }
-}
-
-impl Iterator for IndexedPieces<'_, '_> {
-    /// (start, end, number, flat).
-    type Item = (usize, usize, u32, bool);
-
-    #[inline(always)]
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        self.number += 1;
-        let start = self.pos;
-        let Some(split) = self.split else {
-            self.done = true;
-            return Some((start, self.end, self.number, true));
-        };
-        match self.index.find(start, self.end, split) {
-            (Some(at), lower) => {
-                self.pos = at + 1;
-                Some((start, at, self.number, !lower))
-            }
-            (None, lower) => {
-                self.done = true;
-                Some((start, self.end, self.number, !lower))
-            }
-        }
+    ) -> IndexedPieces<'i, 't> {
+        let search = split.map(|split| IndexSearch { index: self, split });
+        PiecesOf::with(search, start, end)
     }
 }
 
 /// Iterator of [`DelimiterIndex::split`]: (piece, flat).
 #[derive(Debug, Clone)]
 pub(crate) struct SplitIndexed<'i, 't> {
+    text: &'t str,
     /// The piece itself when it is not a slice of the indexed text.
     fallback: Option<&'t str>,
     inner: IndexedPieces<'i, 't>,
@@ -281,7 +240,7 @@ impl<'t> Iterator for SplitIndexed<'_, 't> {
         let (start, end, _, flat) = self.inner.next()?;
         let piece = match self.fallback {
             Some(raw) => raw,
-            None => self.inner.index.text.get(start..end).unwrap_or_default(),
+            None => self.text.get(start..end).unwrap_or_default(),
         };
         Some((piece, flat))
     }
@@ -363,7 +322,7 @@ mod tests {
                         assert_eq!(found, find(bytes, start, end, sub, [sub; 3], false));
                     }
                     let split = Pieces::new(bytes, start, end, Some(d.field), Some(levels[0].2));
-                    let indexed = IndexedPieces::new(&index, start, end, Some(Split::Fields));
+                    let indexed = index.pieces(start, end, Some(Split::Fields));
                     assert!(split.eq(indexed));
                 }
             }

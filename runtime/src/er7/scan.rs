@@ -85,40 +85,54 @@ pub(crate) fn find(
     (None, seen)
 }
 
-/// Splits `text[pos..end]` at `sep` (no splitting when `sep` is `None`), numbering pieces
-/// from 1. Yields (start, end, number, flat: no separator of a lower level inside).
+/// Where the next separator of a split is, and whether a delimiter of a lower level comes
+/// before it: the answer of [`find`] (here, [`ByteSearch`]) or of a delimiter index.
+pub(crate) trait Search {
+    /// The separator's index in `pos..end` or `None`, and whether a lower-level delimiter
+    /// occurs before it (before `end` when there is none).
+    fn find(&self, pos: usize, end: usize) -> (Option<usize>, bool);
+}
+
+/// [`find`] as a [`Search`]: a separator byte and the bytes of the levels below it.
 #[derive(Debug, Clone)]
-pub(crate) struct Pieces<'a> {
+pub(crate) struct ByteSearch<'a> {
     text: &'a [u8],
-    pos: usize,
-    end: usize,
-    sep: Option<u8>,
+    sep: u8,
     /// Separators of lower levels: a piece holding none of them is flat.
     lower: [u8; 3],
     /// Whether the flatness of pieces is wanted (else it is reported as `false`).
     check_lower: bool,
+}
+
+impl Search for ByteSearch<'_> {
+    #[inline(always)]
+    fn find(&self, pos: usize, end: usize) -> (Option<usize>, bool) {
+        find(self.text, pos, end, self.sep, self.lower, self.check_lower)
+    }
+}
+
+/// Splits `pos..end` where `S` finds separators (no splitting without one), numbering pieces
+/// from 1. Yields (start, end, number, flat: no separator of a lower level inside).
+#[derive(Debug, Clone)]
+pub(crate) struct PiecesOf<S> {
+    search: Option<S>,
+    pos: usize,
+    end: usize,
     number: u32,
     done: bool,
 }
 
-impl<'a> Pieces<'a> {
-    /// Pieces of `text[start..end]`; `lower`, when given, are the separators of the levels
-    /// below, for the flatness flag.
+/// Pieces found by the byte search.
+pub(crate) type Pieces<'a> = PiecesOf<ByteSearch<'a>>;
+
+impl<S> PiecesOf<S> {
+    /// Pieces of `start..end`, split where `search` finds separators (one piece without).
     #[inline]
-    pub(crate) fn new(
-        text: &'a [u8],
-        start: usize,
-        end: usize,
-        sep: Option<u8>,
-        lower: Option<[u8; 3]>,
-    ) -> Self {
-        Pieces {
-            text,
+    pub(crate) fn with(search: Option<S>, start: usize, end: usize) -> Self {
+        PiecesOf {
+            search,
             pos: start,
             end,
-            sep,
-            lower: lower.unwrap_or_default(),
-            check_lower: lower.is_some(),
             number: 0,
             done: false,
         }
@@ -127,15 +141,9 @@ impl<'a> Pieces<'a> {
     /// No pieces at all.
     #[inline]
     pub(crate) fn empty() -> Self {
-        Pieces {
-            text: &[],
-            pos: 0,
-            end: 0,
-            sep: None,
-            lower: [0; 3],
-            check_lower: false,
-            number: 0,
+        PiecesOf {
             done: true,
+            ..PiecesOf::with(None, 0, 0)
         }
     }
 
@@ -147,7 +155,28 @@ impl<'a> Pieces<'a> {
     }
 }
 
-impl Iterator for Pieces<'_> {
+impl<'a> Pieces<'a> {
+    /// Pieces of `text[start..end]` split at `sep` (none when `None`); `lower`, when given, are
+    /// the separators of the levels below, for the flatness flag.
+    #[inline]
+    pub(crate) fn new(
+        text: &'a [u8],
+        start: usize,
+        end: usize,
+        sep: Option<u8>,
+        lower: Option<[u8; 3]>,
+    ) -> Self {
+        let search = sep.map(|sep| ByteSearch {
+            text,
+            sep,
+            lower: lower.unwrap_or_default(),
+            check_lower: lower.is_some(),
+        });
+        PiecesOf::with(search, start, end)
+    }
+}
+
+impl<S: Search> Iterator for PiecesOf<S> {
     /// (start, end, number, flat).
     type Item = (usize, usize, u32, bool);
 
@@ -158,26 +187,18 @@ impl Iterator for Pieces<'_> {
         }
         self.number += 1;
         let start = self.pos;
-        let Some(sep) = self.sep else {
+        let Some(search) = &self.search else {
             self.done = true;
             return Some((start, self.end, self.number, true));
         };
         // One pass finds the separator and notes whether lower levels need splitting at all;
         // flat pieces are never scanned again.
-        let (at, lower) = find(
-            self.text,
-            start,
-            self.end,
-            sep,
-            self.lower,
-            self.check_lower,
-        );
-        match at {
-            Some(i) => {
+        match search.find(start, self.end) {
+            (Some(i), lower) => {
                 self.pos = i + 1;
                 Some((start, i, self.number, !lower))
             }
-            None => {
+            (None, lower) => {
                 self.done = true;
                 Some((start, self.end, self.number, !lower))
             }

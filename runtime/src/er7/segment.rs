@@ -294,11 +294,10 @@ impl<'a> Segment<'a> {
         debug_assert!(std::ptr::eq(index.text(), self.text));
         let (from, first) = self.first_split();
         let inner = match from {
-            Some(from) => {
-                IndexedPieces::new(index, self.start + from, self.end, Some(Split::Fields))
-                    .numbered_after(first - 1)
-            }
-            None => IndexedPieces::empty(index),
+            Some(from) => index
+                .pieces(self.start + from, self.end, Some(Split::Fields))
+                .numbered_after(first - 1),
+            None => IndexedPieces::empty(),
         };
         FieldSpans {
             segment: *self,

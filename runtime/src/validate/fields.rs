@@ -60,13 +60,9 @@ pub(crate) fn check_segment<'t>(
                             .map_or(segment.offset(), |f| f.start),
                         ..Loc::default()
                     };
-                    checker.report(
-                        Severity::Error,
-                        &location,
-                        ProblemKind::MissingRequired {
-                            what: describe("field", segment.id(), field_rule),
-                        },
-                    );
+                    checker.report_field(&location, field_rule, |what| {
+                        ProblemKind::MissingRequired { what }
+                    });
                 }
                 continue;
             }
@@ -82,13 +78,7 @@ pub(crate) fn check_segment<'t>(
             Some(_) => usage_here(field_rule),
         };
         if usage.is_some_and(Usage::is_excluded) {
-            checker.report(
-                Severity::Error,
-                &location,
-                ProblemKind::Excluded {
-                    what: describe("field", segment.id(), field_rule),
-                },
-            );
+            checker.report_field(&location, field_rule, |what| ProblemKind::Excluded { what });
             continue;
         }
         if header && position <= 2 {
@@ -188,6 +178,12 @@ impl<'s> Checker<'s, '_> {
             kind,
             location,
         });
+    }
+
+    /// An error about a field, described by its rule.
+    fn report_field(&mut self, at: &Loc, rule: &ElementRule, kind: fn(String) -> ProblemKind) {
+        let what = describe("field", self.segment.id(), rule);
+        self.report(Severity::Error, at, kind(what));
     }
 
     /// Byte offset of `part` (a slice of the message text) in the message.
