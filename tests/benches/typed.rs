@@ -6,6 +6,8 @@
 //!   MSH-9 (charset decoding, view, validation, struct building);
 //! - `typed_view_parse_validate`: the typed views (`OruR01View::parse_lenient`, ...) from the
 //!   same bytes: UTF-8 check, view, validation; values are found when read, none is here;
+//! - `typed_view_then_read_routing`: the same, then what a router reads (MSH-10, the first
+//!   PID-3 identifier, every OBX-3.1 and first OBX-5), each through its typed accessor;
 //! - `typed_view_then_decode`: the same, then every value decoded into the owned struct (what
 //!   reading the whole message through a view costs);
 //! - `validate_only`: the validator alone over pre-parsed views;
@@ -61,33 +63,89 @@ fn parse_typed(text: &str) -> (usize, Option<Typed>) {
     }
 }
 
-/// Typed view parse and validation from bytes; returns the number of problems, and when
-/// `decode` also decodes the view into the owned struct.
-fn view_typed(bytes: &[u8], decode: bool) -> usize {
+/// What a bench reads of a typed view after parsing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Nothing: the parse and the validation alone.
+    Nothing,
+    /// What a router reads: MSH-10, the first PID-3 identifier, and of a result every OBX-3.1
+    /// and the first OBX-5.
+    Routing,
+    /// Every value, decoded into the owned struct.
+    Everything,
+}
+
+/// Typed view parse and validation from bytes, then `read`; returns the number of problems
+/// plus the bytes read, so nothing is optimised away.
+fn view_typed(bytes: &[u8], read: Read) -> usize {
     let Ok(text) = std::str::from_utf8(black_box(bytes)) else {
         return usize::MAX;
     };
     macro_rules! one {
-        ($view:ident) => {
+        ($view:ident, $route:ident) => {
             match $view::parse_lenient(text) {
                 Ok(parsed) => {
-                    if decode {
-                        black_box(parsed.message.decode());
-                    }
+                    let read = match read {
+                        Read::Nothing => 0,
+                        Read::Routing => $route(&parsed.message),
+                        Read::Everything => {
+                            black_box(parsed.message.decode());
+                            0
+                        }
+                    };
                     black_box(&parsed.message);
-                    parsed.problems.len()
+                    parsed.problems.len() + read
                 }
                 Err(_) => usize::MAX,
             }
         };
     }
     match family(text) {
-        "ADT" => one!(AdtA01View),
-        "ORU" => one!(OruR01View),
-        "ORM" => one!(OrmO01View),
-        "RDE" => one!(RdeO11View),
+        "ADT" => one!(AdtA01View, route_adt),
+        "ORU" => one!(OruR01View, route_oru),
+        "ORM" => one!(OrmO01View, route_orm),
+        "RDE" => one!(RdeO11View, route_rde),
         other => panic!("unexpected message type {other}"),
     }
+}
+
+/// The length of the first PID-3 identifier of a PID view.
+macro_rules! first_patient_id {
+    ($pid:expr) => {
+        $pid.patient_identifier_list()
+            .first()
+            .map_or(0, |cx| cx.id_number().raw().len())
+    };
+}
+
+fn route_adt(m: &AdtA01View<'_>) -> usize {
+    m.msh().message_control_id().raw().len() + first_patient_id!(m.pid())
+}
+
+fn route_orm(m: &OrmO01View<'_>) -> usize {
+    let patient = m.patient().map_or(0, |p| first_patient_id!(p.pid()));
+    m.msh().message_control_id().raw().len() + patient
+}
+
+fn route_rde(m: &RdeO11View<'_>) -> usize {
+    let patient = m.patient().map_or(0, |p| first_patient_id!(p.pid()));
+    m.msh().message_control_id().raw().len() + patient
+}
+
+fn route_oru(m: &OruR01View<'_>) -> usize {
+    let mut read = m.msh().message_control_id().raw().len();
+    for result in m.patient_result().iter() {
+        read += result.patient().map_or(0, |p| first_patient_id!(p.pid()));
+        for order in result.order_observation().iter() {
+            for observation in order.observation().iter() {
+                let obx = observation.obx();
+                let code = obx.observation_identifier().identifier();
+                read += code.map_or(0, |c| c.raw().len());
+                read += obx.observation_value().first().map_or(0, |v| v.raw().len());
+            }
+        }
+    }
+    read
 }
 
 fn validate_view(view: &Message<'_>) -> validate::Report {
@@ -199,7 +257,15 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 messages
                     .iter()
-                    .map(|m| view_typed(m.as_bytes(), false))
+                    .map(|m| view_typed(m.as_bytes(), Read::Nothing))
+                    .sum::<usize>()
+            })
+        });
+        g.bench_function("typed_view_then_read_routing", |b| {
+            b.iter(|| {
+                messages
+                    .iter()
+                    .map(|m| view_typed(m.as_bytes(), Read::Routing))
                     .sum::<usize>()
             })
         });
@@ -207,7 +273,7 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 messages
                     .iter()
-                    .map(|m| view_typed(m.as_bytes(), true))
+                    .map(|m| view_typed(m.as_bytes(), Read::Everything))
                     .sum::<usize>()
             })
         });
