@@ -13,9 +13,8 @@ use std::cell::Cell;
 
 use wide::u8x16;
 
-use super::scan::{PiecesOf, Search};
-
 use super::delimiters::Delimiters;
+use super::scan::{PiecesOf, Search};
 
 /// What a text is split into: the delimiter between the pieces, and with it the delimiters of
 /// the levels below, whose absence makes a piece flat (never to be split again).
@@ -98,6 +97,7 @@ impl<'t> DelimiterIndex<'t> {
     #[inline(always)]
     fn masks(&self, block: usize, split: Split) -> (u64, u64) {
         let slot = block % SLOTS;
+        // `slot < SLOTS`: the `else` is never taken.
         let (Some(tag), Some(words)) = (self.tags.get(slot), self.words.get(slot)) else {
             return (0, 0);
         };

@@ -22,7 +22,6 @@ pub(crate) fn check_segment<'t>(
     let message_text = index.text();
     let mut checker = Checker {
         delimiters,
-        text: message_text,
         index,
         segment,
         problems,
@@ -156,7 +155,7 @@ struct Loc {
 
 struct Checker<'s, 'p> {
     delimiters: Delimiters,
-    text: &'s str,
+    /// The message text's delimiter index; its text is the message's.
     index: &'p DelimiterIndex<'s>,
     segment: &'p Segment<'s>,
     problems: &'p mut Vec<Problem>,
@@ -188,7 +187,7 @@ impl<'s> Checker<'s, '_> {
 
     /// Byte offset of `part` (a slice of the message text) in the message.
     fn offset(&self, part: &str) -> usize {
-        (part.as_ptr() as usize).saturating_sub(self.text.as_ptr() as usize)
+        (part.as_ptr() as usize).saturating_sub(self.index.text().as_ptr() as usize)
     }
 
     /// Checks one valued repetition, component or subcomponent; `flat` when it holds no
