@@ -278,11 +278,7 @@ impl<'a> Segment<'a> {
     #[inline]
     pub(crate) fn field_spans(&self) -> FieldSpans<'a> {
         let (inner, _) = self.split_fields();
-        FieldSpans {
-            segment: *self,
-            pending_header: if self.header { 2 } else { 0 },
-            inner,
-        }
+        self.spans_after_header(inner)
     }
 
     /// [`Segment::field_spans`] through `index`, an index of the message text.
@@ -299,6 +295,12 @@ impl<'a> Segment<'a> {
                 .numbered_after(first - 1),
             None => IndexedPieces::empty(),
         };
+        self.spans_after_header(inner)
+    }
+
+    /// The header fields (MSH-1, MSH-2 of a header segment), then the fields `inner` yields.
+    #[inline]
+    fn spans_after_header<P>(&self, inner: P) -> FieldSpans<'a, P> {
         FieldSpans {
             segment: *self,
             pending_header: if self.header { 2 } else { 0 },
