@@ -341,7 +341,7 @@ fn a_version_1_file_is_migrated_and_its_messages_indexed() -> TestResult {
     let version: i64 =
         rusqlite::Connection::open(&path)?
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     // Opening again does not migrate twice.
     SqliteStore::open(&path)?;
     Ok(())

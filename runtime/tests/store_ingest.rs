@@ -175,7 +175,7 @@ fn newer_schema_is_refused_and_options_apply() -> Result<(), Box<dyn std::error:
         SqliteStore::open(&path),
         Err(Error::SchemaTooNew {
             found: 99,
-            supported: 4
+            supported: 5
         })
     ));
 
@@ -185,5 +185,70 @@ fn newer_schema_is_refused_and_options_apply() -> Result<(), Box<dyn std::error:
     )?;
     assert_eq!(fast.synchronous(), Synchronous::Normal);
     assert!(!fast.synchronous().is_durable());
+    Ok(())
+}
+
+/// Group commits are durable in the ingest log before the database has them: a resend that
+/// arrives meanwhile is still recognised, ids keep growing across the two, and what the
+/// database has not applied yet is read back (applied) at the next open.
+#[test]
+fn messages_not_yet_in_the_database_are_still_found() -> Result<(), Box<dyn std::error::Error>> {
+    use hl7_runtime::store::{Accept, Accepted, Disposition};
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("engine.db");
+    let store = SqliteStore::open(&path)?;
+    let now = Timestamp::from_unix_millis(7);
+    let accept = |m: &InboundMessage| {
+        let one = Accept {
+            inbound: m,
+            disposition: Disposition::Route(&[]),
+            ack: Some(b"MSA|AA"),
+            application_ack: None,
+        };
+        store.accept(&[one], now)
+    };
+    let first = inbound("77", "alpha", 1);
+    let Accepted::Stored {
+        receipt, reused, ..
+    } = accept(&first)?.remove(0)
+    else {
+        panic!("a new message");
+    };
+    assert_eq!(reused, None);
+    // The same bytes again, at once: a verbatim resend answered with the stored ACK.
+    match accept(&first)?.remove(0) {
+        Accepted::Verbatim {
+            receipt: again,
+            ack,
+        } => {
+            assert_eq!(again.id, receipt.id);
+            assert_eq!(ack.as_deref(), Some(&b"MSA|AA"[..]));
+        }
+        other => panic!("not a verbatim resend: {other:?}"),
+    }
+    // The same control ID with other bytes: stored, and the reuse named.
+    let other = inbound("77", "beta", 2);
+    let Accepted::Stored {
+        receipt: second,
+        reused,
+        ..
+    } = accept(&other)?.remove(0)
+    else {
+        panic!("a new message");
+    };
+    assert_eq!(reused, Some(receipt.id));
+    assert!(second.id > receipt.id);
+    // A direct ingest takes the next id, after those of the log.
+    let direct = store.ingest(&inbound("78", "gamma", 3))?;
+    assert!(direct.id > second.id);
+    assert_eq!(store.find_duplicates(&first.fingerprint.key)?.len(), 2);
+    drop(store);
+
+    let store = SqliteStore::open(&path)?;
+    assert_eq!(
+        store.message(second.id)?.map(|m| m.inbound),
+        Some(other),
+        "back after a reopen"
+    );
     Ok(())
 }

@@ -246,7 +246,7 @@ fn a_version_3_file_gets_the_version_4_indexes_and_keeps_its_links() -> TestResu
     let version: i64 =
         rusqlite::Connection::open(&path)?
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 
     assert_eq!(store.queue_depth("b")?, 1, "the reprocessed item, queued");
     // The link made before the migration still counts: b's error is not reprocessed twice.

@@ -24,6 +24,9 @@ use crate::store::{
 /// Most messages in one transaction.
 const MAX_BATCH: usize = 256;
 
+/// Threads making written batches durable.
+const SYNCERS: usize = 2;
+
 /// ACKs sent and not yet recorded, by message.
 type PendingAcks = Arc<Mutex<Vec<(MessageId, Vec<u8>)>>>;
 
@@ -111,15 +114,22 @@ fn run(
     mut rx: mpsc::Receiver<Job>,
     acks: PendingAcks,
 ) {
-    // The syncer makes batches durable while this thread writes the next ones: the store's
+    // The syncers make batches durable while this thread writes the next ones: the store's
     // connection is never held through an fsync, and one fsync covers every batch written
-    // meanwhile.
+    // meanwhile. Two of them, so that a batch written during one sync starts its own at once
+    // rather than waiting for the first to end (the disk serves both together).
     let (to_syncer, from_writer) = std::sync::mpsc::channel::<Written>();
-    let syncer_store = Arc::clone(&store);
-    let syncer = std::thread::Builder::new()
-        .name("hl7-syncer".to_owned())
-        .spawn(move || sync_loop(&*syncer_store, &from_writer))
-        .expect("spawn the syncer thread");
+    let from_writer = Arc::new(Mutex::new(from_writer));
+    let syncers: Vec<_> = (0..SYNCERS)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let from_writer = Arc::clone(&from_writer);
+            std::thread::Builder::new()
+                .name(format!("hl7-syncer-{i}"))
+                .spawn(move || sync_loop(&*store, &from_writer))
+                .expect("spawn a syncer thread")
+        })
+        .collect();
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
@@ -138,14 +148,23 @@ fn run(
         }
     }
     drop(to_syncer);
-    let _ = syncer.join();
+    for syncer in syncers {
+        let _ = syncer.join();
+    }
     flush_acks(&*store, &acks);
 }
 
-fn sync_loop(store: &dyn Store, from_writer: &std::sync::mpsc::Receiver<Written>) {
-    while let Ok(first) = from_writer.recv() {
-        let mut written = vec![first];
-        written.extend(from_writer.try_iter());
+fn sync_loop(store: &dyn Store, from_writer: &Mutex<std::sync::mpsc::Receiver<Written>>) {
+    loop {
+        let written = {
+            let from_writer = from_writer.lock().unwrap_or_else(|p| p.into_inner());
+            let Ok(first) = from_writer.recv() else {
+                return;
+            };
+            let mut written = vec![first];
+            written.extend(from_writer.try_iter());
+            written
+        };
         let started = std::time::Instant::now();
         let (batches, replies): (Vec<_>, Vec<_>) =
             written.into_iter().map(|w| (w.batch, w.replies)).unzip();

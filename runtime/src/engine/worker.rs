@@ -30,6 +30,25 @@ pub(crate) struct Worker {
     pub(crate) stats: Arc<DestinationStats>,
 }
 
+/// The outcome of a turn: its claims, or `None` (logged) when the store failed.
+async fn joined(
+    destination: &str,
+    handle: tokio::task::JoinHandle<crate::store::Result<Vec<Claimed>>>,
+) -> Option<Vec<Claimed>> {
+    match handle.await {
+        Ok(Ok(claims)) => Some(claims),
+        Ok(Err(e)) => {
+            warn!(%destination, error = %e,
+                "cannot record deliveries or claim; they are delivered again after the lease ends");
+            None
+        }
+        Err(e) => {
+            warn!(%destination, error = %e, "store task failed");
+            None
+        }
+    }
+}
+
 /// Waits for new items, the poll interval, or shutdown.
 async fn idle(wake: &Notify, shutdown: &CancellationToken) {
     tokio::select! {
@@ -46,16 +65,25 @@ enum Filed {
     DeadLetter { reason: String },
 }
 
+/// A delivered (or failed) item with its verdict, to be filed.
+type Verdicts = Vec<(Claimed, Filed, Option<Vec<u8>>)>;
+
 impl Worker {
     pub(crate) async fn run(mut self, shared: Arc<Shared>, shutdown: CancellationToken) {
         let owner = format!("{}/{}", shared.instance, self.name);
         info!(destination = %self.name, "delivery worker started");
         let mut backoff_until: Option<Instant> = None;
-        // The batch claimed with the previous batch's reports, delivered next.
+        // Claimed ahead, while the batch before was delivered: delivered next.
         let mut carried: Vec<Claimed> = Vec::new();
+        // The verdicts of the batch delivered last, filed with the next claim.
+        let mut unfiled: Verdicts = Vec::new();
         loop {
             if shutdown.is_cancelled() || self.stats.paused.load(Ordering::Relaxed) {
-                self.give_back(&shared, std::mem::take(&mut carried)).await;
+                let (verdicts, claims) =
+                    (std::mem::take(&mut unfiled), std::mem::take(&mut carried));
+                if !verdicts.is_empty() || !claims.is_empty() {
+                    self.turn(&shared, &owner, verdicts, claims, false).await;
+                }
                 if shutdown.is_cancelled() {
                     break;
                 }
@@ -63,7 +91,7 @@ impl Worker {
             if let Some(until) = backoff_until.take() {
                 tokio::select! {
                     () = tokio::time::sleep_until(until) => {}
-                    () = shutdown.cancelled() => break,
+                    () = shutdown.cancelled() => continue,
                 }
             }
             if self.stats.paused.load(Ordering::Relaxed) {
@@ -71,7 +99,8 @@ impl Worker {
                 continue;
             }
             let claims = if carried.is_empty() {
-                match self.claim(&shared, &owner).await {
+                let verdicts = std::mem::take(&mut unfiled);
+                match self.turn(&shared, &owner, verdicts, Vec::new(), true).await {
                     Some(claims) => claims,
                     None => {
                         backoff_until = Some(Instant::now() + self.retry.initial);
@@ -85,101 +114,71 @@ impl Worker {
                 idle(&self.wake, &shutdown).await;
                 continue;
             }
-            let (backoff, next) = self.deliver_batch(&shared, claims, &owner, &shutdown).await;
-            carried = next;
-            if let Some(wait) = backoff {
-                backoff_until = Some(Instant::now() + wait);
+            // The next batch is claimed while this one is delivered, with the last batch's
+            // verdicts: the store's commit is never waited for between two batches. Not for
+            // batches of one item: each is filed before the next is sent, so a crash repeats
+            // at most one delivery.
+            let ahead = (self.batch > 1).then(|| {
+                self.spawn_turn(
+                    &shared,
+                    &owner,
+                    std::mem::take(&mut unfiled),
+                    Vec::new(),
+                    true,
+                )
+            });
+            let (verdicts, untried, backoff) = self.deliver(&shared, claims, &shutdown).await;
+            let next = match ahead {
+                Some(ahead) => joined(&self.name, ahead).await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let stop = shutdown.is_cancelled() || self.stats.paused.load(Ordering::Relaxed);
+            if backoff.is_some() || stop {
+                // The failed item waits for its retry at the head, so nothing behind it may go
+                // now: what was not tried, and the batch claimed ahead, are given back.
+                let mut give_back = untried;
+                give_back.extend(next);
+                self.turn(&shared, &owner, verdicts, give_back, false).await;
+                if let Some(wait) = backoff {
+                    backoff_until = Some(Instant::now() + wait);
+                }
+            } else {
+                unfiled = verdicts;
+                carried = next;
             }
         }
         info!(destination = %self.name, "delivery worker stopped");
     }
 
-    /// Claims the head of the queue; `None` when the store failed.
-    async fn claim(&mut self, shared: &Shared, owner: &str) -> Option<Vec<Claimed>> {
-        let (store, name, batch, lease, owner) = (
-            Arc::clone(&shared.store),
-            self.name.clone(),
-            self.batch,
-            self.lease,
-            owner.to_owned(),
-        );
-        let now = shared.clock.now();
-        let claimed = tokio::task::spawn_blocking(move || {
-            store.claim_batch(&name, batch, lease, &owner, now)
-        })
-        .await;
-        match claimed {
-            Ok(Ok(claims)) => Some(claims),
-            Ok(Err(e)) => {
-                warn!(destination = %self.name, error = %e, "cannot claim from the queue");
-                None
-            }
-            Err(e) => {
-                warn!(destination = %self.name, error = %e, "claim task failed");
-                Some(Vec::new())
-            }
-        }
-    }
-
-    /// Gives back claims that will not be tried now (shutdown, pause).
-    async fn give_back(&mut self, shared: &Shared, claims: Vec<Claimed>) {
-        if claims.is_empty() {
-            return;
-        }
-        let store = Arc::clone(&shared.store);
-        match tokio::task::spawn_blocking(move || store.release(&claims)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => warn!(destination = %self.name, error = %e,
-                "cannot give back claims; they are delivered after the lease ends"),
-            Err(e) => warn!(destination = %self.name, error = %e, "release task failed"),
-        }
-    }
-
-    /// Delivers `claims` in order, then in one commit files the verdicts, gives back what was
-    /// not tried and, unless a delivery failed or the engine stops, claims the next batch.
-    /// Returns the backoff when a delivery failed, and the next batch.
-    async fn deliver_batch(
+    /// One turn of the store, waited for: files `verdicts`, gives back `untried` and, with
+    /// `claim`, claims the next batch. `None` when the store failed.
+    async fn turn(
         &mut self,
         shared: &Shared,
-        claims: Vec<Claimed>,
         owner: &str,
-        shutdown: &CancellationToken,
-    ) -> (Option<Duration>, Vec<Claimed>) {
-        let mut reports: Vec<(Claimed, Filed, Option<Vec<u8>>)> = Vec::with_capacity(claims.len());
-        let mut untried = Vec::new();
-        let mut backoff = None;
-        let mut claims = claims.into_iter();
-        for claim in claims.by_ref() {
-            // A pause takes effect before the next delivery, even of a batch claimed before it.
-            let paused = self.stats.paused.load(Ordering::Relaxed);
-            if shutdown.is_cancelled() || backoff.is_some() || paused {
-                untried.push(claim);
-                continue;
-            }
-            let started = Instant::now();
-            let verdict = self.deliver.deliver(claim.item, &claim.payload).await;
-            let (filed, response) = self.judge(shared, &claim, verdict, started.elapsed());
-            if matches!(filed, Filed::Done) {
-                crate::failpoint::hit("after_send_before_mark_done");
-            }
-            if let Filed::Retry { retry_at, .. } = &filed {
-                let wait = retry_at
-                    .unix_millis()
-                    .saturating_sub(shared.clock.now().unix_millis());
-                backoff = Some(Duration::from_millis(wait));
-            }
-            reports.push((claim, filed, response));
-        }
-        // After a failure the head waits for its retry time, so there is nothing to claim.
-        let claim_next = backoff.is_none()
-            && !shutdown.is_cancelled()
-            && !self.stats.paused.load(Ordering::Relaxed);
+        verdicts: Verdicts,
+        untried: Vec<Claimed>,
+        claim: bool,
+    ) -> Option<Vec<Claimed>> {
+        let handle = self.spawn_turn(shared, owner, verdicts, untried, claim);
+        joined(&self.name, handle).await
+    }
+
+    /// [`Worker::turn`], started: the store's blocking call runs while the caller goes on.
+    fn spawn_turn(
+        &self,
+        shared: &Shared,
+        owner: &str,
+        verdicts: Verdicts,
+        untried: Vec<Claimed>,
+        claim: bool,
+    ) -> tokio::task::JoinHandle<crate::store::Result<Vec<Claimed>>> {
         let now = shared.clock.now();
         let store = Arc::clone(&shared.store);
         let (name, batch, lease, owner) =
             (self.name.clone(), self.batch, self.lease, owner.to_owned());
-        let result = tokio::task::spawn_blocking(move || {
-            let finishes: Vec<_> = reports
+        tokio::task::spawn_blocking(move || {
+            let finishes: Vec<_> = verdicts
                 .iter()
                 .map(|(claim, filed, response)| {
                     let how = match filed {
@@ -199,22 +198,43 @@ impl Worker {
                 lease,
                 owner: &owner,
             };
-            store.report_and_claim(&finishes, &untried, claim_next.then_some(&next), now)
+            store.report_and_claim(&finishes, &untried, claim.then_some(&next), now)
         })
-        .await;
-        let next = match result {
-            Ok(Ok(next)) => next,
-            Ok(Err(e)) => {
-                warn!(destination = %self.name, error = %e,
-                    "cannot record deliveries; they will be delivered again after the lease ends");
-                Vec::new()
+    }
+
+    /// Delivers `claims` in order until one fails (or the engine stops or pauses): the
+    /// verdicts, the claims not tried, and the backoff after a failure.
+    async fn deliver(
+        &mut self,
+        shared: &Shared,
+        claims: Vec<Claimed>,
+        shutdown: &CancellationToken,
+    ) -> (Verdicts, Vec<Claimed>, Option<Duration>) {
+        let mut verdicts: Verdicts = Vec::with_capacity(claims.len());
+        let mut untried = Vec::new();
+        let mut backoff = None;
+        for claim in claims {
+            // A pause takes effect before the next delivery, even of a batch claimed before it.
+            let paused = self.stats.paused.load(Ordering::Relaxed);
+            if shutdown.is_cancelled() || backoff.is_some() || paused {
+                untried.push(claim);
+                continue;
             }
-            Err(e) => {
-                warn!(destination = %self.name, error = %e, "report task failed");
-                Vec::new()
+            let started = Instant::now();
+            let verdict = self.deliver.deliver(claim.item, &claim.payload).await;
+            let (filed, response) = self.judge(shared, &claim, verdict, started.elapsed());
+            if matches!(filed, Filed::Done) {
+                crate::failpoint::hit("after_send_before_mark_done");
             }
-        };
-        (backoff, next)
+            if let Filed::Retry { retry_at, .. } = &filed {
+                let wait = retry_at
+                    .unix_millis()
+                    .saturating_sub(shared.clock.now().unix_millis());
+                backoff = Some(Duration::from_millis(wait));
+            }
+            verdicts.push((claim, filed, response));
+        }
+        (verdicts, untried, backoff)
     }
 
     fn judge(

@@ -40,6 +40,11 @@ pub enum Error {
     /// changed); the current holder reports the outcome.
     #[error("lease on queue item {0} is no longer held by this claim")]
     LeaseLost(ItemId),
+    /// Messages written to the ingest log cannot be copied into the database (its last error
+    /// is given); they are kept in the log and applied once the database works again, at the
+    /// latest when the store is next opened. Meanwhile the store takes no new messages.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     /// A value read back from the database does not have the shape this store writes
     /// (a hash of the wrong length, an unknown state, a negative count).
     #[error("store holds an unreadable value in {column}: {detail}")]

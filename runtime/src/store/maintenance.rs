@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
 use super::error::{Error, Result};
+use super::ids::Ids;
 use super::queue::insert_item;
 use super::sqlite::{id_i64, id_u64, millis};
 use super::{ItemId, MessageId, Pruned};
@@ -20,13 +21,14 @@ const FINISHED: &str = concat!(
 /// See [`Store::reprocess`](super::Store::reprocess); all messages in one transaction.
 pub(super) fn reprocess_messages(
     conn: &mut Connection,
+    next: &Ids,
     ids: &[MessageId],
     now: Timestamp,
 ) -> Result<Vec<ItemId>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut created = Vec::new();
     for &id in ids {
-        reprocess_one(&tx, id, now, &mut created)?;
+        reprocess_one(&tx, next, id, now, &mut created)?;
     }
     tx.commit()?;
     Ok(created)
@@ -34,6 +36,7 @@ pub(super) fn reprocess_messages(
 
 fn reprocess_one(
     tx: &Transaction<'_>,
+    next: &Ids,
     id: MessageId,
     now: Timestamp,
     created: &mut Vec<ItemId>,
@@ -63,6 +66,7 @@ fn reprocess_one(
     for (original, destination, payload) in latest {
         created.push(insert_item(
             tx,
+            next,
             mid,
             &destination,
             &payload,
@@ -76,6 +80,7 @@ fn reprocess_one(
 /// See [`Store::reprocess_errors`](super::Store::reprocess_errors).
 pub(super) fn reprocess_errors(
     conn: &mut Connection,
+    ids: &Ids,
     destination: &str,
     now: Timestamp,
 ) -> Result<Vec<ItemId>> {
@@ -93,6 +98,7 @@ pub(super) fn reprocess_errors(
     for (original, message_id, payload) in errored {
         created.push(insert_item(
             &tx,
+            ids,
             message_id,
             destination,
             &payload,
@@ -107,6 +113,7 @@ pub(super) fn reprocess_errors(
 /// See [`Store::reprocess_range`](super::Store::reprocess_range).
 pub(super) fn reprocess_range(
     conn: &mut Connection,
+    next: &Ids,
     from: Timestamp,
     to: Timestamp,
     now: Timestamp,
@@ -118,7 +125,7 @@ pub(super) fn reprocess_range(
         .query_map(params![millis(from), millis(to)], |r| r.get::<_, i64>(0))?
         .map(|id| Ok(MessageId(id_u64(id?, "messages.id")?)))
         .collect::<Result<_>>()?;
-    reprocess_messages(conn, &ids, now)
+    reprocess_messages(conn, next, &ids, now)
 }
 
 /// Stored bytes: raw messages, ACKs, payloads and responses.

@@ -61,10 +61,15 @@ macro_rules! queued {
 }
 
 mod accept;
+mod applier;
 mod audit;
 mod checkpoint;
+mod delivery;
 mod error;
 mod files;
+mod ids;
+mod ingest_log;
+mod leases;
 mod maintenance;
 mod operations;
 mod queue;
@@ -159,8 +164,8 @@ pub struct Written(WrittenBatch);
 enum WrittenBatch {
     /// Already durable (a store without a separate sync step).
     Durable(Vec<Accepted>),
-    /// Committed to SQLite's WAL, not yet fsynced.
-    Wal(accept::Written),
+    /// Written to the ingest log, not yet fsynced.
+    Log(accept::Written),
 }
 
 impl Written {
@@ -220,7 +225,7 @@ pub trait Store: Send + Sync {
             .into_iter()
             .map(|w| match w.0 {
                 WrittenBatch::Durable(accepted) => Ok(accepted),
-                WrittenBatch::Wal(_) => Err(Error::Corrupt {
+                WrittenBatch::Log(_) => Err(Error::Corrupt {
                     column: "sync",
                     detail: "a SQLite batch handed to another store".to_owned(),
                 }),
@@ -267,8 +272,10 @@ pub trait Store: Send + Sync {
 
     /// Leases the oldest unfinished item of `destination` to `owner` until `now + lease`, when
     /// it is ready (`ready_at <= now`) or its previous lease has expired. `None` when the
-    /// queue is empty, its head is leased by a live claim, or its head waits for a retry: the
-    /// items behind it wait too (per-destination order).
+    /// queue is empty, its head is leased by a live claim of another owner, or its head waits
+    /// for a retry: the items behind it wait too (per-destination order). Items `owner` holds
+    /// already are passed over: the next item is claimed for it, so a worker can claim its
+    /// next batch while it delivers the one before (at most two batches of its own ahead).
     fn claim(
         &self,
         destination: &str,
@@ -279,7 +286,8 @@ pub trait Store: Send + Sync {
 
     /// [`Store::claim`] for the head of the queue and up to `max - 1` items right behind it,
     /// each with its own attempt; a worker delivers them in order and gives back the untried
-    /// ones with [`Store::release`] when one fails. Empty when the head is not claimable.
+    /// ones with [`Store::release`] when one fails (and everything it claimed after them).
+    /// Empty when the head is not claimable.
     fn claim_batch(
         &self,
         destination: &str,

@@ -1,11 +1,13 @@
 //! An operator's actions on the store (discard, reprocess with an edited body, reprocess the
 //! failures of a time window) and the queue figures monitoring reads.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::error::{Error, Result};
+use super::ids::Ids;
 use super::queue::insert_item;
 use super::sqlite::{id_i64, id_u64, millis, timestamp};
 use super::{Accept, ItemId, ItemState, MessageId, MessageState};
@@ -93,6 +95,7 @@ pub(super) fn discard(
     conn: &mut Connection,
     id: MessageId,
     destination: Option<&str>,
+    leased: &HashSet<ItemId>,
     now: Timestamp,
 ) -> Result<Discarded> {
     let mid = id_i64(id.0);
@@ -119,6 +122,7 @@ pub(super) fn discard(
             let item = ItemId(id_u64(r.get(0)?, "queue.id")?);
             match r.get_ref(1)?.as_str().unwrap_or_default() {
                 "leased" | "sent" => in_flight.push(item),
+                _ if leased.contains(&item) => in_flight.push(item),
                 _ => items.push(item),
             }
         }
@@ -148,6 +152,7 @@ pub(super) fn discard(
 /// See [`Store::reprocess_edited`](super::Store::reprocess_edited).
 pub(super) fn reprocess_edited(
     conn: &mut Connection,
+    ids: &Ids,
     original: MessageId,
     edited: &Accept<'_>,
     now: Timestamp,
@@ -161,7 +166,7 @@ pub(super) fn reprocess_edited(
     if exists.is_none() {
         return Err(Error::NoSuchMessage(original));
     }
-    let (id, items) = super::accept::insert_new(&tx, edited, Some(oid), now)?;
+    let (id, items) = super::accept::insert_new(&tx, ids, edited, Some(oid), now)?;
     // The edit replaces the original's failures: they must not be sent by a later bulk
     // reprocess of the error queue.
     let superseded = tx
@@ -189,6 +194,7 @@ pub(super) fn reprocess_edited(
 /// See [`Store::reprocess_failed`](super::Store::reprocess_failed).
 pub(super) fn reprocess_failed(
     conn: &mut Connection,
+    ids: &Ids,
     destination: Option<&str>,
     from: Timestamp,
     to: Timestamp,
@@ -214,6 +220,7 @@ pub(super) fn reprocess_failed(
             .push(MessageId(id_u64(message_id, "queue.message_id")?));
         done.items.push(insert_item(
             &tx,
+            ids,
             message_id,
             &destination,
             &payload,
