@@ -295,6 +295,8 @@ fn t_crash_1_sigkill_under_load_loses_nothing() {
 struct FailpointRun {
     dup: [usize; 3],
     verbatim: usize,
+    /// Acknowledged messages the database did not hold at the crash (in the ingest log only).
+    log_only: usize,
 }
 
 /// T-CRASH-3, one run: the engine aborts at the `n`-th pass through `point` while two
@@ -309,6 +311,9 @@ struct FailpointRun {
 ///   engine as a verbatim resend), not stored again;
 /// - `mid_batch_commit`: a message in flight is not stored (the transaction died with the
 ///   process); its resend stores it;
+/// - `before_apply`: the applier died before it copied acknowledged messages from the ingest
+///   log into the database; opening the store replays them (counted over all runs: at least
+///   one acknowledged message was in the log only);
 /// - `after_send_before_mark_done`: the delivery that hit the failpoint was logged by its sink
 ///   and not recorded as done, so it is made again: at least one duplicate, identical.
 ///   RELIABILITY.md says "exactly one", which holds for `Destination::batch(1)` (one item
@@ -347,6 +352,9 @@ async fn failpoint_run(
     // has all its queue items (a batch is committed whole or not at all).
     let acked: HashSet<usize> = senders.acked_now().into_iter().collect();
     let in_flight = senders.in_flight();
+    let log_only = acked
+        .len()
+        .saturating_sub(messages_in_database(engine.store()));
     {
         let store = SqliteStore::open(engine.store()).expect("open the store after the crash");
         let mut stored_in_flight = 0;
@@ -443,7 +451,21 @@ async fn failpoint_run(
     }
     let store = SqliteStore::open(engine.store()).expect("open the store");
     assert_stored_once(&store, &msgs);
-    FailpointRun { dup, verbatim }
+    FailpointRun {
+        dup,
+        verbatim,
+        log_only,
+    }
+}
+
+/// The messages the database file holds, read without the store (which would first replay
+/// the ingest log into it).
+fn messages_in_database(path: &Path) -> usize {
+    let conn = rusqlite::Connection::open(path).expect("open the database");
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .expect("count the messages");
+    usize::try_from(count).expect("a count")
 }
 
 /// T-CRASH-3 for one failpoint: `HL7_CRASH3_RUNS` runs (default 50), each on a fresh store
@@ -455,7 +477,7 @@ fn t_crash_3(point: &str, max_n: u64) {
         let tmp = tempfile::tempdir().expect("temp dir");
         let sinks = sinks(tmp.path()).await;
         let mut rng = Rng::new(0xFA11 ^ max_n ^ point.len() as u64);
-        let (mut dup_total, mut dup_max, mut dedupe_runs) = (0, 0, 0);
+        let (mut dup_total, mut dup_max, mut dedupe_runs, mut log_only) = (0, 0, 0, 0);
         for k in 0..runs {
             let n = rng.between(1, max_n);
             let prefix = format!("R{k}N{n}");
@@ -464,13 +486,21 @@ fn t_crash_3(point: &str, max_n: u64) {
             dup_total += outcome.dup.iter().sum::<usize>();
             dup_max = dup_max.max(outcome.dup.iter().copied().max().unwrap_or(0));
             dedupe_runs += usize::from(outcome.verbatim > 0);
+            log_only += outcome.log_only;
         }
         println!(
             "T-CRASH-3 {point}: {runs} runs in {:?}: {dup_total} duplicate deliveries in all \
              (at most {dup_max} at one destination in one run), all identical; a resend was \
-             answered from the store in {dedupe_runs} runs",
+             answered from the store in {dedupe_runs} runs; {log_only} acknowledged \
+             messages were in the ingest log only",
             started.elapsed()
         );
+        if point == "before_apply" {
+            assert!(
+                log_only > 0,
+                "{point}: in {runs} runs, no acknowledged message was in the ingest log only"
+            );
+        }
     });
 }
 
@@ -485,14 +515,20 @@ fn t_crash_3_mid_batch_commit() {
 }
 
 #[test]
+fn t_crash_3_before_apply() {
+    t_crash_3("before_apply", 1);
+}
+
+#[test]
 fn t_crash_3_after_send_before_mark_done() {
     t_crash_3("after_send_before_mark_done", 100);
 }
 
-/// T-CRASH-4 (state injection, Mirth RecoveryTests style): a store seeded through the Store
-/// API as a crashed engine leaves it, 1,000 messages in each state (per destination):
-/// sent-awaiting-ack and leased, both with leases of a dead owner that ended an hour ago, and
-/// received-not-routed. The engine starts on it; everything reaches done, and each message
+/// T-CRASH-4 (state injection, Mirth RecoveryTests style): a store seeded as a crashed engine
+/// leaves it, 1,000 messages in each state (per destination): sent-awaiting-ack under a
+/// database lease of a dead owner that ended an hour ago (an engine of the previous store
+/// version), claimed by a dead engine whose leases were in memory only, and
+/// received-not-routed (see [`seed_crashed_store`]). The engine starts on it; everything reaches done, and each message
 /// reaches each destination exactly once (the sinks saw none of them before), in order: no
 /// item is delivered by recovery and a live worker both (Mirth #3366).
 #[test]
@@ -539,7 +575,7 @@ fn t_crash_4_recovers_every_state_once() {
         let acked = vec![(0..msgs.len()).collect::<Vec<_>>()];
         let reports = reports(&sinks, "", &msgs, &acked);
         println!(
-            "T-CRASH-4: {} messages ({PER_STATE} sent-awaiting-ack, {PER_STATE} leased, \
+            "T-CRASH-4: {} messages ({PER_STATE} sent-awaiting-ack, {PER_STATE} claimed, \
              {PER_STATE} received) seeded in {seeded:?}; all done {done_after:?} after the \
              engine was up",
             msgs.len()

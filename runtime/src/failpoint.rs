@@ -6,8 +6,10 @@
 //! points:
 //!
 //! - `after_store_before_ack`: the message is committed, its ACK not yet sent;
-//! - `mid_batch_commit`: inside the group commit, after a message of the batch was written
-//!   and before the transaction commits;
+//! - `mid_batch_commit`: inside the group commit, after a message of the batch was added to
+//!   its record and before the record is written to the ingest log;
+//! - `before_apply`: a transaction of the applier is about to copy records of the ingest log
+//!   into the database (the messages in them may be acknowledged already);
 //! - `after_send_before_mark_done`: a delivery was accepted by the destination and is not yet
 //!   recorded as done.
 

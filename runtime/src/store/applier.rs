@@ -351,6 +351,9 @@ fn run(shared: &Shared, mut apply: impl Apply) {
             (records, turns)
         };
         let last = records.last().map(|q| q.seq);
+        if last.is_some() {
+            crate::failpoint::hit("before_apply");
+        }
         match apply.apply(&records, &mut turns) {
             Ok(()) => {
                 pause = Duration::from_millis(50);
