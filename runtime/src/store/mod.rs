@@ -287,7 +287,9 @@ pub trait Store: Send + Sync {
     /// [`Store::claim`] for the head of the queue and up to `max - 1` items right behind it,
     /// each with its own attempt; a worker delivers them in order and gives back the untried
     /// ones with [`Store::release`] when one fails (and everything it claimed after them).
-    /// Empty when the head is not claimable.
+    /// Empty when the head is not claimable. A claim hands out what the database holds: it
+    /// waits for messages accepted before the call to be applied only when it would
+    /// otherwise be empty, so a batch may stop short of items accepted just before.
     fn claim_batch(
         &self,
         destination: &str,
