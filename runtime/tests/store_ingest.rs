@@ -1,5 +1,5 @@
 //! The store keeps what it acknowledged: ingest and reopen, duplicate lookups, file
-//! permissions, schema version.
+//! permissions, one user at a time, schema version.
 
 use hl7_runtime::ack::{DedupeKey, Duplicate, Fingerprint, PayloadHash, Timestamp};
 use hl7_runtime::store::{
@@ -143,7 +143,7 @@ fn database_files_are_readable_only_by_the_owner() -> Result<(), Box<dyn std::er
     let path = dir.path().join("sub").join("engine.db");
     let store = SqliteStore::open(&path)?;
     let _ = store.ingest(&inbound("1", "x", 1))?;
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", "-lock"] {
         let file = format!("{}{suffix}", path.display());
         let mode = std::fs::metadata(&file)?.permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{file}");
@@ -157,6 +157,37 @@ fn database_files_are_readable_only_by_the_owner() -> Result<(), Box<dyn std::er
     let _store = SqliteStore::open(&loose)?;
     let mode = std::fs::metadata(&loose)?.permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+    Ok(())
+}
+
+/// The ingest log, the leases and the next ids live in the process that has the store open:
+/// a second open is refused, naming the holder, until the first store is closed.
+#[test]
+fn a_store_has_one_user_at_a_time() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("engine.db");
+    let store = SqliteStore::open(&path)?;
+    let _ = store.ingest(&inbound("1", "x", 1))?;
+    let Err(refused) = SqliteStore::open(&path) else {
+        panic!("a second store opened the same file");
+    };
+    let pid = std::process::id();
+    assert!(
+        matches!(&refused, Error::InUse { path: p, holder: Some(h) } if *p == path && *h == pid),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.to_string(),
+        format!("store {} is in use by process {pid}", path.display())
+    );
+    drop(store);
+    let store = SqliteStore::open(&path)?;
+    assert_eq!(
+        store
+            .find_duplicates(&inbound("1", "x", 1).fingerprint.key)?
+            .len(),
+        1
+    );
     Ok(())
 }
 

@@ -23,6 +23,18 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// Another process has the store open (or another store of this process does): a store
+    /// has one user at a time, since its ingest log and its leases live in that process.
+    #[error("store {} is in use by {}", path.display(), match holder {
+        Some(pid) => format!("process {pid}"),
+        None => "another process".to_owned(),
+    })]
+    InUse {
+        /// The database file.
+        path: PathBuf,
+        /// The process id the holder wrote into the lock file, if it could be read.
+        holder: Option<u32>,
+    },
     /// The file was written by a newer version of this store (its schema version is higher
     /// than this build knows); it is left untouched.
     #[error("store schema version {found} is newer than this build supports ({supported})")]

@@ -68,8 +68,9 @@ impl Options {
 }
 
 /// The embedded store: one SQLite database file (plus its `-wal` and `-shm`) and its ingest
-/// log (`-ingest/`), readable only by the engine's user. One process at a time: another
-/// process must not open the same file while this store is open.
+/// log (`-ingest/`), readable only by the engine's user. One user at a time: while it is
+/// open, opening the same file again (in this process or another) fails with
+/// [`Error::InUse`].
 #[derive(Debug)]
 pub struct SqliteStore {
     /// Shared with the checkpointer, which holds it while the WAL restarts, and the applier.
@@ -86,6 +87,8 @@ pub struct SqliteStore {
     synchronous: Synchronous,
     wal: Arc<WalSync>,
     _checkpointer: super::checkpoint::Checkpointer,
+    /// Held until everything above is closed (fields drop in order).
+    _lock: std::fs::File,
 }
 
 /// The connection and the `synchronous` level it is set to now.
@@ -143,6 +146,7 @@ impl SqliteStore {
     pub fn open_with(path: impl AsRef<Path>, options: &Options) -> Result<SqliteStore> {
         let path = path.as_ref();
         files::prepare(path)?;
+        let lock = files::lock(path)?;
         let mut conn = Connection::open(path)?;
         schema::prepare(&conn, options.synchronous)?;
         conn.pragma_update(
@@ -202,6 +206,7 @@ impl SqliteStore {
             synchronous: options.synchronous,
             wal,
             _checkpointer: checkpointer,
+            _lock: lock,
         })
     }
 
