@@ -240,7 +240,7 @@ impl Progress {
                 }
             }
             ProgressMode::Lines => {
-                if sent % Self::EVERY == 0 {
+                if sent.is_multiple_of(Self::EVERY) {
                     eprintln!("sent {sent} messages");
                 }
             }

@@ -73,7 +73,7 @@ fn message(i: u64) -> InboundMessage {
     let given = GIVEN[(mix(i, 3) % 8) as usize];
     let kind = mix(i, 4) % 10;
     let (app, ty) = match kind {
-        0..=5 if kind % 2 == 0 => ("REG", "ADT^A08^ADT_A01"),
+        0..=5 if kind.is_multiple_of(2) => ("REG", "ADT^A08^ADT_A01"),
         0..=5 => ("REG", "ADT^A01^ADT_A01"),
         6..=8 => ("LAB", "ORU^R01^ORU_R01"),
         _ => ("CPOE", "ORM^O01^ORM_O01"),
@@ -87,7 +87,7 @@ fn message(i: u64) -> InboundMessage {
         mix(i, 5) % 100,
         mix(i, 6) % 9 + 1,
         mix(i, 7) % 9,
-        if mix(i, 8) % 2 == 0 { "F" } else { "M" },
+        if mix(i, 8).is_multiple_of(2) { "F" } else { "M" },
         mix(i, 9) % 999 + 1,
         if i % 10_000 == 7 { "ZANZIBAR" } else { "SPRINGFIELD" },
         mix(i, 10) % 100_000,

@@ -19,7 +19,7 @@ fn at(ms: u64) -> Timestamp {
 
 /// Message `i`: ADT^A08 for even i, ORU^R01 for odd; patient `P{i % 10}`; received at i s.
 fn inbound(i: u64) -> InboundMessage {
-    let (ty, app) = if i % 2 == 0 {
+    let (ty, app) = if i.is_multiple_of(2) {
         ("ADT^A08^ADT_A01", "REG")
     } else {
         ("ORU^R01", "LAB")

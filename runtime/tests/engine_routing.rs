@@ -227,7 +227,7 @@ async fn t_ack_2_late_acks_are_never_matched_to_the_next_message() {
     let sink = Sink::start(Arc::new(|id: &str, seen| {
         let n: u32 = id.trim_start_matches('L').parse().unwrap_or(0);
         // Every 10th message is answered late, the first time only.
-        let delay = if n % 10 == 0 && seen == 1 {
+        let delay = if n.is_multiple_of(10) && seen == 1 {
             Duration::from_millis(600)
         } else {
             Duration::ZERO

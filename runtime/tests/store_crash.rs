@@ -56,7 +56,7 @@ fn crash_child() -> Result<(), Box<dyn std::error::Error>> {
         let batch: Vec<_> = (seq..seq + 1 + seq % 4)
             .map(|s| inbound(round, s))
             .collect();
-        let receipts: Vec<Receipt> = if round % 2 == 0 {
+        let receipts: Vec<Receipt> = if round.is_multiple_of(2) {
             store.ingest_many(&batch)?
         } else {
             let accepts: Vec<Accept<'_>> = batch

@@ -98,7 +98,7 @@ pub fn adt_messages(seed: u64, prefix: &str, count: usize, conns: usize) -> Vec<
 }
 
 fn adt(rng: &mut Rng, control_id: &str, i: usize) -> Vec<u8> {
-    let event = if rng.next_u64() % 2 == 0 {
+    let event = if rng.next_u64().is_multiple_of(2) {
         "A04"
     } else {
         "A08"
