@@ -94,15 +94,21 @@ impl RecordBuf {
 
     /// The finished record, header filled in, ready to be written as one piece.
     pub(in crate::store) fn seal(mut self, seq: u64) -> Vec<u8> {
-        let body_len = len_u32(self.bytes.len() - HEADER_LEN);
         self.bytes[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&self.messages.to_le_bytes());
-        self.bytes[0..4].copy_from_slice(&MAGIC.to_le_bytes());
-        self.bytes[4..12].copy_from_slice(&seq.to_le_bytes());
-        self.bytes[12..16].copy_from_slice(&body_len.to_le_bytes());
-        let crc = crc(&self.bytes[4..16], &self.bytes[HEADER_LEN..]);
-        self.bytes[16..20].copy_from_slice(&crc.to_le_bytes());
+        write_header(&mut self.bytes, seq);
         self.bytes
     }
+}
+
+/// Fills in the header of `record` (its first [`HEADER_LEN`] bytes; the body follows) for
+/// record `seq`: magic, sequence number, body length and the CRC of those and the body.
+pub(super) fn write_header(record: &mut [u8], seq: u64) {
+    let body_len = len_u32(record.len() - HEADER_LEN);
+    record[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+    record[4..12].copy_from_slice(&seq.to_le_bytes());
+    record[12..16].copy_from_slice(&body_len.to_le_bytes());
+    let crc = crc(&record[4..16], &record[HEADER_LEN..]);
+    record[16..20].copy_from_slice(&crc.to_le_bytes());
 }
 
 const DISPOSITION_ROUTE: u8 = 0;

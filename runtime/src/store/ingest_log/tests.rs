@@ -7,13 +7,7 @@ use super::*;
 fn record(seq: u64, body: &[u8]) -> Vec<u8> {
     let mut bytes = vec![0; HEADER_LEN];
     bytes.extend_from_slice(body);
-    bytes[0..4].copy_from_slice(b"H7IL");
-    bytes[4..12].copy_from_slice(&seq.to_le_bytes());
-    bytes[12..16].copy_from_slice(&(body.len() as u32).to_le_bytes());
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&bytes[4..16]);
-    crc.update(body);
-    bytes[16..20].copy_from_slice(&crc.finalize().to_le_bytes());
+    record::write_header(&mut bytes, seq);
     bytes
 }
 
@@ -25,6 +19,14 @@ fn append(log: &IngestLog, body: &[u8]) -> u64 {
 
 fn bodies(found: &[Found]) -> Vec<(u64, Vec<u8>)> {
     found.iter().map(|f| (f.seq, f.body.clone())).collect()
+}
+
+/// A closed log in `dir` holding records `first` and `second`; the path of their segment.
+fn first_and_second(dir: &Path) -> PathBuf {
+    let (log, _) = IngestLog::open(dir, false, 0).expect("open");
+    append(&log, b"first");
+    append(&log, b"second");
+    dir.join("00000000000000000001.log")
 }
 
 fn segments(dir: &Path) -> Vec<String> {
@@ -67,12 +69,8 @@ fn records_come_back_in_order_past_the_applied_mark() {
 fn a_torn_record_ends_the_log_and_is_written_over() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("db-ingest");
-    let (log, _) = IngestLog::open(&dir, false, 0).expect("open");
-    append(&log, b"first");
-    append(&log, b"second");
-    drop(log);
+    let path = first_and_second(&dir);
     // A crash in the middle of the second record's write: its last bytes never arrived.
-    let path = dir.join("00000000000000000001.log");
     let len = std::fs::metadata(&path).expect("segment").len();
     OpenOptions::new()
         .write(true)
@@ -96,11 +94,7 @@ fn a_torn_record_ends_the_log_and_is_written_over() {
 fn a_flipped_byte_is_not_read_as_a_record() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("db-ingest");
-    let (log, _) = IngestLog::open(&dir, false, 0).expect("open");
-    append(&log, b"first");
-    append(&log, b"second");
-    drop(log);
-    let path = dir.join("00000000000000000001.log");
+    let path = first_and_second(&dir);
     let file = OpenOptions::new().write(true).open(&path).expect("segment");
     let second_body = (2 * HEADER_LEN + b"first".len()) as u64;
     file.write_all_at(b"S", second_body).expect("flip");
