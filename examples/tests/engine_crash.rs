@@ -462,9 +462,14 @@ async fn failpoint_run(
 /// the ingest log into it).
 fn messages_in_database(path: &Path) -> usize {
     let conn = rusqlite::Connection::open(path).expect("open the database");
+    count_rows(&conn, "SELECT count(*) FROM messages")
+}
+
+/// The count a `SELECT count(*)` query returns.
+fn count_rows(conn: &rusqlite::Connection, sql: &str) -> usize {
     let count: i64 = conn
-        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
-        .expect("count the messages");
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     usize::try_from(count).expect("a count")
 }
 
@@ -550,15 +555,15 @@ fn t_crash_4_recovers_every_state_once() {
         // Poll the database (read while the engine writes: WAL; the store itself is the
         // engine's alone) until nothing is left to do.
         let observer = rusqlite::Connection::open(engine.store()).expect("open the database");
-        let count = |sql: &str| -> i64 {
-            observer
-                .query_row(sql, [], |r| r.get(0))
-                .expect("count rows")
-        };
         let done_after = loop {
-            let pending =
-                count("SELECT count(*) FROM queue WHERE state IN ('ready', 'leased', 'sent')");
-            let unrouted = count("SELECT count(*) FROM messages WHERE state = 'received'");
+            let pending = count_rows(
+                &observer,
+                "SELECT count(*) FROM queue WHERE state IN ('ready', 'leased', 'sent')",
+            );
+            let unrouted = count_rows(
+                &observer,
+                "SELECT count(*) FROM messages WHERE state = 'received'",
+            );
             if pending == 0 && unrouted == 0 {
                 break running.elapsed();
             }
