@@ -19,7 +19,10 @@ Builds the release binaries first. Reports, all measured in this run:
     the same 16 senders for the same duration;
   - with --backlog N: one destination down while N messages queue for it, the engine's RSS
     sampled along the way (flat = bounded memory);
-  - with --peer: python-hl7's asyncio MLLP server (parse and ACK, no store) under the same load.
+  - with --peer: python-hl7's asyncio MLLP server (parse and ACK, no store) under the same load;
+  - with --delivery-only N, instead of all the above: N messages stored and queued while the
+    three sinks are down, then the sinks start; the time to deliver them all, and the engine's
+    and the sinks' CPU per message meanwhile (delivery without the ingest competing).
 """
 import argparse
 import json
@@ -127,18 +130,23 @@ def start_engine(work, procs, sinks, name="engine"):
     return engine, listen
 
 
-def engine_run(args, work, procs):
-    sinks, logs, sink_procs = [], [], []
-    for name in ("ehr", "billing", "pharmacy"):
-        port = free_port()
+def start_sinks(work, procs, ports):
+    """The three MLLP sinks (`hl7 listen`) on `ports`; (their sink logs, their processes)."""
+    logs, sink_procs = [], []
+    for name, port in zip(("ehr", "billing", "pharmacy"), ports):
         log = os.path.join(work, f"{name}.log")
         sink_procs.append(procs.start([os.path.join(RELEASE, "hl7"), "listen", "--port",
                                        str(port), "-q", "--sink-log", log],
                                       os.path.join(work, f"{name}.out")))
-        sinks.append(port)
         logs.append(log)
-    for port in sinks:
+    for port in ports:
         wait_port(port)
+    return logs, sink_procs
+
+
+def engine_run(args, work, procs):
+    sinks = [free_port() for _ in range(3)]
+    logs, sink_procs = start_sinks(work, procs, sinks)
     engine, listen = start_engine(work, procs, sinks)
 
     cpu0, t0 = cpu_seconds(engine.pid), time.time()
@@ -199,6 +207,31 @@ def ingest_only_run(args, work, procs):
     return report
 
 
+def delivery_only_run(args, work, procs):
+    """Delivery alone: `--delivery-only N` messages stored and queued while the sinks are
+    down, then the sinks start; the time to deliver them all to the three, and the engine's
+    and the sinks' CPU per message meanwhile."""
+    sinks = [free_port() for _ in range(3)]
+    engine, listen = start_engine(work, procs, sinks, "delivery-only")
+    queued = bench(listen, 16, count=args.delivery_only)["positive"]
+    cpu0, t0 = cpu_seconds(engine.pid), time.time()
+    logs, sink_procs = start_sinks(work, procs, sinks)
+    while min(lines(l) for l in logs) < queued:
+        time.sleep(0.1)
+        if time.time() - t0 > 600:
+            sys.exit("the queues did not drain within 10 minutes")
+    took = time.time() - t0
+    return {
+        "messages": queued,
+        "delivered_to_all_3_in_s": took,
+        "msgs_per_s": queued / took,
+        "cpu_ms_per_message_by_process": {
+            "engine": 1000 * (cpu_seconds(engine.pid) - cpu0) / max(queued, 1),
+            "sinks_3": 1000 * sum(cpu_seconds(p.pid) for p in sink_procs) / max(queued, 1),
+        },
+    }
+
+
 def peer_run(args, work, procs):
     port = free_port()
     procs.start([sys.executable, os.path.join(ROOT, "examples", "bench", "peer_python_hl7.py"),
@@ -212,6 +245,8 @@ def main():
     ap.add_argument("--duration", type=int, default=60)
     ap.add_argument("--backlog", type=int, default=0)
     ap.add_argument("--peer", action="store_true")
+    ap.add_argument("--delivery-only", type=int, default=0, metavar="N",
+                    help="only the delivery-alone run, with N messages queued first")
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()
     if not args.no_build:
@@ -220,14 +255,17 @@ def main():
     work = tempfile.mkdtemp(prefix="hl7-engine-bench-")
     procs = Procs()
     try:
-        result = {"engine": engine_run(args, work, procs)}
-        procs.stop()
-        procs = Procs()
-        result["ingest_only"] = ingest_only_run(args, work, procs)
-        procs.stop()
-        procs = Procs()
-        if args.peer:
-            result["peer_python_hl7"] = peer_run(args, work, procs)
+        if args.delivery_only:
+            result = {"delivery_only": delivery_only_run(args, work, procs)}
+        else:
+            result = {"engine": engine_run(args, work, procs)}
+            procs.stop()
+            procs = Procs()
+            result["ingest_only"] = ingest_only_run(args, work, procs)
+            procs.stop()
+            procs = Procs()
+            if args.peer:
+                result["peer_python_hl7"] = peer_run(args, work, procs)
     finally:
         procs.stop()
     print(json.dumps(result, indent=2))
