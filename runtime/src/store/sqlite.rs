@@ -251,6 +251,14 @@ impl SqliteStore {
         Ok(claim.claimed)
     }
 
+    /// Ends the in-memory leases `which` picks and files them as expired attempts; how many.
+    fn expire(&self, now: Timestamp, which: impl Fn(&super::leases::Lease) -> bool) -> Result<u64> {
+        let ended = self.leases.lock().expire(millis(now), which);
+        let count = ended.len() as u64;
+        self.file(expired(ended), now).wait()?;
+        Ok(count)
+    }
+
     /// Writes ended attempts in the applier's next transaction; their leases go once it
     /// committed (see [`leases`](super::leases)). [`Filed::wait`] for the commit.
     fn file(&self, ended: Vec<Ended>, now: Timestamp) -> Filed {
@@ -370,13 +378,7 @@ where
         let Some(f) = self.f.take() else {
             return;
         };
-        let result = tx.savepoint().map_err(Error::from).and_then(|savepoint| {
-            // Dropped without a commit on an error: rolled back.
-            let result = f(&savepoint)?;
-            savepoint.commit()?;
-            Ok(result)
-        });
-        self.result = Some(result);
+        self.result = Some(in_savepoint(tx, f));
     }
 
     fn finish(self: Box<Self>, committed: Result<()>) {
@@ -386,6 +388,18 @@ where
         });
         let _ = reply.send(result);
     }
+}
+
+/// A turn's work in a savepoint of the applier's transaction: on an error it is rolled back
+/// (dropped without a commit) and the rest of the transaction stands.
+fn in_savepoint<T>(
+    tx: &mut rusqlite::Transaction<'_>,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    let savepoint = tx.savepoint()?;
+    let result = f(&savepoint)?;
+    savepoint.commit()?;
+    Ok(result)
 }
 
 /// Leases ended by recovery, as expired attempts.
@@ -427,12 +441,9 @@ impl Filed {
 
 impl Turn for Filing {
     fn run(&mut self, tx: &mut rusqlite::Transaction<'_>) {
-        let result = tx.savepoint().map_err(Error::from).and_then(|savepoint| {
-            delivery::write(&savepoint, &self.ended, self.now)?;
-            savepoint.commit()?;
-            Ok(())
-        });
-        self.result = Some(result);
+        self.result = Some(in_savepoint(tx, |c| {
+            delivery::write(c, &self.ended, self.now)
+        }));
     }
 
     fn finish(self: Box<Self>, committed: Result<()>) {
@@ -752,21 +763,14 @@ impl Store for SqliteStore {
 
     fn recover(&self, now: Timestamp) -> Result<Recovery> {
         let now_ms = millis(now);
-        let ended = self.leases.lock().expire(now_ms, |l| l.until_ms <= now_ms);
-        let in_memory = ended.len() as u64;
-        self.file(expired(ended), now).wait()?;
+        let in_memory = self.expire(now, |l| l.until_ms <= now_ms)?;
         let mut recovery = super::queue::recover(&mut *self.conn()?, now)?;
         recovery.leases_released += in_memory;
         Ok(recovery)
     }
 
     fn recover_owned(&self, owner_prefix: &str, now: Timestamp) -> Result<u64> {
-        let ended = self
-            .leases
-            .lock()
-            .expire(millis(now), |l| l.owner.starts_with(owner_prefix));
-        let in_memory = ended.len() as u64;
-        self.file(expired(ended), now).wait()?;
+        let in_memory = self.expire(now, |l| l.owner.starts_with(owner_prefix))?;
         Ok(super::queue::recover_owned(&mut *self.conn()?, owner_prefix, now)? + in_memory)
     }
 
