@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::applier::{Applier, PendingMessage};
 use super::error::{Error, Result};
 use super::ids::Ids;
-use super::ingest_log::record::{self, Assigned, LoggedDisposition, RecordBuf};
+use super::ingest_log::record::{self, Assigned, Logged, LoggedDisposition, RecordBuf};
 use super::ingest_log::LogWriter;
 use super::sqlite::{id_i64, id_u64, millis};
 use super::{Accept, Accepted, Disposition, ItemId, MessageId, Receipt};
@@ -213,43 +213,15 @@ pub(super) fn apply(tx: &Transaction<'_>, body: &[u8]) -> Result<()> {
         detail: detail.to_owned(),
     };
     let (now, messages) = record::messages(body).map_err(corrupt)?;
-    let now = millis(now);
-    for m in messages {
-        let (state, error) = match m.disposition {
-            LoggedDisposition::Route => ("routed", None),
-            LoggedDisposition::Error(reason) => ("error", Some(reason)),
-            LoggedDisposition::Later => ("received", None),
-        };
-        tx.prepare_cached(
-            "INSERT INTO messages (id, channel, received_at, msg_type, patient_id, sending_app,
-                 sending_facility, control_id, payload_hash, raw, state, error, ack)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )?
-        .execute(params![
-            id_i64(m.id),
-            m.channel,
-            millis(m.received_at),
-            m.msg_type,
-            m.patient_id,
-            m.sending_application,
-            m.sending_facility,
-            m.control_id,
-            &m.hash.as_bytes()[..],
-            m.raw,
-            state,
-            error,
-            m.ack,
-        ])?;
-        for (item, destination, payload) in m.items {
-            super::queue::insert_item_at(tx, item, id_i64(m.id), destination, payload, None, now)?;
-        }
+    for m in &messages {
+        insert(tx, m, None, now)?;
     }
     Ok(())
 }
 
 /// Inserts a new message (`edited_from`: the message it is an edited copy of) and its queue
 /// items, with ids from `ids` (the caller holds the ingest log's writer); returns its row id
-/// and the items.
+/// and the items. The same rows as the message's ingest log record would give.
 pub(super) fn insert_new(
     tx: &Transaction<'_>,
     ids: &Ids,
@@ -259,67 +231,82 @@ pub(super) fn insert_new(
 ) -> Result<(i64, Vec<ItemId>)> {
     let m = one.inbound;
     let key = &m.fingerprint.key;
-    let (state, error) = match one.disposition {
-        Disposition::Route(_) => ("routed", None),
-        Disposition::Error(reason) => ("error", Some(reason)),
-        Disposition::Later => ("received", None),
+    let (disposition, deliveries): (_, &[_]) = match one.disposition {
+        Disposition::Route(deliveries) => (LoggedDisposition::Route, deliveries),
+        Disposition::Error(reason) => (LoggedDisposition::Error(reason), &[]),
+        Disposition::Later => (LoggedDisposition::Later, &[]),
     };
-    let id = id_i64(ids.message());
+    let id = ids.message();
+    let items = deliveries
+        .iter()
+        .chain(&one.application_ack)
+        .map(|d| {
+            let payload = record::stored_payload(d.payload, &m.raw);
+            (ids.item(), d.destination, payload)
+        })
+        .collect();
+    let logged = Logged {
+        id,
+        received_at: m.received_at,
+        channel: &m.channel,
+        msg_type: &m.msg_type,
+        patient_id: m.patient_id.as_deref(),
+        sending_application: &key.sending_application,
+        sending_facility: &key.sending_facility,
+        control_id: &key.control_id,
+        hash: m.fingerprint.hash,
+        raw: &m.raw,
+        disposition,
+        ack: one.ack,
+        items,
+    };
+    insert(tx, &logged, edited_from, now)?;
+    let items = logged
+        .items
+        .iter()
+        .map(|&(item, _, _)| ItemId(item))
+        .collect();
+    Ok((id_i64(id), items))
+}
+
+/// One message's row and its queue items' rows, queued at `now`.
+fn insert(
+    tx: &Transaction<'_>,
+    m: &Logged<'_>,
+    edited_from: Option<i64>,
+    now: Timestamp,
+) -> Result<()> {
+    let (state, error) = match m.disposition {
+        LoggedDisposition::Route => ("routed", None),
+        LoggedDisposition::Error(reason) => ("error", Some(reason)),
+        LoggedDisposition::Later => ("received", None),
+    };
     tx.prepare_cached(
         "INSERT INTO messages (id, channel, received_at, msg_type, patient_id, sending_app,
              sending_facility, control_id, payload_hash, raw, state, error, ack, edited_from)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
-        id,
+        id_i64(m.id),
         m.channel,
         millis(m.received_at),
         m.msg_type,
         m.patient_id,
-        key.sending_application,
-        key.sending_facility,
-        key.control_id,
-        &m.fingerprint.hash.as_bytes()[..],
+        m.sending_application,
+        m.sending_facility,
+        m.control_id,
+        &m.hash.as_bytes()[..],
         m.raw,
         state,
         error,
-        one.ack,
+        m.ack,
         edited_from,
     ])?;
-    let mut items = Vec::new();
-    if let Disposition::Route(deliveries) = one.disposition {
-        items.reserve(deliveries.len());
-        for d in deliveries {
-            // A pass-through copy is not written again: an empty payload stands for the
-            // message's raw bytes (fan-out to three systems stores the message once).
-            let payload = if d.payload == m.raw.as_slice() {
-                &[][..]
-            } else {
-                d.payload
-            };
-            items.push(super::queue::insert_item(
-                tx,
-                ids,
-                id,
-                d.destination,
-                payload,
-                None,
-                now,
-            )?);
-        }
+    let now = millis(now);
+    for &(item, destination, payload) in &m.items {
+        super::queue::insert_item_at(tx, item, id_i64(m.id), destination, payload, None, now)?;
     }
-    if let Some(ack) = one.application_ack {
-        items.push(super::queue::insert_item(
-            tx,
-            ids,
-            id,
-            ack.destination,
-            ack.payload,
-            None,
-            now,
-        )?);
-    }
-    Ok((id, items))
+    Ok(())
 }
 
 /// Records ACKs sent, for verbatim resends; all or none (the caller's savepoint).

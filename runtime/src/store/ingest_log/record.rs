@@ -82,12 +82,7 @@ impl RecordBuf {
         for (delivery, id) in all.zip(ids.items) {
             put_u64(b, *id);
             put_bytes(b, delivery.destination.as_bytes());
-            let payload = if delivery.payload == m.raw.as_slice() {
-                &[][..]
-            } else {
-                delivery.payload
-            };
-            put_bytes(b, payload);
+            put_bytes(b, stored_payload(delivery.payload, &m.raw));
         }
         self.messages += 1;
     }
@@ -97,6 +92,16 @@ impl RecordBuf {
         self.bytes[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&self.messages.to_le_bytes());
         write_header(&mut self.bytes, seq);
         self.bytes
+    }
+}
+
+/// An item's payload as the store keeps it: a pass-through copy of the message's raw bytes is
+/// not written again, an empty payload stands for them (fan-out to three systems stores the
+/// message once).
+pub(in crate::store) fn stored_payload<'a>(payload: &'a [u8], raw: &[u8]) -> &'a [u8] {
+    match payload == raw {
+        true => &[],
+        false => payload,
     }
 }
 
