@@ -16,7 +16,7 @@ use hl7_runtime::engine::{
     Channel, ConfigError, Destination, Engine, RetryPolicy, Route, RunningEngine,
 };
 use hl7_runtime::er7::Message;
-use hl7_runtime::store::SqliteStore;
+use hl7_runtime::store::{SearchQuery, SqliteStore};
 use hl7_runtime::transport::{ClientConfig, MllpClient, Reconnect};
 use tokio::net::TcpListener;
 
@@ -29,11 +29,15 @@ fn message(kind: &str, id: &str) -> Vec<u8> {
 }
 
 fn ack_of(message: &[u8]) -> Vec<u8> {
+    ack(message, AckCode::AA, "LAB-ACK")
+}
+
+fn ack(message: &[u8], code: AckCode, control_id: &str) -> Vec<u8> {
     let text = String::from_utf8_lossy(message);
     let parsed = Message::parse(&text).unwrap();
     AckBuilder::new(&parsed)
-        .code(AckCode::AA)
-        .control_id("LAB-ACK")
+        .code(code)
+        .control_id(control_id)
         .build()
         .into_bytes()
 }
@@ -123,6 +127,46 @@ async fn orders_reach_the_lab_on_the_connection_it_opened() {
             == 1
     })
     .await;
+    running.shutdown().await;
+}
+
+/// In enhanced mode the lab commits each order at once (`CA`, the response) and sends its
+/// application ACK later, on the same connection: that one answers nothing in flight, so it
+/// is stored as a message of the `lab` channel (nothing of it lost) and never answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_application_ack_is_stored_and_not_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(Channel::mllp("lab", "127.0.0.1:0"), &dir).await;
+    let mut lab = Partner::connect(running.local_addr("lab").unwrap()).await;
+    let mut his = MllpClient::connect(running.local_addr("his").unwrap(), ClientConfig::default())
+        .await
+        .unwrap();
+    his.send(&message("ORM^O01", "ORD1")).await.unwrap();
+    let order = lab.read().await.expect("the order");
+    lab.write(&ack(&order, AckCode::CA, "LAB-CA1")).await;
+    let stats = running.destination_stats("lab-orders").unwrap();
+    wait_for("the order delivered", Duration::from_secs(10), || {
+        stats.delivered.load(std::sync::atomic::Ordering::Relaxed) >= 1
+    })
+    .await;
+
+    lab.write(&ack(&order, AckCode::AE, "LAB-APP1")).await;
+    // The next frame the lab reads answers its next message, not the application ACK.
+    lab.write(&message("ORU^R01", "RES1")).await;
+    assert_eq!(
+        msa(&lab.read().await.unwrap()),
+        ("AA".to_owned(), "RES1".to_owned())
+    );
+    let mut query = SearchQuery::new(10);
+    query.message_code = Some("ACK".to_owned());
+    let acks = running.store().search(&query).unwrap();
+    let kept: Vec<_> = acks
+        .iter()
+        .map(|m| (m.channel.as_str(), m.control_id.as_str()))
+        .collect();
+    assert_eq!(kept, [("lab", "LAB-APP1")]);
+    let stored = running.store().message(acks[0].id).unwrap().unwrap();
+    assert_eq!(stored.inbound.raw, ack(&order, AckCode::AE, "LAB-APP1"));
     running.shutdown().await;
 }
 

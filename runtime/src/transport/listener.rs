@@ -274,28 +274,35 @@ where
             if config.log_payloads {
                 trace!(connection_id = id, body = %String::from_utf8_lossy(&message), "MLLP message body");
             }
+            // An ACK that answers nothing in flight is handled like any message, so it is
+            // kept, but never answered: the peer would read the answer as the ACK of its own
+            // next message.
+            let mut answer = true;
             if registration.is_some() {
                 if let Some((code, answered)) = peers::ack_of(&message) {
-                    match in_flight.take_if(|f| f.control_id == answered) {
-                        Some(flight) => {
-                            debug!(
-                                connection_id = id,
-                                code, "ACK of the message sent to the peer"
-                            );
-                            let _ = flight.reply.send(Ok(message));
-                        }
-                        None => warn!(
+                    if let Some(flight) = in_flight.take_if(|f| f.control_id == answered) {
+                        debug!(
                             connection_id = id,
-                            code,
-                            answered,
-                            "ACK that answers no message in flight on this connection; ignored"
-                        ),
+                            code, "ACK of the message sent to the peer"
+                        );
+                        let _ = flight.reply.send(Ok(message));
+                        idle_since = Instant::now();
+                        continue;
                     }
-                    idle_since = Instant::now();
-                    continue;
+                    info!(
+                        connection_id = id,
+                        code,
+                        answered,
+                        "ACK that answers no message in flight on this connection; handled, not answered"
+                    );
+                    answer = false;
                 }
             }
             let reply = handler.handle(message, peer).await;
+            if !answer && !matches!(reply, Reply::Close) {
+                idle_since = Instant::now();
+                continue;
+            }
             out.clear();
             let encoded = match &reply {
                 Reply::Message(b) => MllpCodec::encode_frame(&Frame::Message(b.clone()), &mut out),

@@ -12,9 +12,10 @@
 //! the listener's handler as usual, its reply written back.
 //!
 //! An ACK that answers nothing in flight on its connection (a partner's application ACK of a
-//! message sent earlier, or a buggy partner) is logged with its MSA-1 and MSA-2 and not passed
-//! to the handler: an ACK is never acknowledged (an answer to it would be read by the partner
-//! as the ACK of its next message).
+//! message sent earlier, in enhanced mode, or a buggy partner) goes to the handler like any
+//! message, so an engine stores it (and may route it), but the handler's reply is not written:
+//! an ACK is never acknowledged (an answer to it would be read by the partner as the ACK of its
+//! next message).
 //!
 //! [`ListenerConfig::with_peers`]: super::ListenerConfig::with_peers
 
