@@ -41,9 +41,9 @@ use super::leases::Leases;
 use super::wal_sync::WalSync;
 use super::{
     files, schema, Accept, Accepted, AuditEntry, AuditQuery, AuditRecord, ClaimRequest, Claimed,
-    Delivery, Discarded, Edited, Finish, InboundMessage, ItemId, MessageDetail, MessageId,
-    MessageSummary, Pruned, QueueItem, QueueStats, QueueView, Receipt, Recovery, Reprocessed,
-    SearchQuery, Store, StoredFingerprint, StoredMessage, Synchronous,
+    Delivery, Discarded, Disposition, Edited, Finish, InboundMessage, ItemId, MessageDetail,
+    MessageId, MessageSummary, Pruned, QueueItem, QueueStats, QueueView, Receipt, Recovery,
+    Reprocessed, SearchQuery, Store, StoredFingerprint, StoredMessage, Synchronous,
 };
 use super::{Written, WrittenBatch};
 use crate::ack::{DedupeKey, Durable, Timestamp};
@@ -300,29 +300,17 @@ impl SqliteStore {
         let mut conn = self.durable()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ids = Vec::with_capacity(messages.len());
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (id, channel, received_at, msg_type, patient_id, sending_app,
-                     sending_facility, control_id, payload_hash, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for m in messages {
-                let key = &m.fingerprint.key;
-                let id = self.ids.message();
-                insert.execute(params![
-                    id_i64(id),
-                    m.channel,
-                    millis(m.received_at),
-                    m.msg_type,
-                    m.patient_id,
-                    key.sending_application,
-                    key.sending_facility,
-                    key.control_id,
-                    &m.fingerprint.hash.as_bytes()[..],
-                    m.raw,
-                ])?;
-                ids.push(id);
-            }
+        for inbound in messages {
+            let unrouted = Accept {
+                inbound,
+                disposition: Disposition::Later,
+                ack: None,
+                application_ack: None,
+            };
+            // Left for routing: no queue items, so no time they were queued at.
+            let (id, _) =
+                super::accept::insert_new(&tx, &self.ids, &unrouted, None, inbound.received_at)?;
+            ids.push(id_u64(id, "messages.id")?);
         }
         tx.commit()?;
         // The commit has returned: these messages are durable.
