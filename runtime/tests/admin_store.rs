@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use hl7_runtime::ack::{DedupeKey, Fingerprint, PayloadHash, Timestamp};
 use hl7_runtime::store::{
-    Accept, AuditEntry, AuditQuery, Delivery, Disposition, InboundMessage, ItemState, MessageId,
-    MessageState, QueueView, SearchQuery, SqliteStore, Store,
+    Accept, AttemptInfo, AuditEntry, AuditQuery, Delivery, Disposition, InboundMessage, ItemState,
+    MessageId, MessageState, QueueView, SearchQuery, SqliteStore, Store,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -152,6 +152,47 @@ fn search_filters_text_time_and_keyset_pages() -> TestResult {
     let mut q = SearchQuery::new(100);
     q.state = Some(MessageState::Error);
     assert!(store.search(&q)?.is_empty());
+    Ok(())
+}
+
+/// A claim is held in memory until its outcome is filed; the detail shows the attempt in
+/// progress all the same, and once filed the one attempt with its outcome.
+#[test]
+fn detail_shows_the_attempt_in_progress() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(dir.path().join("s.db"))?;
+    let ids = seed(&store, 1)?;
+    let claim = store
+        .claim("ehr", Duration::from_secs(30), "w", at(1))?
+        .unwrap();
+    store.mark_sent(&claim, at(2))?;
+
+    let detail = store.message_detail(ids[0])?.unwrap();
+    let item = &detail.items[0];
+    assert_eq!((item.info.state, item.info.attempts), (ItemState::Sent, 1));
+    let in_progress = AttemptInfo {
+        attempt: 1,
+        owner: "w".into(),
+        started_at: at(1),
+        sent_at: Some(at(2)),
+        finished_at: None,
+        outcome: None,
+        error: None,
+        response: None,
+    };
+    assert_eq!(item.attempts, [in_progress.clone()]);
+
+    store.complete(&claim, Some(b"MSA|AA|C0"), at(3))?;
+    let detail = store.message_detail(ids[0])?.unwrap();
+    let item = &detail.items[0];
+    assert_eq!(item.info.state, ItemState::Done);
+    let done = AttemptInfo {
+        finished_at: Some(at(3)),
+        outcome: Some("done".into()),
+        response: Some(b"MSA|AA|C0".to_vec()),
+        ..in_progress
+    };
+    assert_eq!(item.attempts, [done]);
     Ok(())
 }
 

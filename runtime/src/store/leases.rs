@@ -18,7 +18,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use super::error::{Error, Result};
-use super::{ItemId, ItemInfo, ItemState, QueueItem};
+use super::sqlite::timestamp;
+use super::{AttemptInfo, ItemDetail, ItemId, ItemInfo, ItemState, QueueItem};
 
 /// The leases of a store.
 #[derive(Debug, Default)]
@@ -37,8 +38,28 @@ impl Leases {
         let registry = self.lock();
         for item in items {
             if let Some(lease) = registry.held_now(item.id.0) {
-                item.state = lease.shown_state();
-                item.attempts = lease.attempt;
+                lease.show(item);
+            }
+        }
+    }
+
+    /// [`Leases::overlay`] for a message's detail, where an item being delivered also shows
+    /// the attempt in progress (no outcome yet): its row is written only once it ended.
+    pub(super) fn overlay_detail(&self, items: &mut [ItemDetail]) {
+        let registry = self.lock();
+        for item in items {
+            if let Some(lease) = registry.held_now(item.info.id.0) {
+                lease.show(&mut item.info);
+                item.attempts.push(AttemptInfo {
+                    attempt: lease.attempt,
+                    owner: lease.owner.clone(),
+                    started_at: timestamp(lease.started_ms),
+                    sent_at: lease.sent_ms.map(timestamp),
+                    finished_at: None,
+                    outcome: None,
+                    error: None,
+                    response: None,
+                });
             }
         }
     }
@@ -105,6 +126,12 @@ pub(super) enum LeaseState {
 }
 
 impl Lease {
+    /// The item as the database would show it if leases were written there.
+    fn show(&self, item: &mut ItemInfo) {
+        item.state = self.shown_state();
+        item.attempts = self.attempt;
+    }
+
     fn shown_state(&self) -> ItemState {
         match self.sent_ms {
             Some(_) => ItemState::Sent,

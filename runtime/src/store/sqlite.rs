@@ -823,8 +823,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let mut detail = super::search::detail(&*self.conn()?, message)?;
-        self.leases
-            .overlay(detail.items.iter_mut().map(|i| &mut i.info));
+        self.leases.overlay_detail(&mut detail.items);
         Ok(Some(detail))
     }
 
