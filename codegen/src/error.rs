@@ -20,19 +20,25 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Two profiles of one site would generate the same type name.
+    /// Two profiles of one site would generate the same name in the site's module: a message
+    /// type, its typed view (`<type>View`) or its module, or one of the site's own modules.
     #[error(
-        "two profiles of site `{site}` generate the message type `{name}`:\n  --> {first}\n  --> {second}\n  = help: give one a name of its own: `.rename(\"{second}\", \"{name}Other\")`"
+        "two profiles of site `{site}` generate {what}:\n  --> {first}\n  --> {second}\n  = help: give one a name of its own: `.rename(\"{second}\", \"{renamed}\")`"
     )]
     NameCollision {
         /// The site.
         site: String,
-        /// The colliding type name.
+        /// The name and what it is to each: e.g. "the message type `AdtA01`", or "the name
+        /// `AdtA01View` (the view type of the first, the message type of the second)".
+        what: String,
+        /// The colliding name.
         name: String,
-        /// The first profile.
+        /// What generates it first (a profile, or the site's own module).
         first: String,
-        /// The second profile.
+        /// The profile that generates it again.
         second: String,
+        /// A type name for the second profile that generates none of the names taken.
+        renamed: String,
     },
     /// A receiver's profile would reject messages that conform to the sender's
     /// ([`Config::deny_incompatible`](crate::Config::deny_incompatible)); the report lists why.

@@ -385,7 +385,7 @@ fn generate_site(
     if let Some(error) = hl7_spec::LoadError::from_all(errors) {
         return Err(error.into());
     }
-    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut names = SiteNames::new();
     let mut inputs = Vec::new();
     for (path, profile) in &profiles {
         let source = display_path(path);
@@ -394,10 +394,12 @@ fn generate_site(
             .get(path)
             .cloned()
             .unwrap_or_else(|| ident::camel(&profile.structure_id, "Message"));
-        if let Some(first) = names.insert(type_name.clone(), source.clone()) {
+        if let Some((what, name, first)) = names.take(&type_name, &source) {
             return Err(Error::NameCollision {
                 site: site.name.clone(),
-                name: type_name,
+                what,
+                renamed: names.free(&type_name),
+                name,
                 first,
                 second: source,
             });
@@ -480,6 +482,69 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {
         })?;
     }
     Ok(())
+}
+
+/// The names a site's module holds, each with what generates it: per message its type, its
+/// typed view and its module (all in the site's module, where the views are re-exported),
+/// beside the site's own modules.
+struct SiteNames(BTreeMap<String, (&'static str, String)>);
+
+impl SiteNames {
+    fn new() -> SiteNames {
+        let own = [
+            ("tables", "the site's code tables (`tables`)"),
+            ("crosswalks", "the site's crosswalks (`crosswalks`)"),
+        ];
+        SiteNames(
+            own.into_iter()
+                .map(|(name, by)| (name.to_owned(), ("module", by.to_owned())))
+                .collect(),
+        )
+    }
+
+    /// The names of a message type `type_name`, with what each one is.
+    fn of(type_name: &str) -> [(&'static str, String); 3] {
+        [
+            ("message type", type_name.to_owned()),
+            ("view type", format!("{type_name}View")),
+            ("module", ident::snake(type_name, "message")),
+        ]
+    }
+
+    /// Takes the names of `type_name` for `source`; or, when one is taken already, says
+    /// which and what it is to each (see [`Error::NameCollision`]) and who took it, and takes
+    /// nothing.
+    fn take(&mut self, type_name: &str, source: &str) -> Option<(String, String, String)> {
+        let names = SiteNames::of(type_name);
+        if let Some((again, name)) = names.iter().find(|(_, n)| self.0.contains_key(n)) {
+            let (first, by) = &self.0[name];
+            let what = if first == again {
+                format!("the {again} `{name}`")
+            } else {
+                format!("the name `{name}` (the {first} of the first, the {again} of the second)")
+            };
+            return Some((what, name.clone(), by.clone()));
+        }
+        for (what, name) in names {
+            self.0.insert(name, (what, source.to_owned()));
+        }
+        None
+    }
+
+    /// A type name like `type_name` none of whose names is taken.
+    fn free(&self, type_name: &str) -> String {
+        (0..)
+            .map(|n| match n {
+                0 => format!("{type_name}Other"),
+                n => format!("{type_name}Other{n}"),
+            })
+            .find(|candidate| {
+                SiteNames::of(candidate)
+                    .iter()
+                    .all(|(_, n)| !self.0.contains_key(n))
+            })
+            .expect("finitely many names are taken")
+    }
 }
 
 /// A path as the user gave it, made relative to the crate when it is absolute under it, so

@@ -74,6 +74,37 @@ fn a_name_collision_is_a_build_error_with_a_way_out() {
     assert!(renamed.contains("pub struct AdtA01Va"));
 }
 
+/// A message's typed view and module share the site's module with the message types and the
+/// site's own modules: a name taken there is a build error too, not a compile error in the
+/// generated code.
+#[test]
+fn a_view_or_module_name_taken_is_a_build_error() {
+    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd to the crate");
+    let first = fixture("profiles/hapi_ADT_A01_v25_full_with_predicates.xml");
+    let second = fixture("profiles/hapi_ADT_A01_v231_VA_receiver.xml");
+    let view = Config::new()
+        .site("both")
+        .profile(&first)
+        .profile(&second)
+        .rename(&second, "AdtA01View")
+        .generate_to_string()
+        .unwrap_err();
+    insta::assert_snapshot!(view.to_string());
+    let module = Config::new()
+        .site("both")
+        .profile(&first)
+        .rename(&first, "Tables")
+        .generate_to_string()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        module.starts_with(
+            "two profiles of site `both` generate the module `tables`:\n  --> the site's code tables"
+        ),
+        "{module}"
+    );
+}
+
 #[test]
 fn a_broken_profile_is_a_located_build_error() {
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd to the crate");
