@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use error::Error;
+pub use error::{Error, NameCollision};
 
 /// The conditional elements of `profile` whose predicate is text only: documented in the
 /// generated code, not checked by the validator. Each is `(path, predicate text)`.
@@ -395,14 +395,14 @@ fn generate_site(
             .cloned()
             .unwrap_or_else(|| ident::camel(&profile.structure_id, "Message"));
         if let Some((what, name, first)) = names.take(&type_name, &source) {
-            return Err(Error::NameCollision {
+            return Err(Error::NameCollision(Box::new(NameCollision {
                 site: site.name.clone(),
                 what,
                 renamed: names.free(&type_name),
                 name,
                 first,
                 second: source,
-            });
+            })));
         }
         inputs.push(generate::Input {
             profile,
