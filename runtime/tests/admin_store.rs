@@ -180,7 +180,7 @@ fn detail_shows_the_attempt_in_progress() -> TestResult {
         error: None,
         response: None,
     };
-    assert_eq!(item.attempts, [in_progress.clone()]);
+    assert_eq!(item.attempts, std::slice::from_ref(&in_progress));
 
     store.complete(&claim, Some(b"MSA|AA|C0"), at(3))?;
     let detail = store.message_detail(ids[0])?.unwrap();

@@ -8,6 +8,7 @@ use rustls::sign::SingleCertAndKey;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
+use super::reload::Reloading;
 use super::{provider, CaBundle, HandshakeError, Identity, TlsConfigError};
 use crate::transport::{Connect, TcpConnector};
 
@@ -52,27 +53,48 @@ impl ClientTlsConfig {
     }
 
     /// Builds the rustls configuration.
+    ///
+    /// The CA bundle and the client certificate and key loaded from files are loaded again
+    /// when one of those files changes (looked at before a connection's handshake, at most
+    /// once a second): new connections use the new ones, open connections go on, and files
+    /// that cannot be used leave the ones loaded before in place, with a warning.
     pub fn build(self) -> Result<ClientTls, TlsConfigError> {
-        let builder = rustls::ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(self.roots.roots());
-        let config = match &self.identity {
-            Some(identity) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(
-                identity.certified_key(),
-            ))),
-            None => builder.with_no_client_auth(),
-        };
+        let loaded = connector(&self.roots, self.identity.as_ref())?;
+        let mut files = self.roots.files();
+        files.extend(self.identity.iter().flat_map(Identity::files));
+        let presents_certificate = self.identity.is_some();
+        let ClientTlsConfig { roots, identity } = self;
+        let connector = Reloading::new("TLS client", loaded, files, move || {
+            let identity = identity.as_ref().map(Identity::reloaded).transpose()?;
+            connector(&roots.reloaded()?, identity.as_ref())
+        });
         Ok(ClientTls {
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
-            presents_certificate: self.identity.is_some(),
+            connector: Arc::new(connector),
+            presents_certificate,
         })
     }
+}
+
+/// The rustls side of a client trusting `roots`, presenting `identity` when asked.
+fn connector(
+    roots: &CaBundle,
+    identity: Option<&Identity>,
+) -> Result<tokio_rustls::TlsConnector, TlsConfigError> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots.roots());
+    let config = match identity {
+        Some(identity) => builder
+            .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(identity.certified_key()))),
+        None => builder.with_no_client_auth(),
+    };
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 /// A built client TLS configuration: cheap to clone, can be shared by many [`TlsConnector`]s.
 #[derive(Clone)]
 pub struct ClientTls {
-    connector: tokio_rustls::TlsConnector,
+    connector: Arc<Reloading<tokio_rustls::TlsConnector>>,
     presents_certificate: bool,
 }
 
@@ -136,6 +158,7 @@ impl Connect for TlsConnector {
         let tcp = self.tcp.connect().await?;
         self.tls
             .connector
+            .current()
             .connect(self.server_name.clone(), tcp)
             .await
             .map_err(|e| HandshakeError::from_io(e).into_io())

@@ -21,6 +21,15 @@ pub enum TlsOrigin {
     Memory,
 }
 
+impl TlsOrigin {
+    fn path(&self) -> Option<PathBuf> {
+        match self {
+            Self::File(path) => Some(path.clone()),
+            Self::Memory => None,
+        }
+    }
+}
+
 impl fmt::Display for TlsOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -40,6 +49,7 @@ impl fmt::Display for TlsOrigin {
 pub struct Identity {
     key: Arc<CertifiedKey>,
     cert_origin: TlsOrigin,
+    key_origin: TlsOrigin,
 }
 
 impl fmt::Debug for Identity {
@@ -115,6 +125,7 @@ impl Identity {
         Ok(Self {
             key: Arc::new(certified),
             cert_origin,
+            key_origin,
         })
     }
 
@@ -129,6 +140,25 @@ impl Identity {
 
     pub(super) fn origin(&self) -> &TlsOrigin {
         &self.cert_origin
+    }
+
+    /// The files it was loaded from (none when given in memory).
+    pub(super) fn files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = [&self.cert_origin, &self.key_origin]
+            .into_iter()
+            .filter_map(TlsOrigin::path)
+            .collect();
+        // Certificate and key may be one file.
+        files.dedup();
+        files
+    }
+
+    /// Loaded again from its files; itself when given in memory.
+    pub(super) fn reloaded(&self) -> Result<Self, TlsConfigError> {
+        match (&self.cert_origin, &self.key_origin) {
+            (TlsOrigin::File(cert), TlsOrigin::File(key)) => Self::from_pem_files(cert, key),
+            _ => Ok(self.clone()),
+        }
     }
 }
 
@@ -210,6 +240,19 @@ impl CaBundle {
 
     pub(super) fn roots(&self) -> Arc<rustls::RootCertStore> {
         Arc::clone(&self.roots)
+    }
+
+    /// The file it was loaded from (none when given in memory).
+    pub(super) fn files(&self) -> Vec<PathBuf> {
+        self.origin.path().into_iter().collect()
+    }
+
+    /// Loaded again from its file; itself when given in memory.
+    pub(super) fn reloaded(&self) -> Result<Self, TlsConfigError> {
+        match &self.origin {
+            TlsOrigin::File(path) => Self::from_pem_file(path),
+            TlsOrigin::Memory => Ok(self.clone()),
+        }
     }
 }
 

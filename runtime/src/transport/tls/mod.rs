@@ -8,9 +8,12 @@
 //!   required client certificates and a [`ClientAllowList`].
 //! - `client`: [`ClientTlsConfig`] builds a [`ClientTls`]; [`TlsConnector`] is the
 //!   [`Connect`](super::Connect) an [`MllpClient`](super::MllpClient) uses for TLS.
+//! - `reload`: certificates, keys and CA bundles loaded from files are loaded again when the
+//!   files change, for rotation without a restart.
 
 mod client;
 mod material;
+mod reload;
 mod server;
 
 use std::io;

@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 use tracing::warn;
 
+use super::reload::Reloading;
 use super::{provider, CaBundle, HandshakeError, Identity, TlsConfigError};
 
 /// Time allowed to send a close_notify to a client refused by the allow-list.
@@ -81,29 +82,27 @@ impl ServerTlsConfig {
     /// Checks the settings and builds the rustls configuration. Refuses an allow-list without a
     /// client CA, and an empty allow-list, rather than start a listener that would let everyone
     /// in, or no one.
+    ///
+    /// The certificate, key and client CA bundle loaded from files are loaded again when one
+    /// of those files changes (looked at before a handshake, at most once a second): new
+    /// handshakes use the new ones, open connections go on, and files that cannot be used
+    /// leave the ones loaded before in place, with a warning.
     pub fn build(self) -> Result<ServerTls, TlsConfigError> {
-        let provider = provider();
-        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()?;
-        let builder = match &self.client_ca {
-            Some(ca) => {
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(ca.roots(), provider).build()?;
-                builder.with_client_cert_verifier(verifier)
-            }
-            None => builder.with_no_client_auth(),
-        };
         match (&self.allow_list, &self.client_ca) {
             (Some(_), None) => return Err(TlsConfigError::AllowListWithoutClientCa),
             (Some(list), Some(_)) if list.is_empty() => return Err(TlsConfigError::EmptyAllowList),
             _ => {}
         }
-        warn_if_out_of_validity(&self.identity);
-        let config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(
-            self.identity.certified_key(),
-        )));
+        let loaded = acceptor(&self.identity, self.client_ca.as_ref())?;
+        let mut files = self.identity.files();
+        files.extend(self.client_ca.iter().flat_map(CaBundle::files));
+        let (identity, client_ca) = (self.identity.clone(), self.client_ca.clone());
+        let acceptor = Reloading::new("TLS listener", loaded, files, move || {
+            let ca = client_ca.as_ref().map(CaBundle::reloaded).transpose()?;
+            acceptor(&identity.reloaded()?, ca.as_ref())
+        });
         Ok(ServerTls {
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            acceptor: Arc::new(acceptor),
             allow_list: self.allow_list.map(Arc::new),
             client_auth: self.client_ca.is_some(),
             handshake_timeout: self.handshake_timeout,
@@ -111,8 +110,31 @@ impl ServerTlsConfig {
     }
 }
 
+/// The rustls side of a listener presenting `identity`, requiring client certificates that
+/// chain to `client_ca` when given.
+fn acceptor(
+    identity: &Identity,
+    client_ca: Option<&CaBundle>,
+) -> Result<tokio_rustls::TlsAcceptor, TlsConfigError> {
+    let provider = provider();
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?;
+    let builder = match client_ca {
+        Some(ca) => {
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(ca.roots(), provider).build()?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    warn_if_out_of_validity(identity);
+    let config =
+        builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(identity.certified_key())));
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
 /// An expired listener certificate is not unsafe, but every handshake will fail: say so once,
-/// at start-up, rather than only in each client's logs.
+/// at start-up (or when it is loaded again), rather than only in each client's logs.
 fn warn_if_out_of_validity(identity: &Identity) {
     let Some(cert) = identity.chain().first() else {
         return;
@@ -135,7 +157,7 @@ fn warn_if_out_of_validity(identity: &Identity) {
 /// or call [`ServerTls::accept`] from your own accept loop.
 #[derive(Clone)]
 pub struct ServerTls {
-    acceptor: tokio_rustls::TlsAcceptor,
+    acceptor: Arc<Reloading<tokio_rustls::TlsAcceptor>>,
     allow_list: Option<Arc<ClientAllowList>>,
     client_auth: bool,
     handshake_timeout: Duration,
@@ -170,7 +192,8 @@ impl ServerTls {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let tls = match timeout(self.handshake_timeout, self.acceptor.accept(stream)).await {
+        let acceptor = self.acceptor.current();
+        let tls = match timeout(self.handshake_timeout, acceptor.accept(stream)).await {
             Err(_) => return Err(HandshakeError::Timeout(self.handshake_timeout)),
             Ok(Err(e)) => return Err(HandshakeError::from_io(e)),
             Ok(Ok(tls)) => tls,
