@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hl7_runtime::transport::{
     ClientAllowList, ClientConfig, ClientTlsConfig, Connect, HandshakeError, Identity,
-    ListenerConfig, MllpClient, MllpListener, PeerCertificate, SendError, ServerTls,
-    ServerTlsConfig, TcpConnector, TlsConfigError, TlsConnector,
+    ListenerConfig, MllpClient, MllpListener, PeerCertificate, ServerTls, ServerTlsConfig,
+    TcpConnector, TlsConfigError, TlsConnector,
 };
 use rustls::CertificateError;
-use tls_support::Ca;
+use tls_support::{handshake_error, Ca};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -489,27 +489,16 @@ async fn client_with_wrong_ca_or_name_fails_clearly() {
         .expect("server TLS");
     let (addr, seen) = start(quick(), tls).await;
 
-    let cause = |err: &SendError| -> rustls::Error {
-        let SendError::Connect { source, .. } = err else {
-            panic!("expected a connect error, got {err}");
-        };
-        match source
-            .get_ref()
-            .and_then(|e| e.downcast_ref::<HandshakeError>())
-        {
-            Some(HandshakeError::Tls(tls)) => tls.clone(),
-            other => panic!("expected a TLS handshake error, got {other:?}"),
-        }
-    };
-
     let mut wrong_ca = pki.client(addr, &pki.rogue, None, "localhost");
     let err = wrong_ca.send(b"MSH|x").await.expect_err("untrusted server");
     let text = err.to_string();
     eprintln!("{text}");
     assert!(
         matches!(
-            cause(&err),
-            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+            handshake_error(&err),
+            HandshakeError::Tls(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
         ),
         "{text}"
     );
@@ -523,10 +512,10 @@ async fn client_with_wrong_ca_or_name_fails_clearly() {
     eprintln!("{err}");
     assert!(
         matches!(
-            cause(&err),
-            rustls::Error::InvalidCertificate(
+            handshake_error(&err),
+            HandshakeError::Tls(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
-            )
+            ))
         ),
         "{err}"
     );

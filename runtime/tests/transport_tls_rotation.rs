@@ -15,11 +15,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use hl7_runtime::transport::{
     CaBundle, ClientConfig, ClientTlsConfig, Handler, HandshakeError, Identity, ListenerConfig,
-    MllpClient, MllpListener, PeerInfo, Reply, SendError, ServerTls, ServerTlsConfig, TcpConnector,
+    MllpClient, MllpListener, PeerInfo, Reply, ServerTls, ServerTlsConfig, TcpConnector,
     TlsConnector,
 };
 use rustls::CertificateError;
-use tls_support::Ca;
+use tls_support::{handshake_error, Ca};
 
 /// Longer than the reload's one look at the files per second.
 const AFTER_A_LOOK: Duration = Duration::from_millis(1_100);
@@ -74,26 +74,14 @@ fn client(addr: std::net::SocketAddr, tls: &ClientTlsConfig) -> MllpClient<TlsCo
     MllpClient::with_connector(connector, ClientConfig::default())
 }
 
-/// The TLS error of a failed connection.
-fn handshake_error(err: &SendError) -> rustls::Error {
-    let SendError::Connect { source, .. } = err else {
-        panic!("expected a connect error, got {err}");
-    };
-    match source
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<HandshakeError>())
-    {
-        Some(HandshakeError::Tls(tls)) => tls.clone(),
-        other => panic!("expected a TLS handshake error, got {other:?}"),
-    }
-}
-
 async fn refused_as_unknown_issuer(client: &mut MllpClient<TlsConnector>) {
     let err = client.send(b"MSH|probe").await.expect_err("refused");
     assert!(
         matches!(
             handshake_error(&err),
-            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+            HandshakeError::Tls(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
         ),
         "{err}"
     );

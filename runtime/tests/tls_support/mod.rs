@@ -4,7 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use hl7_runtime::transport::{CaBundle, Identity};
+use hl7_runtime::transport::{CaBundle, HandshakeError, Identity, SendError};
 use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
     KeyUsagePurpose,
@@ -74,4 +74,15 @@ fn dn(cn: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, cn);
     dn
+}
+
+/// The handshake error that made a connection fail (panics on any other error).
+pub fn handshake_error(err: &SendError) -> &HandshakeError {
+    let SendError::Connect { source, .. } = err else {
+        panic!("expected a connect error, got {err}");
+    };
+    source
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<HandshakeError>())
+        .unwrap_or_else(|| panic!("expected a TLS handshake error, got {source}"))
 }
