@@ -1,5 +1,5 @@
-//! End-to-end crash tests of the engine (RELIABILITY.md T-CRASH-1, T-CRASH-3, T-CRASH-4, and a
-//! graceful shutdown under load): the real `hospital` binary is a child process on a SQLite
+//! End-to-end crash tests of the engine (RELIABILITY.md T-CRASH-1, T-CRASH-2 scaled down,
+//! T-CRASH-3, T-CRASH-4, and a graceful shutdown under load): the real `hospital` binary is a child process on a SQLite
 //! file; the test process runs the sending system (several MLLP connections) and the three
 //! destinations (simulated EHR, billing, pharmacy, each logging `MSH-10<TAB>sha256` per
 //! delivery), so both logs outlive every engine crash.
@@ -18,6 +18,9 @@
 //! about 2 minutes (its tests run one at a time); an environment variable changes each number:
 //! - T-CRASH-1: 10,000 messages on 4 connections, 10 SIGKILLs (`HL7_CRASH1_MESSAGES`,
 //!   `HL7_CRASH1_KILLS`), about 30 s;
+//! - T-CRASH-2: 20,000 messages, 10 SIGKILLs, the pharmacy down 3 s every 10 s
+//!   (`HL7_CRASH2_MESSAGES`, `HL7_CRASH2_KILLS`, `HL7_CRASH2_DOWN_S`, `HL7_CRASH2_EVERY_S`;
+//!   RELIABILITY.md's long tier: 200,000, 100, 30 and 120);
 //! - T-CRASH-3: 50 runs per failpoint (`HL7_CRASH3_RUNS`), about 30 s per failpoint;
 //! - T-CRASH-4: 1,000 messages in each of three states, about 5 s;
 //! - graceful shutdown: 3,000 messages, about 6 s.
@@ -39,6 +42,7 @@ use hl7_runtime::ack::DedupeKey;
 use hl7_runtime::store::{ItemState, MessageState, SqliteStore, Store};
 
 use support::checker::{check, distinct_delivered, DestReport};
+use support::flap::Flapping;
 use support::process::{free_addr, EngineConfig, EngineProcess};
 use support::seed::seed_crashed_store;
 use support::sender::{SenderLog, Senders};
@@ -286,6 +290,133 @@ fn t_crash_1_sigkill_under_load_loses_nothing() {
                 r.dup
             );
         }
+        let store = SqliteStore::open(engine.store()).expect("open the store");
+        assert_stored_once(&store, &msgs);
+    });
+}
+
+/// T-CRASH-2: T-CRASH-1's kills while one destination flaps: the pharmacy system goes down
+/// (nothing listens, open connections cut) for `HL7_CRASH2_DOWN_S` every `HL7_CRASH2_EVERY_S`,
+/// so its queue backs up, its worker backs off and retries, and the engine is killed in the
+/// middle of it. 0 lost, every duplicate identical, each sender connection's order kept at
+/// every destination (Mirth #1121/#3133), and the engine's memory while it recovers (the peak
+/// over the 2 s after each restart) under twice its steady state (just before each kill)
+/// (Mirth #3089). RELIABILITY.md's long-tier numbers are `HL7_CRASH2_MESSAGES=200000
+/// HL7_CRASH2_KILLS=100 HL7_CRASH2_DOWN_S=30 HL7_CRASH2_EVERY_S=120` (use a release build);
+/// the defaults are a tenth of the messages and kills, with a flap every 10 s, for CI.
+#[test]
+fn t_crash_2_kills_and_a_flapping_destination_keep_order() {
+    run(async {
+        let count = env_usize("HL7_CRASH2_MESSAGES", 20_000);
+        let kills = env_usize("HL7_CRASH2_KILLS", 10);
+        let down_for = Duration::from_secs(env_usize("HL7_CRASH2_DOWN_S", 3) as u64);
+        let every = Duration::from_secs(env_usize("HL7_CRASH2_EVERY_S", 10) as u64);
+        let conns = 4;
+        let seed = 0x7C2A_F1A9;
+        let started = Instant::now();
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut sinks = sinks(tmp.path()).await;
+        let pharmacy = Arc::new(tokio::sync::Mutex::new(
+            Flapping::start(sinks.addrs[2]).await,
+        ));
+        sinks.addrs[2] = pharmacy.lock().await.addr();
+        let msgs = Arc::new(adt_messages(seed, "F", count, conns));
+        let dir = tmp.path().join("engine");
+        let mut engine = engine_at(&dir, &sinks);
+        start_fresh(&mut engine, None).await;
+
+        let mut rng = Rng::new(seed ^ 0xF1A9);
+        let schedule: Vec<(u64, u64)> = (0..kills)
+            .map(|_| (rng.between(200, 3_000), rng.between(0, 900)))
+            .collect();
+        let span = Duration::from_millis(schedule.iter().map(|(a, b)| a + b).sum::<u64>() + 1_000);
+        let senders = Senders::start_paced(engine.addr(), Arc::clone(&msgs), conns, span);
+        let flapping = {
+            let pharmacy = Arc::clone(&pharmacy);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every.saturating_sub(down_for)).await;
+                    pharmacy.lock().await.down().await;
+                    tokio::time::sleep(down_for).await;
+                    pharmacy.lock().await.up().await;
+                }
+            })
+        };
+        let (mut steady_kib, mut recovery_kib) = (0, 0);
+        for (wait, down) in schedule {
+            let restarted = Instant::now();
+            let wait = Duration::from_millis(wait);
+            while restarted.elapsed() < wait.min(Duration::from_secs(2)) {
+                recovery_kib = recovery_kib.max(engine.rss_kib().unwrap_or(0));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tokio::time::sleep(wait.saturating_sub(restarted.elapsed())).await;
+            steady_kib = steady_kib.max(engine.rss_kib().unwrap_or(0));
+            engine.kill();
+            tokio::time::sleep(Duration::from_millis(down)).await;
+            engine.start(None);
+        }
+        let mut tries = 0;
+        while !engine.wait_ready(Duration::from_secs(60)).await {
+            tries += 1;
+            assert!(tries < 5, "the engine does not restart\n{}", engine.tails());
+            engine.kill();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            engine.start(None);
+        }
+        let log = senders
+            .finish(Duration::from_secs(600))
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", engine.tails()));
+        flapping.abort();
+        let _ = flapping.await;
+        let flaps = {
+            let mut pharmacy = pharmacy.lock().await;
+            pharmacy.up().await;
+            pharmacy.downs
+        };
+        // The pharmacy's worker may be backing off for up to a minute when its system returns.
+        let drained = wait_delivered(&sinks, "", count, Duration::from_secs(300))
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", engine.tails()));
+        let (status, _) = engine
+            .terminate(Duration::from_secs(30))
+            .await
+            .expect("stops on SIGTERM");
+        assert!(status.success(), "exit status {status}");
+
+        let reports = reports(&sinks, "", &msgs, &log.acked);
+        println!(
+            "T-CRASH-2: {count} messages, {kills} kills, the pharmacy down {flaps} times for \
+             {down_for:?} every {every:?}; {} resent; engine RSS {recovery_kib} KiB at most \
+             while recovering, {steady_kib} KiB at most in steady state; drained {drained:?} \
+             after the senders; wall {:?}",
+            log.resent(),
+            started.elapsed()
+        );
+        for r in &reports {
+            println!("  {r}");
+        }
+        assert!(
+            flaps > 0,
+            "the pharmacy never went down: a longer run is needed"
+        );
+        assert_eq!(log.acked_total(), count);
+        assert_clean(&reports, Some(&log));
+        // A flap cuts at most the one delivery in flight, delivered again.
+        for (r, extra) in reports.iter().zip([0, 0, flaps]) {
+            let bound = kills * UNFILED + extra;
+            assert!(
+                r.dup <= bound,
+                "{}: {} duplicates, more than {bound}",
+                r.name,
+                r.dup
+            );
+        }
+        assert!(
+            recovery_kib < 2 * steady_kib,
+            "recovering, the engine took {recovery_kib} KiB, steady {steady_kib} KiB"
+        );
         let store = SqliteStore::open(engine.store()).expect("open the store");
         assert_stored_once(&store, &msgs);
     });

@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod checker;
+pub mod flap;
 pub mod process;
 pub mod seed;
 pub mod sender;

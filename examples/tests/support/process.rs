@@ -68,6 +68,18 @@ impl EngineProcess {
         &self.config.store
     }
 
+    /// The running engine's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The running engine's resident memory, in KiB (`None` when it is not running).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// How many times it was started.
     pub fn starts(&self) -> usize {
         self.starts
