@@ -20,7 +20,9 @@
 //!   `HL7_CRASH1_KILLS`), about 30 s;
 //! - T-CRASH-2: 20,000 messages, 10 SIGKILLs, the pharmacy down 3 s every 10 s
 //!   (`HL7_CRASH2_MESSAGES`, `HL7_CRASH2_KILLS`, `HL7_CRASH2_DOWN_S`, `HL7_CRASH2_EVERY_S`;
-//!   RELIABILITY.md's long tier: 200,000, 100, 30 and 120);
+//!   RELIABILITY.md's long tier: 200,000, 100, 30 and 120), and its memory check: 20,000
+//!   messages queued for the pharmacy while it is down, then a SIGKILL (`HL7_CRASH2_BACKLOG`;
+//!   RELIABILITY.md: 1,000,000);
 //! - T-CRASH-3: 50 runs per failpoint (`HL7_CRASH3_RUNS`), about 30 s per failpoint;
 //! - T-CRASH-4: 1,000 messages in each of three states, about 5 s;
 //! - graceful shutdown: 3,000 messages, about 6 s.
@@ -142,19 +144,29 @@ async fn wait_delivered(
     want: usize,
     timeout: Duration,
 ) -> Result<Duration, String> {
+    wait_delivered_to(sinks, &[0, 1, 2], prefix, want, timeout).await
+}
+
+/// [`wait_delivered`] for the destinations `which` (indexes into [`DESTINATIONS`]).
+async fn wait_delivered_to(
+    sinks: &Sinks,
+    which: &[usize],
+    prefix: &str,
+    want: usize,
+    timeout: Duration,
+) -> Result<Duration, String> {
     let started = Instant::now();
     loop {
-        let have: Vec<usize> = sinks
-            .logs
+        let have: Vec<usize> = which
             .iter()
-            .map(|l| distinct_delivered(l, prefix))
+            .map(|&d| distinct_delivered(&sinks.logs[d], prefix))
             .collect();
         if have.iter().all(|&n| n >= want) {
             return Ok(started.elapsed());
         }
         if started.elapsed() > timeout {
             return Err(format!(
-                "after {timeout:?} the destinations have {have:?} of {want} messages"
+                "after {timeout:?} the destinations {which:?} have {have:?} of {want} messages"
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -419,6 +431,84 @@ fn t_crash_2_kills_and_a_flapping_destination_keep_order() {
         );
         let store = SqliteStore::open(engine.store()).expect("open the store");
         assert_stored_once(&store, &msgs);
+    });
+}
+
+/// T-CRASH-2's memory check with a backlog: the pharmacy system is down while
+/// `HL7_CRASH2_BACKLOG` messages (RELIABILITY.md: 1,000,000; a release build) are stored and
+/// queued for it; the engine is killed with that backlog and restarted, and its memory while
+/// it recovers (the peak over its first 5 s) stays under twice its steady state (the peak over
+/// the second half of the ingest) (Mirth #3089). Then the pharmacy returns and gets every
+/// message, in order.
+#[test]
+fn t_crash_2_recovery_with_a_backlog_stays_in_memory_bounds() {
+    run(async {
+        let count = env_usize("HL7_CRASH2_BACKLOG", 20_000);
+        let conns = 4;
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut sinks = sinks(tmp.path()).await;
+        let mut pharmacy = Flapping::start(sinks.addrs[2]).await;
+        pharmacy.down().await;
+        sinks.addrs[2] = pharmacy.addr();
+        let msgs = Arc::new(adt_messages(0xB4C1_0600, "B", count, conns));
+        let dir = tmp.path().join("engine");
+        let mut engine = engine_at(&dir, &sinks);
+        start_fresh(&mut engine, None).await;
+
+        let senders = Senders::start(engine.addr(), Arc::clone(&msgs), conns);
+        let mut steady_kib = 0;
+        while senders.acked_count() < count {
+            if senders.acked_count() > count / 2 {
+                steady_kib = steady_kib.max(engine.rss_kib().unwrap_or(0));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let log = senders
+            .finish(Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", engine.tails()));
+        wait_delivered_to(&sinks, &[0, 1], "", count, Duration::from_secs(600))
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", engine.tails()));
+
+        engine.kill();
+        engine.start(None);
+        let restarted = Instant::now();
+        let mut recovery_kib = 0;
+        while restarted.elapsed() < Duration::from_secs(5) {
+            recovery_kib = recovery_kib.max(engine.rss_kib().unwrap_or(0));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            engine.wait_ready(Duration::from_secs(60)).await,
+            "the engine does not restart\n{}",
+            engine.tails()
+        );
+        pharmacy.up().await;
+        let drained = wait_delivered(&sinks, "", count, Duration::from_secs(600))
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", engine.tails()));
+        let (status, _) = engine
+            .terminate(Duration::from_secs(30))
+            .await
+            .expect("stops on SIGTERM");
+        assert!(status.success(), "exit status {status}");
+
+        let reports = reports(&sinks, "", &msgs, &log.acked);
+        println!(
+            "T-CRASH-2 backlog: {count} messages queued for the pharmacy while it was down; \
+             engine RSS {steady_kib} KiB at most over the second half of the ingest, \
+             {recovery_kib} KiB at most in the 5 s after a SIGKILL and restart; the pharmacy \
+             got its backlog {drained:?} after it returned"
+        );
+        for r in &reports {
+            println!("  {r}");
+        }
+        assert_clean(&reports, Some(&log));
+        assert!(
+            recovery_kib < 2 * steady_kib,
+            "recovering, the engine took {recovery_kib} KiB, steady {steady_kib} KiB"
+        );
     });
 }
 
