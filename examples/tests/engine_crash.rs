@@ -173,6 +173,31 @@ async fn wait_delivered_to(
     }
 }
 
+/// T-CRASH-1's kills: (time to the kill, downtime before the restart) in ms, uniform in
+/// 0.2-3 s and 0-0.9 s, and how long they take with a second to spare (what the senders spread
+/// their load over).
+fn kill_schedule(seed: u64, kills: usize) -> (Vec<(u64, u64)>, Duration) {
+    let mut rng = Rng::new(seed);
+    let schedule: Vec<(u64, u64)> = (0..kills)
+        .map(|_| (rng.between(200, 3_000), rng.between(0, 900)))
+        .collect();
+    let span = Duration::from_millis(schedule.iter().map(|(a, b)| a + b).sum::<u64>() + 1_000);
+    (schedule, span)
+}
+
+/// Waits for the last restart of a kill loop; a restart that failed (its port briefly taken
+/// during the downtime, say) is retried on the same port: the senders know no other.
+async fn restarted_after_the_kills(engine: &mut EngineProcess) {
+    let mut tries = 0;
+    while !engine.wait_ready(Duration::from_secs(60)).await {
+        tries += 1;
+        assert!(tries < 5, "the engine does not restart\n{}", engine.tails());
+        engine.kill();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        engine.start(None);
+    }
+}
+
 fn key(control_id: &str) -> DedupeKey {
     DedupeKey {
         sending_application: "REGADT".into(),
@@ -237,12 +262,7 @@ fn t_crash_1_sigkill_under_load_loses_nothing() {
         let mut engine = engine_at(&dir, &sinks);
         start_fresh(&mut engine, None).await;
 
-        let mut rng = Rng::new(seed ^ 0xDEAD);
-        // (time to the kill, downtime before the restart), both in ms.
-        let schedule: Vec<(u64, u64)> = (0..kills)
-            .map(|_| (rng.between(200, 3_000), rng.between(0, 900)))
-            .collect();
-        let span = Duration::from_millis(schedule.iter().map(|(a, b)| a + b).sum::<u64>() + 1_000);
+        let (schedule, span) = kill_schedule(seed ^ 0xDEAD, kills);
         let senders = Senders::start_paced(engine.addr(), Arc::clone(&msgs), conns, span);
         let mut during_load = 0;
         for (wait, down) in schedule {
@@ -256,16 +276,7 @@ fn t_crash_1_sigkill_under_load_loses_nothing() {
             tokio::time::sleep(Duration::from_millis(down)).await;
             engine.start(None);
         }
-        // A restart that failed (its port briefly taken during the downtime, say) is
-        // retried on the same port: the senders know no other.
-        let mut tries = 0;
-        while !engine.wait_ready(Duration::from_secs(60)).await {
-            tries += 1;
-            assert!(tries < 5, "the engine does not restart\n{}", engine.tails());
-            engine.kill();
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            engine.start(None);
-        }
+        restarted_after_the_kills(&mut engine).await;
         let log = senders
             .finish(Duration::from_secs(300))
             .await
@@ -337,11 +348,7 @@ fn t_crash_2_kills_and_a_flapping_destination_keep_order() {
         let mut engine = engine_at(&dir, &sinks);
         start_fresh(&mut engine, None).await;
 
-        let mut rng = Rng::new(seed ^ 0xF1A9);
-        let schedule: Vec<(u64, u64)> = (0..kills)
-            .map(|_| (rng.between(200, 3_000), rng.between(0, 900)))
-            .collect();
-        let span = Duration::from_millis(schedule.iter().map(|(a, b)| a + b).sum::<u64>() + 1_000);
+        let (schedule, span) = kill_schedule(seed ^ 0xF1A9, kills);
         let senders = Senders::start_paced(engine.addr(), Arc::clone(&msgs), conns, span);
         let flapping = {
             let pharmacy = Arc::clone(&pharmacy);
@@ -368,14 +375,7 @@ fn t_crash_2_kills_and_a_flapping_destination_keep_order() {
             tokio::time::sleep(Duration::from_millis(down)).await;
             engine.start(None);
         }
-        let mut tries = 0;
-        while !engine.wait_ready(Duration::from_secs(60)).await {
-            tries += 1;
-            assert!(tries < 5, "the engine does not restart\n{}", engine.tails());
-            engine.kill();
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            engine.start(None);
-        }
+        restarted_after_the_kills(&mut engine).await;
         let log = senders
             .finish(Duration::from_secs(600))
             .await
