@@ -206,7 +206,7 @@ fn newer_schema_is_refused_and_options_apply() -> Result<(), Box<dyn std::error:
         SqliteStore::open(&path),
         Err(Error::SchemaTooNew {
             found: 99,
-            supported: 5
+            supported: 6
         })
     ));
 
@@ -280,6 +280,76 @@ fn messages_not_yet_in_the_database_are_still_found() -> Result<(), Box<dyn std:
         store.message(second.id)?.map(|m| m.inbound),
         Some(other),
         "back after a reopen"
+    );
+    Ok(())
+}
+
+#[test]
+fn messages_are_kept_compressed_and_handed_back_byte_for_byte(
+) -> Result<(), Box<dyn std::error::Error>> {
+    use hl7_runtime::store::{Accept, Accepted, Delivery, Disposition};
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("engine.db");
+    let results: String = (1..=20)
+        .map(|i| {
+            format!(
+                "OBX|{i}|NM|2345-7^GLUCOSE^LN||{}|mg/dL|70-99|N|||F\r",
+                80 + i
+            )
+        })
+        .collect();
+    // Through the ingest log (the engine's path) and directly; both pass-through to "ehr".
+    let logged = inbound("Z1", &format!("881234\r{results}"), 1);
+    let direct = inbound("Z2", &format!("881235\r{results}"), 2);
+    let now = Timestamp::from_unix_millis(7);
+    let store = SqliteStore::open(&path)?;
+    let deliveries = [Delivery {
+        destination: "ehr",
+        payload: &logged.raw,
+    }];
+    let one = Accept {
+        inbound: &logged,
+        disposition: Disposition::Route(&deliveries),
+        ack: None,
+        application_ack: None,
+    };
+    let Accepted::Stored { receipt, .. } = store.accept(&[one], now)?.remove(0) else {
+        panic!("a new message");
+    };
+    let direct_id = store.ingest(&direct)?.id;
+    let claim = store
+        .claim("ehr", std::time::Duration::from_secs(30), "w", now)?
+        .ok_or("the pass-through item")?;
+    assert_eq!(&claim.payload[..], &logged.raw[..]);
+    drop(store);
+
+    // The file holds LZ4 blocks after their length, as the schema documents.
+    let conn = rusqlite::Connection::open(&path)?;
+    for (id, m) in [(receipt.id, &logged), (direct_id, &direct)] {
+        let (codec, stored): (i64, Vec<u8>) = conn.query_row(
+            "SELECT raw_codec, raw FROM messages WHERE id = ?1",
+            [id.0 as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        assert_eq!(codec, 1);
+        assert!(
+            stored.len() * 2 < m.raw.len(),
+            "{} of {}",
+            stored.len(),
+            m.raw.len()
+        );
+        assert_eq!(lz4_flex::decompress_size_prepended(&stored)?, m.raw);
+    }
+    drop(conn);
+
+    let store = SqliteStore::open(&path)?;
+    assert_eq!(
+        store.message(receipt.id)?.map(|m| m.inbound).as_ref(),
+        Some(&logged)
+    );
+    assert_eq!(
+        store.message(direct_id)?.map(|m| m.inbound).as_ref(),
+        Some(&direct)
     );
     Ok(())
 }

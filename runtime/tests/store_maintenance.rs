@@ -1,6 +1,8 @@
 //! Reprocessing (one message, a destination's errors, a time range) linked to the originals,
 //! and retention by age and by size.
 
+mod store_support;
+
 use std::time::Duration;
 
 use hl7_runtime::ack::{DedupeKey, Fingerprint, PayloadHash, Timestamp};
@@ -226,6 +228,7 @@ fn a_version_3_file_gets_the_version_4_indexes_and_keeps_its_links() -> TestResu
     {
         // As version 3 left it: every item in the index, linked or not.
         let conn = rusqlite::Connection::open(&path)?;
+        store_support::without_raw_codec(&conn)?;
         conn.execute_batch(
             "DROP INDEX queue_reprocess_of;
              CREATE INDEX queue_reprocess_of ON queue (reprocess_of);
@@ -246,7 +249,7 @@ fn a_version_3_file_gets_the_version_4_indexes_and_keeps_its_links() -> TestResu
     let version: i64 =
         rusqlite::Connection::open(&path)?
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
 
     assert_eq!(store.queue_depth("b")?, 1, "the reprocessed item, queued");
     // The link made before the migration still counts: b's error is not reprocessed twice.

@@ -8,9 +8,10 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::applier::{Applier, PendingMessage};
+use super::codec;
 use super::error::{Error, Result};
 use super::ids::Ids;
-use super::ingest_log::record::{self, Assigned, Logged, LoggedDisposition, RecordBuf};
+use super::ingest_log::record::{self, Assigned, Format, Logged, LoggedDisposition, RecordBuf};
 use super::ingest_log::LogWriter;
 use super::sqlite::{id_i64, id_u64, millis};
 use super::{Accept, Accepted, Disposition, ItemId, MessageId, Receipt};
@@ -207,12 +208,12 @@ fn receipt(id: u64) -> Receipt {
 }
 
 /// Inserts the messages of one ingest log record (its body) with the ids they were given.
-pub(super) fn apply(tx: &Transaction<'_>, body: &[u8]) -> Result<()> {
+pub(super) fn apply(tx: &Transaction<'_>, format: Format, body: &[u8]) -> Result<()> {
     let corrupt = |detail: &str| Error::Corrupt {
         column: "ingest log",
         detail: detail.to_owned(),
     };
-    let (now, messages) = record::messages(body).map_err(corrupt)?;
+    let (now, messages) = record::messages(format, body).map_err(corrupt)?;
     for m in &messages {
         insert(tx, m, None, now)?;
     }
@@ -237,6 +238,7 @@ pub(super) fn insert_new(
         Disposition::Later => (LoggedDisposition::Later, &[]),
     };
     let id = ids.message();
+    let packed = codec::pack(&m.raw);
     let items = deliveries
         .iter()
         .chain(&one.application_ack)
@@ -255,7 +257,8 @@ pub(super) fn insert_new(
         sending_facility: &key.sending_facility,
         control_id: &key.control_id,
         hash: m.fingerprint.hash,
-        raw: &m.raw,
+        raw: &packed.bytes,
+        raw_codec: packed.codec,
         disposition,
         ack: one.ack,
         items,
@@ -283,8 +286,9 @@ fn insert(
     };
     tx.prepare_cached(
         "INSERT INTO messages (id, channel, received_at, msg_type, patient_id, sending_app,
-             sending_facility, control_id, payload_hash, raw, state, error, ack, edited_from)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             sending_facility, control_id, payload_hash, raw, raw_codec, state, error, ack,
+             edited_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         id_i64(m.id),
@@ -297,6 +301,7 @@ fn insert(
         m.control_id,
         &m.hash.as_bytes()[..],
         m.raw,
+        m.raw_codec.code(),
         state,
         error,
         m.ack,

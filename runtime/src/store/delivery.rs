@@ -17,6 +17,7 @@
 
 use rusqlite::{params, Connection};
 
+use super::codec::unpack;
 use super::error::{Error, Result};
 use super::leases::{Lease, LeaseState, Registry};
 use super::queue::{ClaimRequest, Finish};
@@ -249,12 +250,22 @@ fn database_lease(c: &Candidate, destination: &str, token: i64) -> Lease {
 /// An item's bytes: an empty payload stands for its message's raw bytes (a pass-through copy,
 /// stored once; see `accept`).
 fn payload(conn: &Connection, item: i64) -> Result<Vec<u8>> {
-    Ok(conn
+    let (payload, raw, raw_codec) = conn
         .prepare_cached(
-            "SELECT CASE WHEN length(q.payload) = 0 THEN m.raw ELSE q.payload END
+            "SELECT q.payload, CASE WHEN length(q.payload) = 0 THEN m.raw END, m.raw_codec
              FROM queue q JOIN messages m ON m.id = q.message_id WHERE q.id = ?1",
         )?
-        .query_row([item], |r| r.get(0))?)
+        .query_row([item], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Option<Vec<u8>>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+    match raw {
+        Some(raw) => unpack(raw_codec, raw),
+        None => Ok(payload),
+    }
 }
 
 /// Checks every report against its lease, then marks the leases as being filed and hands

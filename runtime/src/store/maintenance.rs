@@ -128,7 +128,7 @@ pub(super) fn reprocess_range(
     reprocess_messages(conn, next, &ids, now)
 }
 
-/// Stored bytes: raw messages, ACKs, payloads and responses.
+/// Stored bytes: raw messages (as kept: most compressed), ACKs, payloads and responses.
 fn stored_bytes(tx: &Transaction<'_>) -> Result<u64> {
     let n: i64 = tx.query_row(
         "SELECT (SELECT coalesce(sum(length(raw) + coalesce(length(ack), 0)), 0) FROM messages)

@@ -64,6 +64,7 @@ mod accept;
 mod applier;
 mod audit;
 mod checkpoint;
+mod codec;
 mod delivery;
 mod error;
 mod files;
@@ -393,7 +394,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<ItemId>>;
 
     /// Retention: deletes messages received before `older_than`, then the oldest messages
-    /// until the stored bytes are at most `max_bytes`. Only finished messages are deleted
+    /// until the stored bytes (what the rows take, raw messages compressed) are at most
+    /// `max_bytes`. Only finished messages are deleted
     /// (every item done or dead-lettered, or in error): queued work is never pruned.
     fn prune(&self, older_than: Timestamp, max_bytes: Option<u64>) -> Result<Pruned>;
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::codec::unpack;
 use super::error::{Error, Result};
 use super::sqlite::{id_i64, id_u64, timestamp};
 use super::{
@@ -53,7 +54,8 @@ pub(super) fn message(conn: &Connection, id: MessageId) -> Result<Option<StoredM
     let row = conn
         .query_row(
             "SELECT channel, received_at, msg_type, patient_id, sending_app,
-                    sending_facility, control_id, payload_hash, raw, state, error, ack
+                    sending_facility, control_id, payload_hash, raw, state, error, ack,
+                    raw_codec
              FROM messages WHERE id = ?1",
             [id_i64(id.0)],
             |r| {
@@ -75,6 +77,7 @@ pub(super) fn message(conn: &Connection, id: MessageId) -> Result<Option<StoredM
                         r.get::<_, String>(9)?,
                         r.get::<_, Option<String>>(10)?,
                         r.get::<_, Option<Vec<u8>>>(11)?,
+                        r.get::<_, i64>(12)?,
                     ),
                 ))
             },
@@ -83,11 +86,12 @@ pub(super) fn message(conn: &Connection, id: MessageId) -> Result<Option<StoredM
     let Some((
         (channel, received_at, msg_type, patient_id),
         (sending_application, sending_facility, control_id, h),
-        (raw, state, error, ack),
+        (raw, state, error, ack, raw_codec),
     )) = row
     else {
         return Ok(None);
     };
+    let raw = unpack(raw_codec, raw)?;
     let items = items_of(conn, id_i64(id.0))?;
     Ok(Some(StoredMessage {
         id,

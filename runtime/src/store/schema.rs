@@ -6,7 +6,7 @@ use super::error::{Error, Result};
 use super::{ItemState, MessageState};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const VERSION: i64 = 5;
+pub(super) const VERSION: i64 = 6;
 
 /// Tables and indexes. Times are Unix milliseconds; ids are `AUTOINCREMENT`, so never reused.
 const SCHEMA: &str = concat!(
@@ -160,6 +160,9 @@ pub(super) fn prepare(conn: &Connection, sync: Synchronous) -> Result<()> {
     if found < 5 {
         migrate(conn, 5, V5)?;
     }
+    if found < 6 {
+        migrate(conn, 6, V6)?;
+    }
     if found < VERSION {
         conn.pragma_update(None, "user_version", VERSION)?;
     }
@@ -259,6 +262,12 @@ const V5: &str = "
 CREATE TABLE IF NOT EXISTS ingest_applied (
     id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
 INSERT OR IGNORE INTO ingest_applied (id, seq) VALUES (1, 0);
+";
+
+/// Version 6, `raw_codec`: how `raw` holds the message (see `codec`): 0 verbatim, 1 an LZ4
+/// block after its length. Rows written before keep 0.
+const V6: &str = "
+ALTER TABLE messages ADD COLUMN raw_codec INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// The last ingest log record in the database.

@@ -12,9 +12,10 @@
 
 use std::fmt::Write as _;
 
-use rusqlite::types::Value;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
+use super::codec::unpack;
 use super::error::Result;
 use super::sqlite::{id_i64, id_u64, millis, timestamp};
 use super::{ItemId, ItemInfo, ItemState, MessageId, MessageState, StoredMessage};
@@ -417,12 +418,22 @@ pub(super) fn index_text(conn: &mut Connection, max: usize) -> Result<usize> {
     let Some(last) = last else {
         return Ok(0);
     };
-    let indexed = tx
-        .prepare_cached(
-            "INSERT INTO messages_text (rowid, body)
-             SELECT id, CAST(raw AS TEXT) FROM messages WHERE id > ?1 AND id <= ?2",
-        )?
-        .execute(params![up_to, last])?;
+    let mut indexed = 0;
+    {
+        let mut insert =
+            tx.prepare_cached("INSERT INTO messages_text (rowid, body) VALUES (?1, ?2)")?;
+        let mut read = tx
+            .prepare_cached("SELECT id, raw, raw_codec FROM messages WHERE id > ?1 AND id <= ?2")?;
+        let mut rows = read.query(params![up_to, last])?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let raw = unpack(row.get(2)?, row.get(1)?)?;
+            // As text, byte for byte (what `CAST(raw AS TEXT)` gave): a message in another
+            // character set is indexed by the words its ASCII parts spell.
+            let body = ToSqlOutput::Borrowed(ValueRef::Text(&raw));
+            indexed += insert.execute(params![id, body])?;
+        }
+    }
     tx.prepare_cached("UPDATE text_indexed SET up_to = ?1 WHERE id = 1")?
         .execute([last])?;
     tx.commit()?;

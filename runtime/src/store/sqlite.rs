@@ -36,7 +36,8 @@ use super::applier::{Applier, Apply, Queued, Turn};
 use super::delivery::{self, ClaimRef, Ended};
 use super::error::{Error, Result};
 use super::ids::Ids;
-use super::ingest_log::{self, record::HEADER_LEN, IngestLog};
+use super::ingest_log::record::{Format, HEADER_LEN};
+use super::ingest_log::{self, IngestLog};
 use super::leases::Leases;
 use super::wal_sync::WalSync;
 use super::{
@@ -161,7 +162,7 @@ impl SqliteStore {
             // At the configured level: durable before the log's segments are recycled.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for f in &found {
-                super::accept::apply(&tx, &f.body)?;
+                super::accept::apply(&tx, f.format, &f.body)?;
             }
             schema::set_applied(&tx, last)?;
             tx.commit()?;
@@ -472,7 +473,7 @@ impl Apply for ToDatabase {
         let mut conn = lock_at(&self.conn, self.level)?;
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for queued in records {
-            super::accept::apply(&tx, &queued.record[HEADER_LEN..])?;
+            super::accept::apply(&tx, Format::Packed, &queued.record[HEADER_LEN..])?;
         }
         if let Some(last) = records.last() {
             schema::set_applied(&tx, last.seq)?;

@@ -84,6 +84,7 @@ struct Segments {
 #[derive(Debug)]
 pub(super) struct Found {
     pub(super) seq: u64,
+    pub(super) format: record::Format,
     pub(super) body: Vec<u8>,
 }
 
@@ -344,6 +345,7 @@ fn read_records(bytes: &[u8], first: u64) -> Vec<Found> {
         }
         found.push(Found {
             seq: head.seq,
+            format: head.format,
             body: body.to_vec(),
         });
         expected += 1;

@@ -5,12 +5,37 @@
 //! number, the body's length and a CRC-32 of all three and the body, so a torn write (a crash
 //! in the middle of `write`) or the older content of a recycled segment is never read as a
 //! record. The body is length-prefixed little-endian fields, read back without copying.
+//!
+//! The magic number names the body's format. This build writes [`Format::Packed`] and reads
+//! both, so records a previous version left unapplied are applied after an upgrade.
 
 use crate::ack::{PayloadHash, Timestamp};
+use crate::store::codec::{self, Codec};
 use crate::store::{Accept, Disposition};
 
-/// `H7IL`: what every record starts with.
-const MAGIC: u32 = u32::from_le_bytes(*b"H7IL");
+/// The format of a record's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::store) enum Format {
+    /// `H7IL`: raw bytes verbatim.
+    Verbatim,
+    /// `H7I2`: raw bytes as the store keeps them ([`codec::pack`]), after their codec.
+    Packed,
+}
+
+impl Format {
+    const fn magic(self) -> u32 {
+        match self {
+            Format::Verbatim => u32::from_le_bytes(*b"H7IL"),
+            Format::Packed => u32::from_le_bytes(*b"H7I2"),
+        }
+    }
+
+    fn of_magic(magic: u32) -> Option<Format> {
+        [Format::Verbatim, Format::Packed]
+            .into_iter()
+            .find(|f| f.magic() == magic)
+    }
+}
 
 /// Magic, sequence number, body length, CRC.
 pub(in crate::store) const HEADER_LEN: usize = 4 + 8 + 4 + 4;
@@ -57,7 +82,9 @@ impl RecordBuf {
         put_bytes(b, key.sending_facility.as_bytes());
         put_bytes(b, key.control_id.as_bytes());
         b.extend_from_slice(m.fingerprint.hash.as_bytes());
-        put_bytes(b, &m.raw);
+        let packed = codec::pack(&m.raw);
+        b.push(packed.codec.code());
+        put_bytes(b, &packed.bytes);
         let deliveries: &[_] = match one.disposition {
             Disposition::Route(deliveries) => {
                 b.push(DISPOSITION_ROUTE);
@@ -109,7 +136,7 @@ pub(in crate::store) fn stored_payload<'a>(payload: &'a [u8], raw: &[u8]) -> &'a
 /// record `seq`: magic, sequence number, body length and the CRC of those and the body.
 pub(super) fn write_header(record: &mut [u8], seq: u64) {
     let body_len = len_u32(record.len() - HEADER_LEN);
-    record[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+    record[0..4].copy_from_slice(&Format::Packed.magic().to_le_bytes());
     record[4..12].copy_from_slice(&seq.to_le_bytes());
     record[12..16].copy_from_slice(&body_len.to_le_bytes());
     let crc = crc(&record[4..16], &record[HEADER_LEN..]);
@@ -161,21 +188,26 @@ fn put_opt(b: &mut Vec<u8>, v: Option<&[u8]>) {
 pub(super) struct Header {
     pub(super) seq: u64,
     pub(super) body_len: usize,
+    pub(super) format: Format,
 }
 
 /// The header at the start of `bytes`, if it is one: magic right and the length fitting.
 /// The CRC is checked by [`check`] once the body is read.
 pub(super) fn header(bytes: &[u8]) -> Option<(Header, u32)> {
     let field = |at: usize, len: usize| bytes.get(at..at + len);
-    let magic = u32::from_le_bytes(field(0, 4)?.try_into().ok()?);
-    if magic != MAGIC {
-        return None;
-    }
+    let format = Format::of_magic(u32::from_le_bytes(field(0, 4)?.try_into().ok()?))?;
     let seq = u64::from_le_bytes(field(4, 8)?.try_into().ok()?);
     let body_len = u32::from_le_bytes(field(12, 4)?.try_into().ok()?);
     let crc = u32::from_le_bytes(field(16, 4)?.try_into().ok()?);
     let body_len = usize::try_from(body_len).ok()?;
-    Some((Header { seq, body_len }, crc))
+    Some((
+        Header {
+            seq,
+            body_len,
+            format,
+        },
+        crc,
+    ))
 }
 
 /// Whether `body` is the one the header at the start of `head` was written with.
@@ -195,7 +227,9 @@ pub(in crate::store) struct Logged<'a> {
     pub(in crate::store) sending_facility: &'a str,
     pub(in crate::store) control_id: &'a str,
     pub(in crate::store) hash: PayloadHash,
+    /// The raw bytes as the store keeps them, encoded with `raw_codec`.
     pub(in crate::store) raw: &'a [u8],
+    pub(in crate::store) raw_codec: Codec,
     pub(in crate::store) disposition: LoggedDisposition<'a>,
     pub(in crate::store) ack: Option<&'a [u8]>,
     /// Every queue item (deliveries, then the application ACK): id, destination, payload
@@ -215,6 +249,7 @@ pub(in crate::store) enum LoggedDisposition<'a> {
 /// body (whose CRC matched) does not have this format's shape, which only a bug or another
 /// program's file can cause.
 pub(in crate::store) fn messages(
+    format: Format,
     body: &[u8],
 ) -> Result<(Timestamp, Vec<Logged<'_>>), &'static str> {
     let mut r = Reader { rest: body };
@@ -234,6 +269,10 @@ pub(in crate::store) fn messages(
         let sending_facility = r.str()?;
         let control_id = r.str()?;
         let hash: [u8; 32] = r.take(32)?.try_into().map_err(|_| "hash")?;
+        let raw_codec = match format {
+            Format::Verbatim => Codec::Verbatim,
+            Format::Packed => Codec::from_code(i64::from(r.byte()?)).ok_or("unknown raw codec")?,
+        };
         let raw = r.bytes()?;
         let disposition = match r.byte()? {
             DISPOSITION_ROUTE => LoggedDisposition::Route,
@@ -261,6 +300,7 @@ pub(in crate::store) fn messages(
             control_id,
             hash: PayloadHash::from_bytes(hash),
             raw,
+            raw_codec,
             disposition,
             ack,
             items,
@@ -394,13 +434,15 @@ mod tests {
         assert_eq!(head.body_len, record.len() - HEADER_LEN);
         let body = &record[HEADER_LEN..];
         assert!(check(&record, body, crc));
-        let (now, read) = messages(body).expect("the body's messages");
+        assert_eq!(head.format, Format::Packed);
+        let (now, read) = messages(head.format, body).expect("the body's messages");
         assert_eq!(now, queued_at);
         assert_eq!(read.len(), 2);
         assert_eq!(read[0].id, 7);
         assert_eq!(read[0].received_at, routed.received_at);
         assert_eq!(read[0].patient_id, Some("881234"));
         assert_eq!(read[0].raw, routed.raw.as_slice());
+        assert_eq!(read[0].raw_codec, Codec::Verbatim, "too short to compress");
         assert_eq!(read[0].hash, routed.fingerprint.hash);
         assert_eq!(read[0].disposition, LoggedDisposition::Route);
         assert_eq!(read[0].ack, Some(&b"MSH|ack\r"[..]));
@@ -420,6 +462,83 @@ mod tests {
             LoggedDisposition::Error("PID-3 missing")
         );
         assert!(read[1].items.is_empty());
+    }
+
+    #[test]
+    fn a_long_message_is_logged_compressed() {
+        let obx: String = (1..=20)
+            .map(|i| {
+                format!(
+                    "OBX|{i}|NM|2345-7^GLUCOSE^LN||{}|mg/dL|70-99|N|||F\r",
+                    80 + i
+                )
+            })
+            .collect();
+        let m = inbound(format!("MSH|^~\\&|APP|FAC\r{obx}").as_bytes(), None);
+        let mut buf = RecordBuf::new(Timestamp::from_unix_millis(5));
+        buf.push(
+            &Accept {
+                inbound: &m,
+                disposition: Disposition::Later,
+                ack: None,
+                application_ack: None,
+            },
+            &Assigned {
+                message: 1,
+                items: &[],
+            },
+        );
+        let record = buf.seal(1);
+        let (_, read) = messages(Format::Packed, &record[HEADER_LEN..]).expect("messages");
+        assert_eq!(read[0].raw_codec, Codec::Lz4);
+        assert!(read[0].raw.len() * 2 < m.raw.len());
+        let back = codec::unpack(i64::from(read[0].raw_codec.code()), read[0].raw.to_vec());
+        assert_eq!(back.expect("decoded"), m.raw);
+    }
+
+    #[test]
+    fn a_record_of_the_verbatim_format_still_reads() {
+        // As the builds before `H7I2` wrote it: no codec byte before the raw bytes.
+        let raw = b"MSH|^~\\&|APP|FAC\rPID|1\r";
+        let mut b = Vec::new();
+        put_u32(&mut b, 1);
+        put_u64(&mut b, 5);
+        put_u64(&mut b, 9);
+        put_u64(&mut b, 6);
+        for field in ["in", "ADT^A01"] {
+            put_bytes(&mut b, field.as_bytes());
+        }
+        put_opt(&mut b, Some(b"881234"));
+        for field in ["APP", "FAC", "C1"] {
+            put_bytes(&mut b, field.as_bytes());
+        }
+        b.extend_from_slice(PayloadHash::of(raw).as_bytes());
+        put_bytes(&mut b, raw);
+        b.push(DISPOSITION_ROUTE);
+        put_opt(&mut b, None);
+        put_u32(&mut b, 1);
+        put_u64(&mut b, 10);
+        put_bytes(&mut b, b"ehr");
+        put_bytes(&mut b, b"");
+        let mut record = vec![0; HEADER_LEN];
+        record.extend_from_slice(&b);
+        write_header(&mut record, 3);
+        // The CRC does not cover the magic number.
+        record[0..4].copy_from_slice(b"H7IL");
+
+        let (head, crc) = header(&record).expect("an H7IL header");
+        assert_eq!(head.format, Format::Verbatim);
+        assert!(check(&record, &record[HEADER_LEN..], crc));
+        let (now, read) = messages(head.format, &record[HEADER_LEN..]).expect("messages");
+        assert_eq!(now, Timestamp::from_unix_millis(5));
+        assert_eq!(read[0].id, 9);
+        assert_eq!(
+            (read[0].raw, read[0].raw_codec),
+            (&raw[..], Codec::Verbatim)
+        );
+        assert_eq!(read[0].items, vec![(10, "ehr", &b""[..])]);
+        // Read as the new format, the same body is refused rather than misread.
+        assert!(messages(Format::Packed, &record[HEADER_LEN..]).is_err());
     }
 
     #[test]
