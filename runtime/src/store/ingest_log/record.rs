@@ -384,6 +384,24 @@ mod tests {
         }
     }
 
+    /// A record of `m` alone, left for routing, sealed for `seq`.
+    fn sealed_unrouted(m: &InboundMessage, seq: u64) -> Vec<u8> {
+        let mut buf = RecordBuf::new(Timestamp::from_unix_millis(5));
+        buf.push(
+            &Accept {
+                inbound: m,
+                disposition: Disposition::Later,
+                ack: None,
+                application_ack: None,
+            },
+            &Assigned {
+                message: 1,
+                items: &[],
+            },
+        );
+        buf.seal(seq)
+    }
+
     #[test]
     fn a_sealed_record_reads_back_field_for_field() {
         let routed = inbound(b"MSH|^~\\&|APP|FAC\rPID|1\r", Some("881234"));
@@ -475,20 +493,7 @@ mod tests {
             })
             .collect();
         let m = inbound(format!("MSH|^~\\&|APP|FAC\r{obx}").as_bytes(), None);
-        let mut buf = RecordBuf::new(Timestamp::from_unix_millis(5));
-        buf.push(
-            &Accept {
-                inbound: &m,
-                disposition: Disposition::Later,
-                ack: None,
-                application_ack: None,
-            },
-            &Assigned {
-                message: 1,
-                items: &[],
-            },
-        );
-        let record = buf.seal(1);
+        let record = sealed_unrouted(&m, 1);
         let (_, read) = messages(Format::Packed, &record[HEADER_LEN..]).expect("messages");
         assert_eq!(read[0].raw_codec, Codec::Lz4);
         assert!(read[0].raw.len() * 2 < m.raw.len());
@@ -544,20 +549,7 @@ mod tests {
     #[test]
     fn any_changed_byte_fails_the_crc() {
         let m = inbound(b"MSH|^~\\&|APP|FAC\r", None);
-        let mut buf = RecordBuf::new(Timestamp::from_unix_millis(5));
-        buf.push(
-            &Accept {
-                inbound: &m,
-                disposition: Disposition::Later,
-                ack: None,
-                application_ack: None,
-            },
-            &Assigned {
-                message: 1,
-                items: &[],
-            },
-        );
-        let record = buf.seal(3);
+        let record = sealed_unrouted(&m, 3);
         for at in 0..record.len() {
             let mut torn = record.clone();
             torn[at] ^= 0x20;
