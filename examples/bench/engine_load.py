@@ -13,6 +13,7 @@ Builds the release binaries first. Reports, all measured in this run:
   - one sender (concurrency 1): p50 ACK latency;
   - CPU per message (user + system time / messages) of the engine, of the three sinks together
     and of the load generator: they share the machine, so each one's cost is the others' loss;
+    and the engine's by thread (runtime, applier, group-commit writer, fdatasync, checkpointer);
   - ingest only: a fresh engine and store whose three sinks are not reachable (nothing listens
     on their ports), so every message is stored, acknowledged and queued durably for three
     destinations while no delivery happens (each worker's first attempt fails and backs off);
@@ -65,6 +66,39 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def thread_cpu_seconds(pid):
+    """CPU seconds (user, system) of each live thread of the process, by thread id, with its
+    name."""
+    threads = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                name, rest = f.read().split("(", 1)[1].rsplit(")", 1)
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        fields = rest.split()
+        threads[tid] = (name, int(fields[11]) / TICKS, int(fields[12]) / TICKS)
+    return threads
+
+
+def cpu_us_per_message_by_thread(pid, before, process_cpu_s, messages):
+    """Where the engine's CPU went since `before` (a `thread_cpu_seconds`), per message and by
+    thread name, user and system apart; threads that ended meanwhile (idle blocking-pool
+    threads) count as `ended threads`."""
+    by_name = {}
+    counted = 0.0
+    for tid, (name, user, system) in thread_cpu_seconds(pid).items():
+        _, user0, system0 = before.get(tid, (name, 0.0, 0.0))
+        u, s = by_name.get(name, (0.0, 0.0))
+        by_name[name] = (u + user - user0, s + system - system0)
+        counted += user - user0 + system - system0
+    per = 1e6 / max(messages, 1)
+    report = {name: {"user": round(u * per, 1), "system": round(s * per, 1)}
+              for name, (u, s) in sorted(by_name.items()) if u + s > 0}
+    report["ended threads"] = round(max(process_cpu_s - counted, 0.0) * per, 1)
+    return report
 
 
 def written_bytes(pid):
@@ -157,6 +191,7 @@ def engine_run(args, work, procs):
     engine, listen = start_engine(work, procs, sinks)
 
     cpu0, t0 = cpu_seconds(engine.pid), time.time()
+    threads0 = thread_cpu_seconds(engine.pid)
     sinks_cpu0 = sum(cpu_seconds(p.pid) for p in sink_procs)
     report = bench(listen, 16, duration=args.duration)
     sent_for = time.time() - t0
@@ -168,6 +203,7 @@ def engine_run(args, work, procs):
             sys.exit("queues did not drain within 10 minutes")
     total = time.time() - t0
     cpu = cpu_seconds(engine.pid) - cpu0
+    by_thread = cpu_us_per_message_by_thread(engine.pid, threads0, cpu, acked)
     sinks_cpu = sum(cpu_seconds(p.pid) for p in sink_procs) - sinks_cpu0
 
     single = bench(listen, 1, duration=10)
@@ -187,6 +223,7 @@ def engine_run(args, work, procs):
             "sinks_3": 1000 * sinks_cpu / max(acked, 1),
             "load_generator": 1000 * report["cpu_s"] / max(acked, 1),
         },
+        "engine_cpu_us_per_message_by_thread": by_thread,
     }
     if args.backlog:
         # One destination down: stop the pharmacy sink; its queue grows on disk.
@@ -208,10 +245,13 @@ def ingest_only_run(args, work, procs):
     """A fresh engine whose sinks are unreachable: stored, acknowledged, queued, not delivered."""
     engine, listen = start_engine(work, procs, [free_port() for _ in range(3)], "ingest-only")
     cpu0 = cpu_seconds(engine.pid)
+    threads0 = thread_cpu_seconds(engine.pid)
     written0 = written_bytes(engine.pid)
     report = bench(listen, 16, duration=args.duration)
-    report["engine_cpu_ms_per_message"] = (1000 * (cpu_seconds(engine.pid) - cpu0)
-                                           / max(report["positive"], 1))
+    cpu = cpu_seconds(engine.pid) - cpu0
+    report["engine_cpu_ms_per_message"] = 1000 * cpu / max(report["positive"], 1)
+    report["engine_cpu_us_per_message_by_thread"] = cpu_us_per_message_by_thread(
+        engine.pid, threads0, cpu, report["positive"])
     time.sleep(2)  # the applier and the checkpointer finish what the senders left
     report["engine_written_kb_per_message"] = ((written_bytes(engine.pid) - written0)
                                                / 1000 / max(report["positive"], 1))
