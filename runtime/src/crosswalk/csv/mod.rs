@@ -8,6 +8,11 @@ use std::collections::BTreeMap;
 
 use super::error::{CrosswalkError, LocatedError};
 use super::{Code, Policy};
+use reader::{Field, Reader, Record};
+
+mod reader;
+#[cfg(test)]
+mod tests;
 
 /// The header row, column by column.
 pub const HEADER: [&str; 5] = [
@@ -115,18 +120,7 @@ fn line_text(text: &str, line: u32) -> Option<&str> {
 /// Reads a crosswalk file; `path` is how errors name it. Every problem found is reported, each
 /// located; a file with any problem is refused as a whole.
 pub fn parse(path: &str, text: &str) -> Result<CrosswalkFile, CrosswalkError> {
-    let mut reader = Reader {
-        path,
-        text,
-        i: 0,
-        line: 1,
-        line_start: 0,
-        errors: Vec::new(),
-    };
-    if text.starts_with('\u{feff}') {
-        reader.i = '\u{feff}'.len_utf8();
-        reader.line_start = reader.i;
-    }
+    let mut reader = Reader::new(path, text);
     let mut directives: BTreeMap<&'static str, (Directive, u32)> = BTreeMap::new();
     let mut header_seen = false;
     let mut rows: Vec<FileRow> = Vec::new();
@@ -249,64 +243,8 @@ fn parse_policy(value: &str) -> Result<Policy, (String, &'static str)> {
     }
 }
 
-struct Field {
-    value: String,
-    pos: Pos,
-}
-
-enum Record {
-    Fields(Vec<Field>),
-    /// The record was malformed (already reported) and skipped.
-    Skip,
-    /// The rest of the file cannot be read (an unterminated quote).
-    Stop,
-}
-
-struct Reader<'t> {
-    path: &'t str,
-    text: &'t str,
-    i: usize,
-    line: u32,
-    line_start: usize,
-    errors: Vec<LocatedError>,
-}
-
+/// The checks of the file format, on the records the [reader](reader) reads.
 impl Reader<'_> {
-    /// The position of byte `i`, which is on the current line.
-    fn pos_at(&self, i: usize) -> Pos {
-        let col = self
-            .text
-            .get(self.line_start..i)
-            .map_or(0, |s| s.chars().count())
-            + 1;
-        Pos {
-            line: self.line,
-            col: col as u32,
-        }
-    }
-
-    fn error(&mut self, pos: Pos, message: impl Into<String>) -> &mut LocatedError {
-        let error = LocatedError::new(
-            self.path,
-            pos.line,
-            pos.col,
-            line_text(self.text, pos.line),
-            message,
-        );
-        self.errors.push(error);
-        let last = self.errors.len() - 1;
-        &mut self.errors[last]
-    }
-
-    /// Moves past the line ending at `line_end` (the offset of its `\n`, or the end).
-    fn next_line(&mut self, line_end: usize) {
-        self.i = (line_end + 1).min(self.text.len());
-        if line_end < self.text.len() {
-            self.line += 1;
-            self.line_start = self.i;
-        }
-    }
-
     /// A `#` line: a directive when it reads `# key: value` with a lowercase key, else a comment.
     fn comment(
         &mut self,
@@ -364,94 +302,6 @@ impl Reader<'_> {
                 self.line,
             ),
         );
-    }
-
-    /// Reads one record (RFC 4180): fields separated by commas, quoted fields may hold commas,
-    /// doubled quotes and line breaks; unquoted fields are trimmed.
-    fn record(&mut self) -> Record {
-        let text = self.text;
-        let bytes = text.as_bytes();
-        let mut fields = Vec::new();
-        loop {
-            let start = self.pos_at(self.i);
-            if bytes.get(self.i) == Some(&b'"') {
-                self.i += 1;
-                let mut value = String::new();
-                loop {
-                    let Some(ch) = text[self.i..].chars().next() else {
-                        let error = self.error(start, "this quoted field is never closed");
-                        error.help =
-                            Some("end it with `\"`; write a quote inside it as `\"\"`".to_owned());
-                        return Record::Stop;
-                    };
-                    self.i += ch.len_utf8();
-                    match ch {
-                        '"' if bytes.get(self.i) == Some(&b'"') => {
-                            value.push('"');
-                            self.i += 1;
-                        }
-                        '"' => break,
-                        '\n' => {
-                            value.push('\n');
-                            self.line += 1;
-                            self.line_start = self.i;
-                        }
-                        _ => value.push(ch),
-                    }
-                }
-                fields.push(Field { value, pos: start });
-            } else {
-                let end = text[self.i..]
-                    .find([',', '\n'])
-                    .map_or(text.len(), |n| self.i + n);
-                let raw = text[self.i..end].trim_end_matches('\r');
-                if let Some(quote) = raw.find('"') {
-                    let pos = self.pos_at(self.i + quote);
-                    let error = self.error(pos, "a quote inside an unquoted field");
-                    error.help = Some(
-                        "quote the whole field and double the quotes inside it: `\"a \"\"b\"\"\"`"
-                            .to_owned(),
-                    );
-                    self.skip_line();
-                    return Record::Skip;
-                }
-                let lead = raw.len() - raw.trim_start().len();
-                let pos = self.pos_at(self.i + lead);
-                fields.push(Field {
-                    value: raw.trim().to_owned(),
-                    pos,
-                });
-                self.i = end;
-            }
-            match bytes.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b'\r') if matches!(bytes.get(self.i + 1), Some(b'\n') | None) => {
-                    self.skip_line();
-                    return Record::Fields(fields);
-                }
-                Some(b'\n') | None => {
-                    self.skip_line();
-                    return Record::Fields(fields);
-                }
-                Some(_) => {
-                    let pos = self.pos_at(self.i);
-                    let error = self.error(pos, "unexpected text after a closing quote");
-                    error.help = Some(
-                        "a quoted field ends at its closing quote; put a comma after it".to_owned(),
-                    );
-                    self.skip_line();
-                    return Record::Skip;
-                }
-            }
-        }
-    }
-
-    /// Moves to the start of the next line.
-    fn skip_line(&mut self) {
-        let end = self.text[self.i..]
-            .find('\n')
-            .map_or(self.text.len(), |n| self.i + n);
-        self.next_line(end);
     }
 
     fn header(&mut self, line: u32, fields: &[Field]) {
@@ -546,148 +396,5 @@ impl Reader<'_> {
             to_display,
             cells,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HEAD: &str = "from_system,from_code,to_system,to_code,to_display";
-
-    fn rows(text: &str) -> Vec<[String; 5]> {
-        let file = parse("x.csv", text).unwrap_or_else(|e| panic!("{e}"));
-        file.rows
-            .into_iter()
-            .map(|r| {
-                [
-                    r.from_system,
-                    r.from_code,
-                    r.to_system,
-                    r.to_code,
-                    r.to_display,
-                ]
-            })
-            .collect()
-    }
-
-    fn first_error(text: &str) -> (u32, u32, String) {
-        let error = parse("x.csv", text).expect_err("refused");
-        let e = &error.located()[0];
-        (e.line, e.col, e.message.clone())
-    }
-
-    #[test]
-    fn quoted_fields_hold_commas_quotes_and_line_breaks() {
-        let text = format!(
-            "# policy: pass\n{HEAD}\nL,A,S,1,\"a, b\"\nL,B,S,2,\"say \"\"hi\"\"\"\nL,C,S,3,\"two\nlines\"\nL,D,S,4,last\n"
-        );
-        let rows = rows(&text);
-        assert_eq!(rows[0][4], "a, b");
-        assert_eq!(rows[1][4], "say \"hi\"");
-        assert_eq!(rows[2][4], "two\nlines");
-        assert_eq!(rows[3][1], "D");
-        let file = parse("x.csv", &text).expect("reads");
-        assert_eq!(
-            file.rows[3].cells[1],
-            Pos { line: 7, col: 3 },
-            "lines are counted inside quotes"
-        );
-    }
-
-    #[test]
-    fn crlf_bom_blank_lines_comments_and_trimming() {
-        let text = format!("\u{feff}# Maps local codes.\r\n# policy: reject\r\n\r\n{HEAD}\r\n# a comment\r\n L , A ,S,1, One \r\n");
-        assert_eq!(
-            rows(&text),
-            vec![["L", "A", "S", "1", "One"].map(str::to_owned)]
-        );
-        let file = parse("x.csv", &text).expect("reads");
-        assert_eq!(file.policy_pos, Pos { line: 2, col: 11 });
-        assert_eq!(file.rows[0].cells[1], Pos { line: 6, col: 6 });
-        assert_eq!(file.line_text(6), Some(" L , A ,S,1, One "));
-    }
-
-    #[test]
-    fn a_missing_last_line_break_and_a_trailing_empty_field() {
-        assert_eq!(
-            rows(&format!("# policy: pass\n{HEAD}\nL,A,S,1,")),
-            vec![["L", "A", "S", "1", ""].map(str::to_owned)]
-        );
-    }
-
-    #[test]
-    fn policies() {
-        let policy = |p: &str| {
-            parse("x.csv", &format!("# policy: {p}\n{HEAD}\n")).map(|f| f.policy.to_string())
-        };
-        assert_eq!(policy("reject").expect("ok"), "reject");
-        assert_eq!(policy("pass").expect("ok"), "pass");
-        assert_eq!(
-            policy("default HL70001|U|Unknown").expect("ok"),
-            "default HL70001|U|Unknown"
-        );
-        assert_eq!(policy("default |U|").expect("ok"), "default |U|");
-        assert_eq!(policy("default a|b|c|d").expect("ok"), "default a|b|c|d");
-        for bad in [
-            "",
-            "reject now",
-            "default",
-            "default U",
-            "default a||c",
-            "map",
-        ] {
-            assert!(policy(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn header_and_directive_mistakes_are_located() {
-        assert_eq!(
-            first_error("# policy: pass\nfrom_system,code,to_system,to_code,to_display\n"),
-            (
-                2,
-                13,
-                "expected column `from_code`, found `code`".to_owned()
-            )
-        );
-        assert_eq!(
-            first_error("# policy: pass\n"),
-            (2, 1, "the crosswalk has no header row".to_owned())
-        );
-        assert_eq!(
-            first_error(&format!("# policy: pass\n# policy: reject\n{HEAD}\n")),
-            (2, 3, "the directive `policy` is given twice".to_owned())
-        );
-        assert_eq!(
-            first_error(&format!("# policy: pass\n{HEAD}\n# to_table: 0001\n")),
-            (
-                3,
-                3,
-                "the directive `to_table` comes after the header row".to_owned()
-            )
-        );
-        assert_eq!(
-            first_error(&format!("# policy: pass\n{HEAD}\nL,A\"B,S,1,x\n")),
-            (3, 4, "a quote inside an unquoted field".to_owned())
-        );
-        assert_eq!(
-            first_error(&format!("# policy: pass\n{HEAD}\nL,A,S,1,x,extra\n")),
-            (3, 11, "this row has 6 fields; expected 5".to_owned())
-        );
-        assert_eq!(
-            first_error(&format!("# policy: pass\n# from_table:\n{HEAD}\n")),
-            (2, 14, "the directive has no value".to_owned())
-        );
-    }
-
-    #[test]
-    fn an_empty_system_is_its_own_key() {
-        let text = format!("# policy: pass\n{HEAD}\n,A,S,1,x\nL,A,S,2,y\n");
-        assert_eq!(rows(&text).len(), 2);
-        assert_eq!(
-            first_error(&format!("# policy: pass\n{HEAD}\n,A,S,1,x\n,A,S,2,y\n")),
-            (4, 2, "`A` is mapped twice".to_owned())
-        );
     }
 }
