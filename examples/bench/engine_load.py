@@ -62,10 +62,17 @@ def wait_port(port, limit=30):
     sys.exit(f"nothing listens on port {port} after {limit} s")
 
 
+def stat_times(path):
+    """The name and the user and system CPU seconds in a `/proc/.../stat` file."""
+    with open(path) as f:
+        name, rest = f.read().split("(", 1)[1].rsplit(")", 1)
+    fields = rest.split()
+    return name, int(fields[11]) / TICKS, int(fields[12]) / TICKS
+
+
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    _, user, system = stat_times(f"/proc/{pid}/stat")
+    return user + system
 
 
 def thread_cpu_seconds(pid):
@@ -74,12 +81,9 @@ def thread_cpu_seconds(pid):
     threads = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                name, rest = f.read().split("(", 1)[1].rsplit(")", 1)
+            threads[tid] = stat_times(f"/proc/{pid}/task/{tid}/stat")
         except FileNotFoundError:  # the thread ended meanwhile
             continue
-        fields = rest.split()
-        threads[tid] = (name, int(fields[11]) / TICKS, int(fields[12]) / TICKS)
     return threads
 
 

@@ -21,11 +21,11 @@ pub(super) enum Record {
 /// Reads `text` record by record; `i` is the next byte to read, on line `line` (1-based), which
 /// starts at byte `line_start`.
 pub(super) struct Reader<'t> {
-    pub(super) path: &'t str,
-    pub(super) text: &'t str,
+    path: &'t str,
+    text: &'t str,
     pub(super) i: usize,
     pub(super) line: u32,
-    pub(super) line_start: usize,
+    line_start: usize,
     pub(super) errors: Vec<LocatedError>,
 }
 
